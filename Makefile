@@ -1,0 +1,51 @@
+# paperlib: `make book` builds the book, `make test` runs the tests. Both set up the environment first.
+#   make book                   default profile (quick: CIFAR-100, downloaded once into the data root)
+#   make book PROFILE=smoke     synthetic data, no download, seconds per chapter
+#   make book PROFILE=paper     BREEDS from a local ImageNet root (PAPERLIB_DATA), GPU
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PROFILE ?= quick
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
+EXECUTED := $(patsubst nbs/%,book/%,$(NOTEBOOKS))
+
+.PHONY: all book notebooks data test bench lock clean env
+
+all: book
+
+env: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# Fetch what the profile needs (CIFAR-100 for quick; checks the ImageNet root for paper), then
+# execute every chapter with papermill into book/ and publish it; warnings are errors.
+book: $(STAMP)
+	$(PY) -m paperlib data --profile $(PROFILE) --download
+	$(MAKE) --no-print-directory notebooks
+	$(VENV)/bin/jupyter-book build book -n -W --keep-going
+
+notebooks: $(STAMP)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "papermill $$nb -> book/$$(basename $$nb) (profile $(PROFILE))"; \
+	  $(VENV)/bin/papermill --no-progress-bar "$$nb" "book/$$(basename $$nb)" -p profile $(PROFILE) -k python3; \
+	done
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^paperlib' > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf book/_build _build book/*.ipynb

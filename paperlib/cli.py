@@ -1,0 +1,94 @@
+"""Command line: ``python -m paperlib <command>`` (or the ``paperlib`` script).
+
+Commands share the notebooks' configuration (profiles, cache, data root), so a cluster job needs no
+notebook and a notebook never retrains what a job already trained:
+
+``data``   check (and with ``--download``, fetch) the data a profile needs.
+``train``  train the models of a grid (cached by configuration; resumes after a kill).
+``score``  train if needed, cluster every layer and write the per-layer scores as CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def _grid_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="quick", help="smoke, quick or paper (default quick)")
+    p.add_argument("--arch", nargs="+", default=["resnet"], help="families (resnet, vgg, ...) or architecture names")
+    p.add_argument("--hierarchy", nargs="+", default=["standard"], choices=["standard", "shuffled"])
+    p.add_argument("--seed", nargs="+", type=int, default=[0])
+    p.add_argument("--loss", nargs="+", default=["softmax"])
+    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument("--data-root", default=None, help="data root (default $PAPERLIB_DATA)")
+    p.add_argument("--cache-dir", default=None, help="artifact cache (default $PAPERLIB_CACHE)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m paperlib``."""
+    ap = argparse.ArgumentParser(prog="paperlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="check or download the data of a profile")
+    d.add_argument("--profile", default="quick")
+    d.add_argument("--data-root", default=None)
+    d.add_argument("--download", action="store_true", help="download what torchvision can (CIFAR-100)")
+
+    t = sub.add_parser("train", help="train the models of a grid")
+    _grid_args(t)
+
+    s = sub.add_parser("score", help="per-layer AMI and purity of the models of a grid, as CSV")
+    _grid_args(s)
+    s.add_argument("--factors", nargs="+", type=int, default=list(range(1, 11)))
+    s.add_argument("--pool", default="flatten", choices=["flatten", "avg"])
+    s.add_argument("--l2-normalize", action="store_true")
+    s.add_argument("--out", default="-", help="CSV file (default stdout)")
+    return ap
+
+
+def _profile(args):
+    from . import config
+
+    over = {"epochs": args.epochs} if getattr(args, "epochs", None) else {}
+    return config.get_profile(args.profile, **over)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    from . import config, data, experiment, train
+
+    try:
+        prof = _profile(args)
+        if args.command == "data":
+            root = data.ensure_data(prof.dataset, args.data_root, download=args.download)
+            print(f"{prof.dataset}: ready under {root}" if prof.dataset != "synthetic" else "synthetic: made in code, nothing to fetch")
+            return 0
+        cfgs = [prof.train_config(a, hierarchy=h, seed=s, loss=l)
+                for a in args.arch for h in args.hierarchy for s in args.seed for l in args.loss]
+        experiment.validate_grid(cfgs, args.data_root)
+        if args.command == "train":
+            for cfg in cfgs:
+                tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,
+                                       num_workers=prof.num_workers, progress=not args.no_progress)
+                print(f"{cfg.arch} {cfg.hierarchy} seed {cfg.seed} {cfg.loss}: {tr.path}")
+            return 0
+        scores, acc, _ = experiment.run(
+            prof, args.arch, hierarchies=args.hierarchy, seeds=args.seed, losses=args.loss, factors=args.factors,
+            pool=args.pool, l2_normalize=args.l2_normalize, data_root=args.data_root, cache_dir=args.cache_dir,
+            device=args.device, progress=not args.no_progress,
+        )
+        out = sys.stdout if args.out == "-" else open(Path(args.out), "w")
+        scores.to_csv(out, index=False)
+        for r in acc.itertuples():
+            print(f"superclass accuracy {r.arch} {r.hierarchy} seed {r.seed}: {r.accuracy:.3f}", file=sys.stderr)
+        return 0
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"paperlib: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,317 @@
+"""Profiles, training configurations and the paths everything is read from or written to.
+
+Three profiles choose the scale of every notebook and command:
+
+``smoke``
+    Synthetic hierarchical images made in code, tiny models, seconds per notebook (CI).
+``quick``
+    CIFAR-100 (20 superclasses x 5 subclasses) with small 32x32 models; minutes on a laptop CPU.
+``paper``
+    BREEDS from a local ImageNet root with the paper's architectures and hyperparameters (GPU).
+
+Paths never depend on the working directory: the data root is the ``data_root`` argument, else
+``$PAPERLIB_DATA``, else ``<user cache>/paperlib/data``; the artifact cache is the ``cache_dir``
+argument, else ``$PAPERLIB_CACHE``, else ``<user cache>/paperlib/artifacts``, where ``<user cache>``
+is ``$XDG_CACHE_HOME`` or ``~/.cache``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "PROFILES", "Profile", "TrainConfig", "EvalConfig", "get_profile", "data_root", "cache_root",
+]
+
+PROFILES = ("smoke", "quick", "paper")
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "paperlib"
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data root: ``root`` if given, else ``$PAPERLIB_DATA``, else ``<user cache>/paperlib/data``."""
+    if root is not None and str(root) != "":
+        return Path(root).expanduser().resolve()
+    env = os.environ.get("PAPERLIB_DATA")
+    return Path(env).expanduser().resolve() if env else _user_cache() / "data"
+
+
+def cache_root(root: str | os.PathLike | None = None) -> Path:
+    """The artifact cache: ``root`` if given, else ``$PAPERLIB_CACHE``, else ``<user cache>/paperlib/artifacts``."""
+    if root is not None and str(root) != "":
+        return Path(root).expanduser().resolve()
+    env = os.environ.get("PAPERLIB_CACHE")
+    return Path(env).expanduser().resolve() if env else _user_cache() / "artifacts"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model; its hash is the model's cache key.
+
+    The defaults are the paper's (SPEC.md, "Training"); profiles override the scale.
+    """
+
+    dataset: str = "entity13"
+    hierarchy: str = "standard"  # "standard" or "shuffled"
+    shuffle_seed: int = 0
+    arch: str = "resnet50"
+    width: int | None = None
+    image_size: int = 224
+    loss: str = "softmax"
+    epochs: int = 400
+    batch_size: int = 256
+    optimizer: str = "sgd"  # "sgd" (momentum, not Nesterov) or "adamw"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 5.0
+    ema_decay: float = 0.99
+    augment: str = "rrc_flip"  # "rrc_flip": random resized crop (area 0.05-1) + flip; "crop_flip": pad-4 crop + flip
+    train_per_subclass: int | None = None
+    seed: int = 0
+    amp: bool = False  # bf16 autocast (CUDA only)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How embeddings are taken and clustered; with a :class:`TrainConfig` it keys the scores."""
+
+    factors: tuple[int, ...] = tuple(range(1, 11))
+    pool: str = "flatten"  # "flatten" (authors' code) or "avg"
+    l2_normalize: bool = False  # raw embeddings by default (Appendix B)
+    val_per_subclass: int | None = None
+    image_size: int = 224
+
+
+# Learning rate rules of the paper (SPEC.md): ResNet 0.1 x batch/256, VGG 0.01, ViT (AdamW) 1e-3,
+# squared error 1e-3.
+def paper_lr(family: str, batch_size: int, loss: str = "softmax") -> float:
+    """The paper's learning rate for an architecture family, batch size and loss."""
+    if loss == "squared_error":
+        return 0.001
+    if family == "resnet":
+        return 0.1 * batch_size / 256
+    if family == "vgg":
+        return 0.01
+    if family == "vit":
+        return 0.001
+    raise ValueError(f"unknown architecture family {family!r}")
+
+
+FAMILIES = ("resnet", "vgg", "vgg_bn", "vgg_ln", "vit")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The scale of every experiment: which data, which models, how long to train.
+
+    Attributes
+    ----------
+    archs : dict
+        Architecture family (``"resnet"``, ``"vgg"``, ...) -> concrete architecture name.
+    widths : dict
+        Concrete architecture -> width (``None`` = the architecture's default).
+    """
+
+    name: str
+    dataset: str
+    archs: dict[str, str]
+    widths: dict[str, int | None]
+    image_size: int
+    epochs: int
+    batch_size: int
+    warmup_epochs: float
+    augment: str
+    train_per_subclass: int | None
+    val_per_subclass: int | None
+    amp: bool
+    eval_batch_size: int
+    num_workers: int = 0
+    lr_scale: dict[str, float] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "Profile":
+        """A copy with some fields changed (unknown fields raise ``TypeError`` listing valid ones)."""
+        valid = {f.name for f in dataclasses.fields(self)}
+        bad = sorted(set(changes) - valid)
+        if bad:
+            raise TypeError(f"unknown profile field(s) {bad}; valid: {sorted(valid)}")
+        return dataclasses.replace(self, **changes)
+
+    def arch(self, family_or_arch: str) -> str:
+        """Concrete architecture for a family name (``"resnet"``) or a concrete name (kept)."""
+        from . import models
+
+        if family_or_arch in self.archs:
+            return self.archs[family_or_arch]
+        if family_or_arch in models.ARCHITECTURES:
+            return family_or_arch
+        raise ValueError(
+            f"unknown architecture {family_or_arch!r} for profile {self.name!r}; "
+            f"families: {sorted(self.archs)}; architectures: {list(models.ARCHITECTURES)}"
+        )
+
+    def family(self, arch: str) -> str:
+        """Architecture family of a concrete architecture name."""
+        for fam, a in self.archs.items():
+            if a == arch:
+                return fam
+        for fam in sorted(FAMILIES, key=len, reverse=True):
+            if fam in arch:
+                return fam
+        raise ValueError(f"cannot tell the family of architecture {arch!r}")
+
+    def train_config(
+        self,
+        arch: str,
+        *,
+        hierarchy: str = "standard",
+        seed: int = 0,
+        loss: str = "softmax",
+        dataset: str | None = None,
+        shuffle_seed: int = 0,
+    ) -> TrainConfig:
+        """The :class:`TrainConfig` of one model of this profile.
+
+        Parameters
+        ----------
+        arch : str
+            Family (``"resnet"``, ``"vgg"``, ...) or concrete architecture name.
+        hierarchy : {"standard", "shuffled"}
+            Train on the dataset's own superclasses or on the seeded shuffle of Sec. 5.1.
+        seed : int
+            Training seed (initialisation, data order, augmentation).
+        loss : str
+            Loss name (see :mod:`paperlib.losses`).
+        dataset : str, optional
+            Defaults to the profile's dataset.
+        shuffle_seed : int
+            Seed of the shuffled hierarchy.
+        """
+        from . import losses
+
+        if hierarchy not in ("standard", "shuffled"):
+            raise ValueError(f"unknown hierarchy {hierarchy!r}; valid: ['standard', 'shuffled']")
+        losses.get_loss(loss)  # validates the name
+        concrete = self.arch(arch)
+        family = self.family(concrete)
+        vit = family == "vit"
+        lr = paper_lr(family, self.batch_size, loss) * self.lr_scale.get(family, 1.0)
+        return TrainConfig(
+            dataset=dataset or self.dataset,
+            hierarchy=hierarchy,
+            shuffle_seed=shuffle_seed,
+            arch=concrete,
+            width=self.widths.get(concrete),
+            image_size=self.image_size,
+            loss=loss,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer="adamw" if vit else "sgd",
+            lr=lr,
+            weight_decay=0.1 if vit else 1e-4,
+            warmup_epochs=self.warmup_epochs,
+            augment=self.augment,
+            train_per_subclass=self.train_per_subclass,
+            seed=seed,
+            amp=self.amp,
+        )
+
+    def eval_config(self, factors=tuple(range(1, 11)), pool: str = "flatten", l2_normalize: bool = False) -> EvalConfig:
+        """The :class:`EvalConfig` of this profile for the given factors and pooling."""
+        factors = tuple(int(f) for f in factors)
+        if not factors or any(f < 1 for f in factors):
+            raise ValueError(f"overclustering factors must be integers >= 1, got {factors}")
+        if pool not in ("flatten", "avg"):
+            raise ValueError(f"unknown pool {pool!r}; valid: ['flatten', 'avg']")
+        return EvalConfig(
+            factors=factors,
+            pool=pool,
+            l2_normalize=bool(l2_normalize),
+            val_per_subclass=self.val_per_subclass,
+            image_size=self.image_size,
+        )
+
+
+_PROFILES: dict[str, Profile] = {
+    # Seconds per notebook: 4 shapes x 3 colour/texture subclasses, 16 px wide models.
+    "smoke": Profile(
+        name="smoke",
+        dataset="synthetic",
+        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln"},
+        widths={"resnet_mini": 4, "vgg_mini": 4, "vgg_mini_bn": 4, "vgg_mini_ln": 4},
+        image_size=32,
+        epochs=6,
+        batch_size=64,
+        warmup_epochs=1.0,
+        augment="crop_flip",
+        train_per_subclass=None,
+        val_per_subclass=None,
+        amp=False,
+        eval_batch_size=256,
+        lr_scale={"resnet": 2.0, "vgg": 5.0, "vgg_bn": 5.0, "vgg_ln": 5.0},
+    ),
+    # Minutes per notebook on a 2-core CPU: CIFAR-100, 20 x 5, small models (see the book's intro).
+    "quick": Profile(
+        name="quick",
+        dataset="cifar100",
+        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln"},
+        widths={"resnet_mini": 6, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8},
+        image_size=32,
+        epochs=3,
+        batch_size=128,
+        warmup_epochs=1.0,
+        augment="crop_flip",
+        train_per_subclass=150,
+        val_per_subclass=None,
+        amp=False,
+        eval_batch_size=500,
+        lr_scale={"vgg": 5.0, "vgg_bn": 5.0, "vgg_ln": 5.0},
+    ),
+    # The paper: BREEDS entity-13 from ImageNet, full-size models, 400 epochs, bf16 on GPU.
+    "paper": Profile(
+        name="paper",
+        dataset="entity13",
+        archs={"resnet": "resnet50", "vgg": "vgg16", "vgg_bn": "vgg16_bn", "vgg_ln": "vgg16_ln", "vit": "vit_b_32"},
+        widths={},
+        image_size=224,
+        epochs=400,
+        batch_size=256,
+        warmup_epochs=5.0,
+        augment="rrc_flip",
+        train_per_subclass=None,
+        val_per_subclass=None,
+        amp=True,
+        eval_batch_size=256,
+        num_workers=8,
+    ),
+}
+
+
+def get_profile(name: str, **overrides: Any) -> Profile:
+    """The named profile, optionally with some fields overridden.
+
+    Parameters
+    ----------
+    name : {"smoke", "quick", "paper"}
+    **overrides
+        Profile fields to change, e.g. ``epochs=1`` for a dry run.
+
+    Examples
+    --------
+    >>> get_profile("smoke").dataset
+    'synthetic'
+    """
+    if name not in _PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid: {list(PROFILES)}")
+    prof = _PROFILES[name]
+    return prof.replace(**overrides) if overrides else prof

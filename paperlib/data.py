@@ -1,0 +1,509 @@
+"""Datasets: synthetic hierarchical images (``smoke``), CIFAR-100 (``quick``), BREEDS (``paper``).
+
+Every dataset gives a :class:`Split` of images with their *subclass* (fine) labels and a base
+:class:`~paperlib.hierarchy.Hierarchy`; the superclass labels the models train on come from the
+hierarchy (standard or shuffled, :func:`hierarchy_for`). Loaders never download unless asked
+(``download=True``, which only :func:`ensure_data` and the command line pass); a missing dataset
+raises :class:`DataNotFound` naming the files, the folder looked in and the offline alternative.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import config as _config
+from .hierarchy import Hierarchy
+
+__all__ = [
+    "DATASETS", "DataNotFound", "Split", "load_split", "base_hierarchy", "hierarchy_for",
+    "synthetic_images", "ensure_data", "write_cifar100_fixture",
+]
+
+IMAGENET_DATASETS = ("living17", "nonliving26", "entity13")
+DATASETS = ("synthetic", "cifar100") + IMAGENET_DATASETS
+CIFAR_FILES = ("cifar-100-python/train", "cifar-100-python/test", "cifar-100-python/meta")
+
+
+class DataNotFound(FileNotFoundError):
+    """A dataset is not where the data root says; the message says what to put where."""
+
+
+@dataclass
+class Split:
+    """One split of a dataset.
+
+    Attributes
+    ----------
+    subclass : numpy.ndarray of int64, shape ``(n_images,)``
+        Fine labels (the hidden subclasses).
+    images : torch.Tensor of uint8, shape ``(n_images, 3, H, W)``, or None
+        In-memory images (synthetic, CIFAR-100).
+    paths : list of str, or None
+        Image files (ImageNet/BREEDS), decoded on the fly.
+    """
+
+    dataset: str
+    split: str
+    subclass: np.ndarray
+    images: torch.Tensor | None = None
+    paths: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.subclass)
+
+    def subset(self, index: np.ndarray) -> "Split":
+        """The images at ``index`` (1-D integer array), in that order."""
+        index = np.asarray(index, dtype=np.int64)
+        return Split(
+            dataset=self.dataset,
+            split=self.split,
+            subclass=self.subclass[index],
+            images=None if self.images is None else self.images[torch.from_numpy(index)],
+            paths=None if self.paths is None else [self.paths[i] for i in index],
+        )
+
+    def per_subclass(self, n: int | None) -> "Split":
+        """Keep the first ``n`` images of every subclass (all if ``n`` is None)."""
+        if n is None:
+            return self
+        keep = np.concatenate([np.flatnonzero(self.subclass == c)[:n] for c in np.unique(self.subclass)])
+        return self.subset(np.sort(keep))
+
+
+def _check_name(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {list(DATASETS)}")
+
+
+# --------------------------------------------------------------------------- synthetic (smoke)
+SYN_SHAPES = ("disc", "square", "triangle", "cross")
+SYN_VARIANTS = 3
+SYN_SIZES = {"train": 120, "val": 40}  # images per subclass
+
+
+def _synthetic_hierarchy() -> Hierarchy:
+    names = []
+    for shape in SYN_SHAPES:
+        names += [f"{shape}-v{v}" for v in range(SYN_VARIANTS)]
+    groups = tuple(tuple(range(s * SYN_VARIANTS, (s + 1) * SYN_VARIANTS)) for s in range(len(SYN_SHAPES)))
+    return Hierarchy("synthetic", SYN_SHAPES, groups, tuple(names))
+
+
+def synthetic_images(subclass: np.ndarray, seed: int, size: int = 32) -> torch.Tensor:
+    """Draw hierarchical images: the superclass is a shape, the subclass its colour and texture.
+
+    Subclass ``c`` belongs to superclass ``c // 3`` (its shape: disc, square, triangle, cross) and
+    has its own hue and stripe orientation, which the superclass label does not need; position,
+    scale, brightness and background noise vary per image. Under the shuffled hierarchy a
+    superclass gathers subclasses of different shapes and colours, which share no trait.
+
+    Parameters
+    ----------
+    subclass : numpy.ndarray of int, shape ``(n,)``
+        Subclass id of every image, in ``0 .. 11``.
+    seed : int
+        Seed of the image noise; the same inputs always give the same images.
+    size : int
+        Image side in pixels.
+
+    Returns
+    -------
+    torch.Tensor of uint8, shape ``(n, 3, size, size)``
+    """
+    rng = np.random.default_rng(seed)
+    n = len(subclass)
+    shape = np.asarray(subclass) // SYN_VARIANTS
+    # Each subclass: a hue spread over the colour wheel, interleaved across shapes, and a stripe angle.
+    hue = (np.asarray(subclass) * 5 % 12) / 12.0
+    angle = (np.asarray(subclass) % SYN_VARIANTS) * np.pi / SYN_VARIANTS
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    cx = rng.uniform(-0.15, 0.15, n)[:, None, None]
+    cy = rng.uniform(-0.15, 0.15, n)[:, None, None]
+    r = rng.uniform(0.22, 0.32, n)[:, None, None]
+    dx, dy = xx[None] - cx, yy[None] - cy
+    masks = {
+        0: dx**2 + dy**2 < r**2,
+        1: np.maximum(np.abs(dx), np.abs(dy)) < r * 0.85,
+        2: (dy < r * 0.8) & (np.abs(dx) < (dy + r) * 0.6),
+        3: ((np.abs(dx) < r / 3) & (np.abs(dy) < r)) | ((np.abs(dy) < r / 3) & (np.abs(dx) < r)),
+    }
+    mask = np.zeros((n, size, size), dtype=bool)
+    for s, m in masks.items():
+        mask |= m & (shape == s)[:, None, None]
+    # HSV-like colour from the hue: three phase-shifted cosines.
+    rgb = 0.5 + 0.5 * np.cos(2 * np.pi * (hue[:, None] + np.array([0.0, 1 / 3, 2 / 3])[None]))
+    rgb = rgb * rng.uniform(0.75, 1.0, (n, 1))
+    stripes = 0.75 + 0.25 * np.sign(
+        np.sin(2 * np.pi * 5 * (xx[None] * np.cos(angle)[:, None, None] + yy[None] * np.sin(angle)[:, None, None]))
+    )
+    fg = rgb[:, :, None, None] * stripes[:, None]
+    bg = rng.uniform(0.2, 0.5, (n, 1, 1, 1)) + rng.normal(0, 0.08, (n, 3, size, size))
+    img = np.where(mask[:, None], fg, bg) + rng.normal(0, 0.04, (n, 3, size, size))
+    return torch.from_numpy((np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+
+def _synthetic_split(split: str) -> Split:
+    h = _synthetic_hierarchy()
+    per = SYN_SIZES[split]
+    subclass = np.repeat(np.arange(h.n_subclasses), per)
+    images = synthetic_images(subclass, seed={"train": 1, "val": 2}[split])
+    return Split("synthetic", split, subclass.astype(np.int64), images=images)
+
+
+# --------------------------------------------------------------------------- CIFAR-100 (quick)
+def _missing_cifar(root: Path) -> list[str]:
+    return [f for f in CIFAR_FILES if not (root / f).is_file()]
+
+
+def _cifar_error(root: Path, missing: list[str]) -> DataNotFound:
+    return DataNotFound(
+        f"CIFAR-100 is not in the data root {root} (missing: {', '.join(missing)}).\n"
+        f"Put the python version of CIFAR-100 there, i.e. {root}/cifar-100-python/{{train,test,meta}} "
+        "(the archive cifar-100-python.tar.gz from the CIFAR page, about 160 MB, unpacked), or let "
+        "torchvision download it with `python -m paperlib data --profile quick --download` "
+        "(what `make book` does). Choose another root with data_root=... or $PAPERLIB_DATA.\n"
+        "Offline, build the book on synthetic data instead: `make book PROFILE=smoke`."
+    )
+
+
+def _read_pickle(path: Path) -> dict:
+    with open(path, "rb") as fh:
+        return pickle.load(fh, encoding="latin1")
+
+
+def _cifar_hierarchy(root: Path) -> Hierarchy:
+    missing = _missing_cifar(root)
+    if missing:
+        raise _cifar_error(root, missing)
+    meta = _read_pickle(root / "cifar-100-python/meta")
+    train = _read_pickle(root / "cifar-100-python/train")
+    fine = np.asarray(train["fine_labels"])
+    coarse = np.asarray(train["coarse_labels"])
+    groups = []
+    for c in range(len(meta["coarse_label_names"])):
+        groups.append(tuple(sorted(set(fine[coarse == c].tolist()))))
+    h = Hierarchy("cifar100", tuple(meta["coarse_label_names"]), tuple(groups), tuple(meta["fine_label_names"]))
+    if h.n_subclasses != len(set(fine.tolist())):
+        raise ValueError(f"{root}/cifar-100-python/train: a fine label appears under two coarse labels")
+    return h
+
+
+def _cifar_split(root: Path, split: str) -> Split:
+    missing = _missing_cifar(root)
+    if missing:
+        raise _cifar_error(root, missing)
+    d = _read_pickle(root / "cifar-100-python" / {"train": "train", "val": "test"}[split])
+    data = np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    return Split("cifar100", split, np.asarray(d["fine_labels"], dtype=np.int64), images=torch.from_numpy(data.copy()))
+
+
+def write_cifar100_fixture(root: str | Path, per_class: dict[str, int] | None = None, seed: int = 0) -> Path:
+    """Write a small dataset in CIFAR-100's own on-disk format (for tests and dry runs).
+
+    Writes ``root/cifar-100-python/{train,test,meta}`` pickles with ``data`` (``(n, 3072)`` uint8),
+    ``fine_labels``, ``coarse_labels`` and ``filenames``, using CIFAR-100's real coarse/fine
+    structure (20 x 5). Images are random but class-dependent so training has something to learn.
+
+    Parameters
+    ----------
+    root : path-like
+        Folder to write into.
+    per_class : dict, optional
+        Images per fine class for ``"train"`` and ``"test"`` (default 8 and 4).
+    """
+    per_class = per_class or {"train": 8, "test": 4}
+    root = Path(root)
+    out = root / "cifar-100-python"
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    coarse_of_fine = np.arange(100) % 20  # a fixed 20 x 5 structure
+    fine_names = [f"fine{i:02d}" for i in range(100)]
+    coarse_names = [f"coarse{i:02d}" for i in range(20)]
+    proto = rng.integers(0, 256, (100, 3072))
+    for split, n in per_class.items():
+        fine = np.repeat(np.arange(100), n)
+        rng.shuffle(fine)
+        data = np.clip(proto[fine] + rng.normal(0, 40, (len(fine), 3072)), 0, 255).astype(np.uint8)
+        blob = {
+            "data": data,
+            "fine_labels": fine.tolist(),
+            "coarse_labels": coarse_of_fine[fine].tolist(),
+            "filenames": [f"img{i}.png" for i in range(len(fine))],
+            "batch_label": f"{split} fixture",
+        }
+        with open(out / split, "wb") as fh:
+            pickle.dump(blob, fh)
+    with open(out / "meta", "wb") as fh:
+        pickle.dump({"fine_label_names": fine_names, "coarse_label_names": coarse_names}, fh)
+    return root
+
+
+# --------------------------------------------------------------------------- BREEDS (paper)
+def _breeds_hierarchy(dataset: str) -> Hierarchy:
+    from . import breeds
+
+    return breeds.load_breeds(dataset)
+
+
+def _breeds_split(dataset: str, root: Path, split: str) -> Split:
+    from . import breeds
+
+    h = breeds.load_breeds(dataset)
+    paths, subclass = breeds.imagenet_samples(root, split, h)
+    return Split(dataset, split, np.asarray(subclass, dtype=np.int64), paths=list(paths))
+
+
+# --------------------------------------------------------------------------- public API
+def base_hierarchy(dataset: str, data_root: str | Path | None = None) -> Hierarchy:
+    """The dataset's own superclass -> subclass hierarchy.
+
+    Parameters
+    ----------
+    dataset : str
+        One of :data:`DATASETS`.
+    data_root : path-like, optional
+        Needed for CIFAR-100 (its hierarchy is read from the files).
+    """
+    _check_name(dataset)
+    if dataset == "synthetic":
+        return _synthetic_hierarchy()
+    if dataset == "cifar100":
+        return _cifar_hierarchy(_config.data_root(data_root))
+    return _breeds_hierarchy(dataset)
+
+
+def hierarchy_for(dataset: str, variant: str = "standard", shuffle_seed: int = 0, data_root=None) -> Hierarchy:
+    """The hierarchy a model trains on: the dataset's own, or its seeded shuffle (Sec. 5.1)."""
+    h = base_hierarchy(dataset, data_root)
+    if variant == "standard":
+        return h
+    if variant == "shuffled":
+        return h.shuffled(shuffle_seed)
+    raise ValueError(f"unknown hierarchy {variant!r}; valid: ['standard', 'shuffled']")
+
+
+def load_split(
+    dataset: str, split: str, data_root: str | Path | None = None, *, per_subclass: int | None = None
+) -> Split:
+    """Load one split; never downloads.
+
+    Parameters
+    ----------
+    dataset : str
+        One of :data:`DATASETS`.
+    split : {"train", "val"}
+        ``"val"`` is CIFAR-100's test set and ImageNet's validation set.
+    data_root : path-like, optional
+        See :func:`paperlib.config.data_root`.
+    per_subclass : int, optional
+        Keep only the first ``per_subclass`` images of every subclass.
+
+    Raises
+    ------
+    DataNotFound
+        If the dataset's files are not under the data root.
+    """
+    _check_name(dataset)
+    if split not in ("train", "val"):
+        raise ValueError(f"unknown split {split!r}; valid: ['train', 'val']")
+    if dataset == "synthetic":
+        s = _synthetic_split(split)
+    elif dataset == "cifar100":
+        s = _cifar_split(_config.data_root(data_root), split)
+    else:
+        s = _breeds_split(dataset, _config.data_root(data_root), split)
+    return s.per_subclass(per_subclass)
+
+
+def check_data(dataset: str, data_root: str | Path | None = None) -> None:
+    """Raise :class:`DataNotFound` now (before any compute) if the dataset is not available."""
+    _check_name(dataset)
+    root = _config.data_root(data_root)
+    if dataset == "cifar100":
+        missing = _missing_cifar(root)
+        if missing:
+            raise _cifar_error(root, missing)
+    elif dataset in IMAGENET_DATASETS:
+        from . import breeds
+
+        breeds.imagenet_samples(root, "train", breeds.load_breeds(dataset))
+        breeds.imagenet_samples(root, "val", breeds.load_breeds(dataset))
+
+
+def ensure_data(dataset: str, data_root: str | Path | None = None, download: bool = False) -> Path:
+    """Make sure a dataset is under the data root, downloading CIFAR-100 only if ``download``.
+
+    ImageNet cannot be downloaded; synthetic data needs nothing. Returns the data root.
+    """
+    root = _config.data_root(data_root)
+    _check_name(dataset)
+    if dataset == "cifar100" and _missing_cifar(root) and download:
+        import torchvision
+
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            torchvision.datasets.CIFAR100(str(root), train=True, download=True)
+        except Exception as exc:  # noqa: BLE001 - any network failure ends in the same advice
+            raise DataNotFound(f"downloading CIFAR-100 failed ({exc}).\n" + str(_cifar_error(root, _missing_cifar(root)))) from exc
+    check_data(dataset, root)
+    return root
+
+
+# --------------------------------------------------------------------------- batches
+# Per-channel mean and std (on the 0-1 scale) used to normalise each dataset's images.
+NORMALIZE = {
+    "synthetic": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "cifar100": ((0.507, 0.487, 0.441), (0.267, 0.256, 0.276)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+
+
+def normalize(x: torch.Tensor, dataset: str) -> torch.Tensor:
+    """uint8 images ``(batch, 3, H, W)`` -> float32, scaled to 0-1 and standardised per channel."""
+    mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS else dataset]
+    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
+    return (x.float() / 255.0 - m) / s
+
+
+def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator, out_size: int | None = None) -> torch.Tensor:
+    """Random training augmentation of a uint8 batch, seeded by ``generator``.
+
+    Parameters
+    ----------
+    x : torch.Tensor of uint8, shape ``(batch, 3, H, W)``
+    mode : {"crop_flip", "rrc_flip", "none"}
+        ``"crop_flip"``: reflect-pad by 4 and crop back to ``H x W``, then flip (CIFAR practice);
+        ``"rrc_flip"``: random resized crop of area 5-100 % (aspect 3/4-4/3) to ``out_size``, then
+        flip (the authors' code); ``"none"``: unchanged.
+    generator : torch.Generator
+        Source of all randomness, so a given seed always gives the same batch.
+
+    Returns
+    -------
+    torch.Tensor of uint8, shape ``(batch, 3, out_size, out_size)``
+    """
+    if mode == "none":
+        return x
+    b, _, h, w = x.shape
+    if mode == "crop_flip":
+        padded = torch.nn.functional.pad(x.float(), (4, 4, 4, 4), mode="reflect").to(x.dtype)
+        offs = torch.randint(0, 9, (b, 2), generator=generator)
+        out = torch.stack([padded[i, :, oy : oy + h, ox : ox + w] for i, (oy, ox) in enumerate(offs.tolist())])
+    elif mode == "rrc_flip":
+        import torchvision.transforms.v2.functional as TF
+
+        size = out_size or h
+        crops = []
+        for i in range(b):
+            top, left, ch, cw = _rrc_box(h, w, generator)
+            crops.append(TF.resized_crop(x[i], top, left, ch, cw, [size, size], antialias=True))
+        out = torch.stack(crops)
+    else:
+        raise ValueError(f"unknown augmentation {mode!r}; valid: ['crop_flip', 'rrc_flip', 'none']")
+    flip = torch.rand(b, generator=generator) < 0.5
+    out[flip] = out[flip].flip(-1)
+    return out
+
+
+def _rrc_box(h: int, w: int, g: torch.Generator, scale=(0.05, 1.0), ratio=(3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+    import math
+
+    area = h * w
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(1, generator=g).item())
+        ar = math.exp(log_ratio[0] + (log_ratio[1] - log_ratio[0]) * torch.rand(1, generator=g).item())
+        cw, ch = int(round(math.sqrt(target * ar))), int(round(math.sqrt(target / ar)))
+        if 0 < cw <= w and 0 < ch <= h:
+            top = int(torch.randint(0, h - ch + 1, (1,), generator=g))
+            left = int(torch.randint(0, w - cw + 1, (1,), generator=g))
+            return top, left, ch, cw
+    side = min(h, w)
+    return (h - side) // 2, (w - side) // 2, side, side
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """Image files decoded to uint8 tensors ``(3, size, size)``, with the paper's transforms.
+
+    Training: random resized crop (area 5-100 %) and horizontal flip (the authors' code);
+    evaluation: resize to ``size * 256 / 224`` then centre crop ``size``.
+    """
+
+    def __init__(self, paths: list[str], targets: np.ndarray, size: int, train: bool):
+        from torchvision.transforms import v2 as T
+
+        self.paths, self.targets = paths, np.asarray(targets, dtype=np.int64)
+        if train:
+            self.transform = T.Compose(
+                [T.RandomResizedCrop(size, scale=(0.05, 1.0), antialias=True), T.RandomHorizontalFlip(), T.PILToTensor()]
+            )
+        else:
+            self.transform = T.Compose([T.Resize(round(size * 256 / 224), antialias=True), T.CenterCrop(size), T.PILToTensor()])
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        with Image.open(self.paths[i]) as im:
+            img = self.transform(im.convert("RGB"))
+        return img, int(self.targets[i])
+
+
+def iterate_batches(
+    split: Split,
+    targets: np.ndarray,
+    *,
+    batch_size: int,
+    train: bool,
+    augment: str = "none",
+    image_size: int | None = None,
+    generator: torch.Generator | None = None,
+    num_workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+):
+    """Yield ``(images, targets)`` batches: uint8 ``(batch, 3, S, S)`` and int64 ``(batch,)``.
+
+    Training batches come in a seeded random order, with the last incomplete batch dropped
+    (unless it is the only one), the global batch split across ``world_size`` ranks; evaluation
+    batches keep the split's order.
+    """
+    n = len(split)
+    if train:
+        order = torch.randperm(n, generator=generator).numpy()
+        n_batches = max(1, n // batch_size)
+        batches = [order[i * batch_size : (i + 1) * batch_size] for i in range(n_batches)]
+        batches = [b[rank::world_size] for b in batches]
+    else:
+        batches = [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    targets = np.asarray(targets, dtype=np.int64)
+    if split.images is not None:
+        for idx in batches:
+            x = split.images[torch.from_numpy(idx)]
+            if train:
+                x = augment_batch(x, augment, generator, image_size)
+            elif image_size is not None and x.shape[-1] != image_size:
+                import torchvision.transforms.v2.functional as TF
+
+                x = TF.resize(x, [image_size, image_size], antialias=True)
+            yield x, torch.from_numpy(targets[idx])
+        return
+    ds = ImageFiles(split.paths, targets, image_size or 224, train)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator is not None else 0
+    loader = torch.utils.data.DataLoader(
+        ds,
+        batch_sampler=[b.tolist() for b in batches],
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=False,
+    )
+    yield from loader

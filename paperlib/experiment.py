@@ -1,0 +1,221 @@
+"""The cached pipeline the notebooks and the command line share.
+
+``train -> extract -> cluster -> score``: :func:`evaluate` takes a trained model, walks the
+validation split superclass by superclass, extracts every probe point in one forward pass, builds
+one Ward tree per (superclass, layer), cuts it at every overclustering factor and scores the cuts
+against the hidden subclasses. Scores, cluster assignments, pooled penultimate embeddings and the
+superclass accuracy are cached under ``<cache>/scores/<key of (train config, eval config)>/``.
+:func:`run` does all of it for a grid of models and returns tidy tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.std import tqdm
+
+from . import cache, cluster, data, extract, metrics, train
+from .config import EvalConfig, Profile, TrainConfig, cache_root
+
+__all__ = ["Evaluation", "evaluate", "run", "validate_grid"]
+
+
+@dataclass
+class Evaluation:
+    """Scores of one trained model.
+
+    Attributes
+    ----------
+    scores : pandas.DataFrame
+        One row per (layer, factor): ``layer``, ``depth`` (0-based position), ``rel_depth``
+        (0..1), ``factor``, ``n_clusters_per_subclass``, ``ami``, ``purity`` (unweighted means over
+        superclasses).
+    per_superclass : pandas.DataFrame
+        The same per superclass (column ``superclass``), before averaging.
+    accuracy : float
+        Superclass accuracy of the EMA model on the validation split.
+    assignments : dict of str -> numpy.ndarray of int32, shape ``(n_factors, n_images)``
+        Cluster of every validation image at every factor, per layer (ids unique within a
+        superclass, in the validation split's order).
+    subclass : numpy.ndarray, shape ``(n_images,)``
+        Subclass of every validation image.
+    superclass : numpy.ndarray, shape ``(n_images,)``
+        Superclass (of the training hierarchy) of every validation image.
+    penultimate : numpy.ndarray, shape ``(n_images, n_features)``
+        Pooled penultimate embedding (the last probe point).
+    """
+
+    scores: pd.DataFrame
+    per_superclass: pd.DataFrame
+    accuracy: float
+    assignments: dict
+    subclass: np.ndarray
+    superclass: np.ndarray
+    penultimate: np.ndarray
+
+
+def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, device, progress: bool, batch_size: int) -> dict:
+    cfg, h, model = trained.config, trained.hierarchy, trained.model
+    split = data.load_split(cfg.dataset, "val", data_root, per_subclass=ecfg.val_per_subclass)
+    sup = h.lookup(max(int(split.subclass.max()), max(h.subclasses)) + 1)[split.subclass]
+    keep = np.flatnonzero(sup >= 0)
+    split, sup = split.subset(keep), sup[keep]
+    points = list(model.probe_points)
+    names = [p.name for p in points]
+    n_f = len(ecfg.factors)
+    assign = {n: np.full((n_f, len(split)), -1, dtype=np.int32) for n in names}
+    penult = None
+    rows, correct = [], 0
+    bar = tqdm(total=h.n_superclasses, disable=not progress, file=sys.stderr, mininterval=2.0,
+               desc=f"cluster {cfg.arch} {cfg.hierarchy} seed {cfg.seed}", unit="superclass")
+    for s, index, emb, logits in extract.iter_superclasses(
+        model, split, h, pool=ecfg.pool, l2_normalize=ecfg.l2_normalize, batch_size=batch_size,
+        image_size=ecfg.image_size, device=device, amp=cfg.amp,
+    ):
+        correct += int((logits.argmax(1) == s).sum())
+        last = emb[names[-1]]
+        if penult is None:
+            penult = np.zeros((len(split), last.shape[1]), dtype=np.float32)
+        penult[index] = last
+        k = len(h.groups[s])
+        sub = split.subclass[index]
+        ks = cluster.n_clusters_for(k, ecfg.factors)
+        for name in names:
+            labels = cluster.ward_labels(emb[name], ks, device=device if torch.device(device).type == "cuda" else None)
+            # ids unique across superclasses: offset by superclass
+            assign[name][:, index] = labels + s * 10_000
+            for fi, f in enumerate(ecfg.factors):
+                rows.append({"superclass": s, "layer": name, "factor": f,
+                             "ami": metrics.ami(sub, labels[fi]), "purity": metrics.purity(sub, labels[fi])})
+        del emb
+        bar.update(1)
+    bar.close()
+    return {
+        "rows": rows, "accuracy": correct / len(split), "names": names,
+        "assignments": assign, "subclass": split.subclass, "superclass": sup, "penultimate": penult,
+    }
+
+
+def _tables(rows: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    per = pd.DataFrame(rows)
+    depth = {n: i for i, n in enumerate(names)}
+    mean = per.groupby(["layer", "factor"], sort=False)[["ami", "purity"]].mean().reset_index()
+    for df in (per, mean):
+        df["depth"] = df["layer"].map(depth)
+        df["rel_depth"] = df["depth"] / max(1, len(names) - 1)
+    mean = mean.sort_values(["depth", "factor"]).reset_index(drop=True)
+    return mean, per
+
+
+def evaluate(
+    trained: train.Trained,
+    ecfg: EvalConfig,
+    *,
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    device: str | torch.device | None = "auto",
+    progress: bool = True,
+    batch_size: int = 256,
+) -> Evaluation:
+    """Cluster every layer of a trained model within each superclass and score it (cached).
+
+    Parameters
+    ----------
+    trained : paperlib.train.Trained
+    ecfg : EvalConfig
+        Factors, pooling, normalisation, validation subset.
+
+    Returns
+    -------
+    Evaluation
+    """
+    device = train.resolve_device(device)
+    key = {"train": asdict(trained.config), "eval": asdict(ecfg)}
+    d = cache.artifact_dir(cache_root(cache_dir), "scores", key)
+    sj, an = d / "scores.json", d / "arrays.npz"
+    if cache.is_valid(sj) and cache.is_valid(an):
+        meta, arrays = cache.load(sj), cache.load(an)
+    else:
+        res = _compute(trained, ecfg, data_root, device, progress, batch_size)
+        arrays = {f"assign/{n}": a for n, a in res["assignments"].items()}
+        arrays.update(subclass=res["subclass"], superclass=res["superclass"], penultimate=res["penultimate"])
+        cache.save(an, arrays)
+        meta = {"rows": res["rows"], "accuracy": res["accuracy"], "names": res["names"]}
+        cache.save(sj, meta)
+    mean, per = _tables(meta["rows"], meta["names"])
+    return Evaluation(
+        scores=mean, per_superclass=per, accuracy=float(meta["accuracy"]),
+        assignments={n: arrays[f"assign/{n}"] for n in meta["names"]},
+        subclass=arrays["subclass"], superclass=arrays["superclass"], penultimate=arrays["penultimate"],
+    )
+
+
+def validate_grid(configs: Sequence[TrainConfig], data_root=None) -> None:
+    """Check every configuration and the data before any compute."""
+    for cfg in configs:
+        train.validate(cfg, data_root)
+
+
+def run(
+    profile: Profile,
+    archs: Sequence[str],
+    *,
+    hierarchies: Sequence[str] = ("standard",),
+    seeds: Sequence[int] = (0,),
+    losses: Sequence[str] = ("softmax",),
+    factors: Sequence[int] = tuple(range(1, 11)),
+    pool: str = "flatten",
+    l2_normalize: bool = False,
+    shuffle_seed: int = 0,
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    device: str | None = "auto",
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Train (or load) and evaluate every model of a grid; the notebooks' one entry point.
+
+    Parameters
+    ----------
+    profile : Profile
+    archs : sequence of str
+        Families (``"resnet"``, ``"vgg"``) or concrete architecture names.
+    hierarchies, seeds, losses : sequences
+        The grid; every combination is one model.
+    factors, pool, l2_normalize
+        Evaluation settings (see :class:`~paperlib.config.EvalConfig`).
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        Per model, layer and factor: ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``,
+        ``layer``, ``depth``, ``rel_depth``, ``factor``, ``ami``, ``purity``.
+    accuracy : pandas.DataFrame
+        Per model: ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``, ``accuracy``, ``epochs``.
+    evaluations : dict
+        ``(arch, hierarchy, seed, loss) -> Evaluation`` for further analysis (ARI, galleries).
+    """
+    ecfg = profile.eval_config(factors, pool, l2_normalize)
+    grid = []
+    for a, hier, seed, loss in itertools.product(archs, hierarchies, seeds, losses):
+        cfg = profile.train_config(a, hierarchy=hier, seed=seed, loss=loss, shuffle_seed=shuffle_seed)
+        grid.append((cfg, profile.family(cfg.arch)))
+    validate_grid([g[0] for g in grid], data_root)
+    frames, accs, evals = [], [], {}
+    for cfg, fam in grid:
+        trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
+                                    num_workers=profile.num_workers, progress=progress)
+        ev = evaluate(trained, ecfg, data_root=data_root, cache_dir=cache_dir, device=device, progress=progress,
+                      batch_size=profile.eval_batch_size)
+        ident = {"arch": cfg.arch, "family": fam, "hierarchy": cfg.hierarchy, "seed": cfg.seed, "loss": cfg.loss}
+        frames.append(ev.scores.assign(**ident))
+        accs.append({**ident, "accuracy": ev.accuracy, "epochs": cfg.epochs})
+        evals[(cfg.arch, cfg.hierarchy, cfg.seed, cfg.loss)] = ev
+    cols = ["arch", "family", "hierarchy", "seed", "loss", "layer", "depth", "rel_depth", "factor", "ami", "purity"]
+    return pd.concat(frames, ignore_index=True)[cols], pd.DataFrame(accs), evals

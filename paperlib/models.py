@@ -1,0 +1,599 @@
+"""Model zoo and probe points: the networks whose hidden representations are clustered.
+
+Every architecture is built by :func:`build_model` and carries its own list of
+:class:`ProbePoint` objects (``model.probe_points``), named with the paper's layer
+names and ordered by depth. A probe point names a submodule (a dotted path of
+``model.named_modules()``) and says whether its *output* (forward hook) or its first
+positional *input* (forward pre-hook) is the representation. The last probe point is
+always the classifier's input (the penultimate layer, 2-D ``(B, D)``).
+
+Architectures (:data:`ARCHITECTURES`)
+-------------------------------------
+Small models for 32x32 inputs (profiles ``quick`` and ``smoke``; CPU-friendly):
+
+``resnet_mini``
+    ResNet-18 layout (torchvision :class:`~torchvision.models.resnet.BasicBlock`,
+    blocks ``(2, 2, 2, 2)``, widths ``(w, 2w, 4w, 8w)``, default ``w = 16``) with a
+    3x3 stride-1 stem and no max-pool. Probes ``stage1_block1`` .. ``stage4_block2``
+    (outputs of the residual blocks, after the final ReLU), then ``penultimate``.
+``vgg_mini``, ``vgg_mini_bn``, ``vgg_mini_ln``
+    VGG-16 layout (13 3x3 convolutions in blocks ``(2, 2, 3, 3, 3)``, 2x2 max-pool
+    after each block) with widths ``(w, 2w, 4w, 8w, 8w)``, default ``w = 8``; then
+    ``fc6`` and ``fc7`` (``16w`` units each, ReLU, dropout 0.5 after each, as in
+    torchvision's VGG) and the linear classifier. ``_bn`` / ``_ln`` put a batch /
+    layer normalisation after every convolution and every dense layer (before the
+    ReLU), as in Sec. 7.2 of the paper.
+
+Paper-size models for 224x224 ImageNet / BREEDS images (profile ``paper``):
+
+``resnet50``
+    torchvision ResNet-50 (``weights=None``). Probes ``stage1_block1`` ..
+    ``stage4_block3`` (``layer1.0`` .. ``layer4.2``; 16 blocks) and ``penultimate``.
+``vgg16``, ``vgg16_bn``, ``vgg16_ln``
+    torchvision VGG-16 layout (same module names and parameter shapes as
+    ``torchvision.models.vgg16`` for ``vgg16``, 4096-unit ``fc6``/``fc7``). ``vgg16_bn``
+    differs from torchvision's ``vgg16_bn`` in also normalising the two dense layers
+    (the paper: "after every convolutional and dense layer").
+``vit_b_32``
+    timm ``vit_base_patch32_224`` (``pretrained=False``). Probes ``block{i}_attn`` (the
+    residual stream after the attention branch: the input of ``blocks.{i-1}.norm2``)
+    and ``block{i}_mlp`` (after the MLP branch: the output of ``blocks.{i-1}``),
+    ``i = 1..12``, then ``penultimate`` (the pre-logits, the input of ``head``: the
+    final-norm class token).
+
+Penultimate layer
+-----------------
+ResNets and the ViT get a separate ``penultimate`` probe point: the input of the final
+linear layer (``fc`` / ``head``), shape ``(B, D)``. For the VGGs the classifier's input
+*is* ``fc7`` (post-ReLU; the dropout that follows is the identity in evaluation mode),
+so there is no separate ``penultimate`` entry: ``fc7`` is the last probe point and
+serves as the penultimate layer.
+
+Choices that follow the authors' released JAX code (google-research,
+``representation_clustering/``)
+---------------------------------------------------------------------------------
+* The final classifier layer is initialised to zero (``resnet_v1.py``:
+  ``nn.Dense(num_classes, kernel_init=zeros)``; flax biases start at zero).
+* Batch-norm decay 0.99, i.e. PyTorch ``momentum=0.01``, on every BatchNorm
+  (``config.batch_norm_decay = 0.99``).
+* Weight decay only on parameters with ``ndim > 1`` (``train.py``:
+  ``if x.ndim > 1``); see :func:`param_groups`.
+* ``resnet_mini`` zero-initialises the scale of the second BN of every basic block,
+  as the authors' ``ResNetBlock`` (ResNet-18) does; their bottleneck block
+  (ResNet-50) does not, and neither does our ``resnet50`` (torchvision default).
+
+Layer normalisation in the VGG-LN models
+----------------------------------------
+The released code contains no VGG (only ResNet-18/50), so the authors' VGG-LN is not
+available. We follow what a flax ``nn.LayerNorm()`` does by default
+(``reduction_axes=-1``, ``feature_axes=-1``, ``epsilon=1e-6``) on the NHWC feature maps
+that flax convolutions produce: each spatial position is normalised over the channel
+axis only, with a learned per-channel scale and bias (``timm.layers.LayerNorm2d``).
+Dense layers get an ordinary ``nn.LayerNorm`` over their units (``eps=1e-6``).
+
+Initialisation otherwise follows torchvision (Kaiming-normal convolutions, VGG dense
+layers ``N(0, 0.01)``) and timm for the ViT.
+
+Importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn.utils import skip_init
+
+__all__ = [
+    "ARCHITECTURES",
+    "BN_MOMENTUM",
+    "LN_EPS",
+    "ProbePoint",
+    "build_model",
+    "default_image_size",
+    "param_groups",
+    "probe_points",
+]
+
+#: PyTorch batch-norm momentum, equal to the authors' batch-norm decay of 0.99.
+BN_MOMENTUM: float = 0.01
+#: Epsilon of the layer norms in the ``*_ln`` VGGs (flax ``nn.LayerNorm`` default).
+LN_EPS: float = 1e-6
+
+_MINI = ("resnet_mini", "vgg_mini", "vgg_mini_bn", "vgg_mini_ln")
+_PAPER = ("resnet50", "vgg16", "vgg16_bn", "vgg16_ln", "vit_b_32")
+
+#: All valid architecture names for :func:`build_model`.
+ARCHITECTURES: tuple[str, ...] = _MINI + _PAPER
+
+_DEFAULT_WIDTH = {"resnet_mini": 16, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8}
+
+# VGG-16: number of 3x3 convolutions in each of the five blocks.
+_VGG16_BLOCKS = (2, 2, 3, 3, 3)
+
+
+@dataclass(frozen=True)
+class ProbePoint:
+    """A place in a model whose activations are clustered.
+
+    Parameters
+    ----------
+    name : str
+        The paper's layer name, e.g. ``"stage1_block1"``, ``"conv1_1"``, ``"fc6"``,
+        ``"block3_attn"`` or ``"penultimate"``.
+    module : str
+        Dotted path of a submodule, as listed by ``model.named_modules()``.
+    where : {"output", "input"}
+        ``"output"``: the module's output (register a forward hook);
+        ``"input"``: the module's first positional input (forward pre-hook).
+    """
+
+    name: str
+    module: str
+    where: str = "output"
+
+    def __post_init__(self) -> None:
+        if self.where not in ("output", "input"):
+            raise ValueError(f"ProbePoint.where must be 'output' or 'input', got {self.where!r}")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _check_arch(arch: str) -> None:
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; valid names: {', '.join(ARCHITECTURES)}")
+
+
+def _resolve_width(arch: str, width: int | None) -> int | None:
+    """Return the width to use, or raise if a width is given for a paper-size model."""
+    if arch in _PAPER:
+        if width is not None:
+            raise ValueError(f"width is only supported for the small models {_MINI}, not {arch!r}")
+        return None
+    width = _DEFAULT_WIDTH[arch] if width is None else int(width)
+    if width < 1:
+        raise ValueError(f"width must be a positive integer, got {width}")
+    return width
+
+
+def default_image_size(arch: str) -> int:
+    """Side length in pixels of the square images an architecture is meant for.
+
+    Parameters
+    ----------
+    arch : str
+        One of :data:`ARCHITECTURES`.
+
+    Returns
+    -------
+    int
+        32 for the small models, 224 for the paper-size ones.
+    """
+    _check_arch(arch)
+    return 32 if arch in _MINI else 224
+
+
+def _set_bn_momentum(model: nn.Module, momentum: float = BN_MOMENTUM) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
+
+
+def _no_inplace_relu(model: nn.Module) -> None:
+    # Hooks may keep references to activations; in-place ReLUs would silently rewrite
+    # a hooked tensor (e.g. a conv output), so switch them off everywhere.
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+
+
+def _zero_(layer: nn.Linear) -> None:
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+# ----------------------------------------------------------------------------- ResNets
+
+
+class ResNetMini(nn.Module):
+    """ResNet-18-style network for small (e.g. 32x32) images.
+
+    3x3 stride-1 stem convolution + BN + ReLU (no max-pool), four stages of two
+    torchvision ``BasicBlock``s with widths ``(w, 2w, 4w, 8w)`` (stride 2 at the start
+    of stages 2-4, 1x1 projection shortcuts where shapes change), global average
+    pooling and a linear classifier. Module names follow torchvision's ResNet
+    (``conv1``, ``bn1``, ``layer1`` .. ``layer4``, ``avgpool``, ``fc``).
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of outputs.
+    width : int
+        Channels of the first stage ``w``.
+    blocks : tuple of int
+        Basic blocks per stage.
+
+    Notes
+    -----
+    Input ``(B, 3, H, W)``; stage outputs ``(B, w * 2**(s-1), H / 2**(s-1), W / 2**(s-1))``;
+    logits ``(B, num_classes)``.
+    """
+
+    def __init__(self, num_classes: int, width: int = 16, blocks: tuple[int, ...] = (2, 2, 2, 2)):
+        super().__init__()
+        from torchvision.models.resnet import BasicBlock, conv1x1
+
+        self.conv1 = nn.Conv2d(3, width, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU()
+        in_ch = width
+        for s, n_blocks in enumerate(blocks):
+            out_ch = width * 2**s
+            stride = 1 if s == 0 else 2
+            layers = []
+            for b in range(n_blocks):
+                st = stride if b == 0 else 1
+                down = None
+                if st != 1 or in_ch != out_ch:
+                    down = nn.Sequential(conv1x1(in_ch, out_ch, st), nn.BatchNorm2d(out_ch))
+                layers.append(BasicBlock(in_ch, out_ch, stride=st, downsample=down))
+                in_ch = out_ch
+            self.add_module(f"layer{s + 1}", nn.Sequential(*layers))
+        self.num_stages = len(blocks)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_ch, num_classes)
+
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        # As the authors' ResNetBlock: the last BN of each residual branch starts at 0.
+        for m in self.modules():
+            if isinstance(m, BasicBlock):
+                nn.init.zeros_(m.bn2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` of images ``(B, 3, H, W)``."""
+        x = self.relu(self.bn1(self.conv1(x)))
+        for s in range(self.num_stages):
+            x = getattr(self, f"layer{s + 1}")(x)
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+def _resnet_probes(blocks: tuple[int, ...]) -> tuple[ProbePoint, ...]:
+    pts = [
+        ProbePoint(f"stage{s + 1}_block{b + 1}", f"layer{s + 1}.{b}")
+        for s, n in enumerate(blocks)
+        for b in range(n)
+    ]
+    pts.append(ProbePoint("penultimate", "fc", "input"))
+    return tuple(pts)
+
+
+def _build_resnet50(num_classes: int) -> nn.Module:
+    from torchvision.models import resnet50
+
+    return resnet50(weights=None, num_classes=num_classes)
+
+
+# ----------------------------------------------------------------------------- VGGs
+
+
+class VGG(nn.Module):
+    """VGG-16 layout with optional normalisation after every conv and dense layer.
+
+    ``features``: 13 blocks of ``Conv2d(3x3, padding 1) [+ norm] + ReLU`` with a 2x2
+    max-pool after each of the five groups ``(2, 2, 3, 3, 3)``; ``avgpool``: adaptive
+    average pooling to ``pool_size x pool_size``; ``classifier``:
+    ``Linear [+ norm] + ReLU + Dropout`` twice (``fc6``, ``fc7``) and the output
+    ``Linear``. Without normalisation the module names and parameter shapes equal
+    torchvision's ``vgg16``.
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of outputs.
+    widths : tuple of int
+        Output channels of the convolutions in each of the five groups.
+    fc_units : int
+        Units of ``fc6`` and ``fc7``.
+    pool_size : int
+        Side of the pooled feature map fed to ``fc6`` (7 in torchvision's VGG-16;
+        ``image_size // 32`` for the small models).
+    norm : {None, "bn", "ln"}
+        Normalisation inserted after every convolution and dense layer (before the
+        ReLU): ``BatchNorm2d``/``BatchNorm1d``, or layer norm (``LayerNorm2d`` over
+        the channels at each position / ``LayerNorm`` over units, ``eps=1e-6``).
+    dropout : float
+        Dropout probability after the ReLU of ``fc6`` and ``fc7``.
+    dense_init : {"torchvision", "kaiming"}
+        ``"torchvision"``: dense weights from N(0, 0.01), right for VGG-16's 25,088- and
+        4,096-wide inputs; ``"kaiming"``: He-normal over the fan-in, needed by the small
+        models whose dense layers see a few dozen inputs (N(0, 0.01) there shrinks the
+        signal ~100-fold per layer and the network does not train).
+
+    Notes
+    -----
+    Input ``(B, 3, H, W)``; ``conv{b}_{i}`` outputs ``(B, widths[b-1], H / 2**(b-1),
+    W / 2**(b-1))``; ``fc6``/``fc7`` outputs ``(B, fc_units)``; logits
+    ``(B, num_classes)``.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        widths: tuple[int, ...] = (64, 128, 256, 512, 512),
+        fc_units: int = 4096,
+        pool_size: int = 7,
+        norm: str | None = None,
+        dropout: float = 0.5,
+        blocks: tuple[int, ...] = _VGG16_BLOCKS,
+        dense_init: str = "torchvision",
+    ):
+        super().__init__()
+        if norm not in (None, "bn", "ln"):
+            raise ValueError(f"norm must be None, 'bn' or 'ln', got {norm!r}")
+        conv_norm, dense_norm = _norm_factories(norm)
+        layers: list[nn.Module] = []
+        in_ch = 3
+        for n_convs, ch in zip(blocks, widths):
+            for _ in range(n_convs):
+                layers.append(nn.Conv2d(in_ch, ch, kernel_size=3, padding=1))
+                if conv_norm is not None:
+                    layers.append(conv_norm(ch))
+                layers.append(nn.ReLU())
+                in_ch = ch
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))
+        head: list[nn.Module] = []
+        d_in = in_ch * pool_size * pool_size
+        # skip_init: the large dense layers are initialised once, below (saves seconds).
+        for _ in range(2):
+            head.append(skip_init(nn.Linear, d_in, fc_units))
+            if dense_norm is not None:
+                head.append(dense_norm(fc_units))
+            head += [nn.ReLU(), nn.Dropout(p=dropout)]
+            d_in = fc_units
+        head.append(skip_init(nn.Linear, d_in, num_classes))
+        self.classifier = nn.Sequential(*head)
+
+        # torchvision's VGG initialisation.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                if dense_init == "kaiming":
+                    nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+                else:
+                    nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` of images ``(B, 3, H, W)``."""
+        x = self.features(x)
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.classifier(x)
+
+
+def _norm_factories(
+    norm: str | None,
+) -> tuple[Callable[[int], nn.Module] | None, Callable[[int], nn.Module] | None]:
+    if norm is None:
+        return None, None
+    if norm == "bn":
+        return nn.BatchNorm2d, nn.BatchNorm1d
+    from timm.layers import LayerNorm2d
+
+    return (lambda c: LayerNorm2d(c, eps=LN_EPS)), (lambda d: nn.LayerNorm(d, eps=LN_EPS))
+
+
+def _vgg_probes(
+    norm: str | None, blocks: tuple[int, ...] = _VGG16_BLOCKS
+) -> tuple[ProbePoint, ...]:
+    """Probe points of :class:`VGG`: the ReLU outputs of every conv and of fc6, fc7."""
+    per_layer = 2 if norm is None else 3  # conv/linear [+ norm] + relu
+    pts = []
+    idx = 0
+    for b, n_convs in enumerate(blocks):
+        for i in range(n_convs):
+            idx += per_layer
+            pts.append(ProbePoint(f"conv{b + 1}_{i + 1}", f"features.{idx - 1}"))
+        idx += 1  # max-pool
+    idx = 0
+    for name in ("fc6", "fc7"):
+        idx += per_layer
+        pts.append(ProbePoint(name, f"classifier.{idx - 1}"))
+        idx += 1  # dropout
+    return tuple(pts)
+
+
+def _vgg_norm(arch: str) -> str | None:
+    if arch.endswith("_bn"):
+        return "bn"
+    if arch.endswith("_ln"):
+        return "ln"
+    return None
+
+
+# ----------------------------------------------------------------------------- ViT
+
+
+def _build_vit_b_32(num_classes: int, image_size: int) -> nn.Module:
+    import timm
+
+    return timm.create_model(
+        "vit_base_patch32_224", pretrained=False, num_classes=num_classes, img_size=image_size
+    )
+
+
+def _vit_probes(depth: int = 12) -> tuple[ProbePoint, ...]:
+    pts = []
+    for i in range(depth):
+        pts.append(ProbePoint(f"block{i + 1}_attn", f"blocks.{i}.norm2", "input"))
+        pts.append(ProbePoint(f"block{i + 1}_mlp", f"blocks.{i}"))
+    pts.append(ProbePoint("penultimate", "head", "input"))
+    return tuple(pts)
+
+
+# ----------------------------------------------------------------------------- public
+
+
+def probe_points(
+    arch: str, *, width: int | None = None, image_size: int | None = None
+) -> tuple[ProbePoint, ...]:
+    """Probe points of an architecture, ordered by depth.
+
+    Parameters
+    ----------
+    arch : str
+        One of :data:`ARCHITECTURES`.
+    width, image_size : int, optional
+        As for :func:`build_model` (validated the same way; the names and module
+        paths do not depend on them).
+
+    Returns
+    -------
+    tuple of ProbePoint
+        The last one is the penultimate layer, the classifier's 2-D ``(B, D)`` input
+        (``"penultimate"`` for ResNets and the ViT, ``"fc7"`` for the VGGs).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``arch`` (the message lists :data:`ARCHITECTURES`) or a width
+        given for a paper-size model.
+    """
+    _check_arch(arch)
+    _resolve_width(arch, width)
+    if arch == "resnet_mini":
+        return _resnet_probes((2, 2, 2, 2))
+    if arch == "resnet50":
+        return _resnet_probes((3, 4, 6, 3))
+    if arch == "vit_b_32":
+        return _vit_probes(12)
+    return _vgg_probes(_vgg_norm(arch))
+
+
+def build_model(
+    arch: str, num_classes: int, *, width: int | None = None, image_size: int | None = None
+) -> nn.Module:
+    """Build a randomly initialised classifier (never downloads weights).
+
+    Parameters
+    ----------
+    arch : str
+        One of :data:`ARCHITECTURES`.
+    num_classes : int
+        Number of logits (the superclasses the model is trained on).
+    width : int, optional
+        Base channel width of the small models (``resnet_mini``: 16, ``vgg_mini*``: 8).
+        Must be ``None`` for the paper-size models.
+    image_size : int, optional
+        Input side length; defaults to :func:`default_image_size`. Used by
+        ``vgg_mini*`` (``fc6`` sees an ``image_size // 32`` square map) and by
+        ``vit_b_32`` (position embeddings; must be a multiple of 32); the ResNets and
+        the paper-size VGGs (adaptive 7x7 pooling) accept any size.
+
+    Returns
+    -------
+    torch.nn.Module
+        Maps images ``(B, 3, image_size, image_size)`` to logits ``(B, num_classes)``.
+        Has attributes ``probe_points`` (:func:`probe_points`) and ``arch``. The final
+        linear layer is zero-initialised, every BatchNorm has ``momentum=0.01`` and
+        no ReLU is in-place.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``arch`` (the message lists :data:`ARCHITECTURES`), a width
+        given for a paper-size model, or an image size the model cannot take.
+    """
+    _check_arch(arch)
+    width = _resolve_width(arch, width)
+    if image_size is None:
+        image_size = default_image_size(arch)
+    image_size = int(image_size)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be positive, got {num_classes}")
+
+    if arch == "resnet_mini":
+        model = ResNetMini(num_classes, width=width)
+        head = model.fc
+    elif arch == "resnet50":
+        model = _build_resnet50(num_classes)
+        head = model.fc
+    elif arch == "vit_b_32":
+        if image_size % 32:
+            raise ValueError(f"vit_b_32 needs an image size divisible by 32, got {image_size}")
+        model = _build_vit_b_32(num_classes, image_size)
+        head = model.head
+    elif arch.startswith("vgg_mini"):
+        if image_size < 32:
+            raise ValueError(f"{arch} needs images of at least 32 pixels, got {image_size}")
+        model = VGG(
+            num_classes,
+            widths=(width, 2 * width, 4 * width, 8 * width, 8 * width),
+            fc_units=16 * width,
+            pool_size=image_size // 32,
+            norm=_vgg_norm(arch),
+            dense_init="kaiming",
+        )
+        head = model.classifier[-1]
+    else:  # vgg16, vgg16_bn, vgg16_ln
+        model = VGG(num_classes, norm=_vgg_norm(arch))
+        head = model.classifier[-1]
+
+    _zero_(head)
+    _set_bn_momentum(model)
+    _no_inplace_relu(model)
+    model.arch = arch
+    model.probe_points = probe_points(arch, width=width if arch in _MINI else None)
+    return model
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Split trainable parameters into a weight-decayed and a non-decayed group.
+
+    As the authors' ``train.py`` (``x.ndim > 1``): weights of convolutions and dense
+    layers are decayed; 1-D parameters (biases, norm scales and shifts) are not.
+    Parameters a model lists in ``model.no_weight_decay()`` (timm's convention: the
+    ViT's ``pos_embed`` and ``cls_token``) are not decayed either.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to optimise.
+    weight_decay : float
+        Weight decay of the decayed group.
+
+    Returns
+    -------
+    list of dict
+        Optimizer parameter groups ``{"params", "weight_decay", "name"}`` with names
+        ``"decay"`` and ``"no_decay"``; an empty group is left out.
+    """
+    skip: set[str] = set()
+    if hasattr(model, "no_weight_decay"):
+        skip = set(model.no_weight_decay())
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim <= 1 or name in skip:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    groups = [
+        {"params": decay, "weight_decay": float(weight_decay), "name": "decay"},
+        {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"},
+    ]
+    return [g for g in groups if g["params"]]

@@ -1,0 +1,318 @@
+"""Train a model on superclass labels only, resumably, with the paper's recipe.
+
+SGD with momentum 0.9 (AdamW for ViT), weight decay on weights only, linear warm-up then cosine to
+zero, an exponential moving average (EMA) of the weights with bias correction whose weights are the
+ones evaluated, a checkpoint after every epoch and resumption from it after a kill, tqdm progress,
+seeded data order and augmentation, CPU or CUDA (bf16 autocast and channels_last there), and
+multi-GPU through ``torchrun`` (DDP) when ``WORLD_SIZE > 1``.
+
+The trained model is cached under ``<cache>/models/<key of its TrainConfig>/``: ``model.pt`` once
+finished, ``checkpoint.pt`` while training.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.std import tqdm
+
+from . import cache, data, losses, models
+from .config import TrainConfig, cache_root
+from .hierarchy import Hierarchy
+
+__all__ = ["Trained", "train_model", "lr_at", "EMA", "model_dir", "resolve_device"]
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` -> CUDA if available else CPU; anything else is passed to :class:`torch.device`."""
+    if device is None or device == "auto":
+        if "LOCAL_RANK" in os.environ and torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
+    """Learning rate at optimisation step ``step`` (0-based): linear warm-up, then cosine to 0.
+
+    Examples
+    --------
+    >>> lr_at(0, 100, 10, 1.0)
+    0.1
+    >>> round(lr_at(99, 100, 10, 1.0), 4)
+    0.0003
+    """
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = (step - warmup_steps + 1) / max(1, total_steps - warmup_steps)
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class EMA:
+    """Exponential moving average of a model's parameters, with bias correction.
+
+    The shadow starts at zero and is divided by ``1 - decay**t`` when read (the authors' code).
+    Batch-norm running statistics, themselves averages with momentum ``1 - decay``, are bias
+    corrected the same way against their initial values (mean 0, variance 1), so short schedules
+    are evaluated with statistics of the data rather than of the initialisation.
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.t = 0
+        self.shadow = {k: torch.zeros_like(p, dtype=torch.float32) for k, p in model.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Fold the model's current parameters into the average."""
+        self.t += 1
+        for k, p in model.named_parameters():
+            self.shadow[k].mul_(self.decay).add_(p.detach().float(), alpha=1 - self.decay)
+
+    @torch.no_grad()
+    def state_dict_for(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """The model's ``state_dict`` with EMA weights and bias-corrected batch-norm statistics."""
+        corr = 1.0 - self.decay**self.t if self.t else 1.0
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        for k, v in self.shadow.items():
+            state[k] = (v / corr).to(state[k].dtype) if self.t else state[k]
+        for name, mod in model.named_modules():
+            if isinstance(mod, nn.modules.batchnorm._BatchNorm) and mod.track_running_stats:
+                t = int(mod.num_batches_tracked)
+                d = 1.0 - (mod.momentum if mod.momentum is not None else 0.1)
+                if t > 0 and d < 1.0:
+                    c = 1.0 - d**t
+                    pre = f"{name}." if name else ""
+                    state[pre + "running_mean"] = mod.running_mean / c
+                    state[pre + "running_var"] = (mod.running_var - d**t) / c
+        return state
+
+    def state(self) -> dict:
+        return {"decay": self.decay, "t": self.t, "shadow": self.shadow}
+
+    def load(self, state: dict) -> None:
+        self.decay, self.t = state["decay"], state["t"]
+        self.shadow = {k: v.clone() for k, v in state["shadow"].items()}
+
+
+@dataclass
+class Trained:
+    """A trained model (EMA weights, eval mode) with what produced it.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        EMA weights, on ``device``, in eval mode.
+    config : TrainConfig
+    hierarchy : Hierarchy
+        The hierarchy whose superclasses were the training labels.
+    history : list of dict
+        Per epoch: ``epoch``, ``loss``, ``train_acc``, ``lr``.
+    path : pathlib.Path
+        The cache folder of this model.
+    """
+
+    model: nn.Module
+    config: TrainConfig
+    hierarchy: Hierarchy
+    history: list = field(default_factory=list)
+    path: Path | None = None
+
+
+def model_dir(cfg: TrainConfig, cache_dir: str | Path | None = None) -> Path:
+    """Cache folder of the model trained with ``cfg``."""
+    return cache.artifact_dir(cache_root(cache_dir), "models", cfg)
+
+
+def _dist_info() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return rank, world
+
+
+def _epoch_seed(cfg: TrainConfig, epoch: int) -> int:
+    return (cfg.seed * 1_000_003 + epoch * 7_919 + 17) % (2**31 - 1)
+
+
+def _build(cfg: TrainConfig, n_classes: int, device: torch.device) -> nn.Module:
+    torch.manual_seed(cfg.seed)
+    model = models.build_model(cfg.arch, n_classes, width=cfg.width, image_size=cfg.image_size)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    groups = models.param_groups(model, cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=False)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: ['sgd', 'adamw']")
+
+
+def validate(cfg: TrainConfig, data_root=None) -> None:
+    """Check names and data before any compute (raises ``ValueError`` / ``DataNotFound``)."""
+    if cfg.arch not in models.ARCHITECTURES:
+        raise ValueError(f"unknown architecture {cfg.arch!r}; valid: {list(models.ARCHITECTURES)}")
+    losses.get_loss(cfg.loss)
+    if cfg.dataset not in data.DATASETS:
+        raise ValueError(f"unknown dataset {cfg.dataset!r}; valid: {list(data.DATASETS)}")
+    if cfg.hierarchy not in ("standard", "shuffled"):
+        raise ValueError(f"unknown hierarchy {cfg.hierarchy!r}; valid: ['standard', 'shuffled']")
+    if cfg.optimizer not in ("sgd", "adamw"):
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: ['sgd', 'adamw']")
+    data.check_data(cfg.dataset, data_root)
+
+
+def _load_final(cfg: TrainConfig, path: Path, device: torch.device) -> Trained:
+    blob = cache.load(path / "model.pt")
+    h = Hierarchy.from_dict(blob["hierarchy"])
+    model = models.build_model(cfg.arch, h.n_superclasses, width=cfg.width, image_size=cfg.image_size)
+    model.load_state_dict(blob["ema_state"])
+    model.to(device).eval()
+    return Trained(model, cfg, h, blob["history"], path)
+
+
+def train_model(
+    cfg: TrainConfig,
+    *,
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    device: str | torch.device | None = "auto",
+    num_workers: int = 0,
+    progress: bool = True,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> Trained:
+    """Train (or load from the cache) the model that ``cfg`` describes.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Full description of the run; its hash keys the cache.
+    data_root, cache_dir : path-like, optional
+        See :mod:`paperlib.config`.
+    device : str or torch.device
+        ``"auto"`` picks CUDA when available.
+    num_workers : int
+        Decoding processes for image-file datasets.
+    progress : bool
+        Show a tqdm bar.
+    on_epoch_end : callable, optional
+        Called as ``on_epoch_end(epoch, record)`` after each epoch's checkpoint is written (tests use
+        it to interrupt a run).
+
+    Returns
+    -------
+    Trained
+        The EMA model in eval mode on ``device``.
+    """
+    validate(cfg, data_root)
+    device = resolve_device(device)
+    path = model_dir(cfg, cache_dir)
+    final = path / "model.pt"
+    if cache.is_valid(final):
+        return _load_final(cfg, path, device)
+
+    rank, world = _dist_info()
+    distributed = world > 1
+    if distributed and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+
+    h = data.hierarchy_for(cfg.dataset, cfg.hierarchy, cfg.shuffle_seed, data_root)
+    split = data.load_split(cfg.dataset, "train", data_root, per_subclass=cfg.train_per_subclass)
+    targets = h.lookup()[split.subclass]
+    if (targets < 0).any():
+        raise ValueError(f"hierarchy {h.name!r} does not cover every training subclass")
+
+    model = _build(cfg, h.n_superclasses, device)
+    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if distributed else model
+    opt = _optimizer(cfg, model)
+    ema = EMA(model, cfg.ema_decay)
+    loss_fn = losses.get_loss(cfg.loss)
+    history: list[dict] = []
+    start_epoch = 0
+
+    ckpt = path / "checkpoint.pt"
+    if ckpt.exists():
+        try:
+            state = cache.load(ckpt, map_location=str(device))
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            ema.load({**state["ema"], "shadow": {k: v.to(device) for k, v in state["ema"]["shadow"].items()}})
+            history, start_epoch = state["history"], state["epoch"]
+        except cache.CorruptArtifact as exc:
+            import warnings
+
+            warnings.warn(f"ignoring corrupt checkpoint, training from scratch: {exc}", stacklevel=2)
+            cache.discard(ckpt)
+
+    steps_per_epoch = max(1, len(split) // cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+    amp = cfg.amp and device.type == "cuda"
+    bar = tqdm(
+        total=total, initial=start_epoch * steps_per_epoch, disable=not progress or rank != 0,
+        desc=f"train {cfg.arch} {cfg.dataset}/{cfg.hierarchy} seed {cfg.seed}", file=sys.stderr,
+        mininterval=2.0, unit="step",
+    )
+    for epoch in range(start_epoch, cfg.epochs):
+        torch.manual_seed(_epoch_seed(cfg, epoch) + rank)
+        gen = torch.Generator().manual_seed(_epoch_seed(cfg, epoch))
+        net.train()
+        tot_loss, tot_correct, tot_n = 0.0, 0, 0
+        batches = data.iterate_batches(
+            split, targets, batch_size=cfg.batch_size, train=True, augment=cfg.augment,
+            image_size=cfg.image_size, generator=gen, num_workers=num_workers, rank=rank, world_size=world,
+        )
+        for i, (x, y) in enumerate(batches):
+            step = epoch * steps_per_epoch + i
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, total, warmup, cfg.lr)
+            x = data.normalize(x.to(device, non_blocking=True), cfg.dataset)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = y.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = net(x)
+                loss = loss_fn(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            ema.update(model)
+            tot_loss += float(loss.detach()) * len(y)
+            tot_correct += int((logits.argmax(1) == y).sum())
+            tot_n += len(y)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{tot_loss / tot_n:.3f}", refresh=False)
+        record = {"epoch": epoch + 1, "loss": tot_loss / max(1, tot_n), "train_acc": tot_correct / max(1, tot_n),
+                  "lr": opt.param_groups[0]["lr"]}
+        history.append(record)
+        if rank == 0:
+            cache.save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
+                              "history": history, "epoch": epoch + 1, "config": asdict(cfg)})
+        if distributed:
+            torch.distributed.barrier()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, record)
+    bar.close()
+    if rank == 0:
+        cache.save(final, {"ema_state": ema.state_dict_for(model), "state": model.state_dict(), "history": history,
+                           "hierarchy": h.to_dict(), "config": asdict(cfg)})
+        cache.discard(ckpt)
+    if distributed:
+        torch.distributed.barrier()
+    model.load_state_dict(ema.state_dict_for(model))
+    model.eval()
+    return Trained(model, cfg, h, history, path)

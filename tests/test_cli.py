@@ -1,0 +1,32 @@
+import subprocess
+import sys
+
+import pandas as pd
+
+from paperlib import cli
+
+
+def test_data_command_explains_missing_cifar(tmp_path, capsys):
+    assert cli.main(["data", "--profile", "quick", "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cifar-100-python" in err and str(tmp_path) in err and "PROFILE=smoke" in err
+
+
+def test_unknown_profile_and_arch(capsys):
+    assert cli.main(["train", "--profile", "huge"]) == 2
+    assert "smoke" in capsys.readouterr().err
+    assert cli.main(["train", "--profile", "smoke", "--arch", "alexnet"]) == 2
+    assert "resnet_mini" in capsys.readouterr().err
+
+
+def test_score_writes_csv(tmp_path):
+    out = tmp_path / "s.csv"
+    res = subprocess.run(
+        [sys.executable, "-m", "paperlib", "score", "--profile", "smoke", "--arch", "resnet", "--epochs", "1",
+         "--factors", "1", "--no-progress", "--out", str(out)],
+        capture_output=True, text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    df = pd.read_csv(out)
+    assert {"layer", "factor", "ami", "purity"} <= set(df.columns)
+    assert df["layer"].iloc[0] == "stage1_block1" and "superclass accuracy" in res.stderr

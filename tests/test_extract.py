@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from paperlib import data, extract, models
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return models.build_model("resnet_mini", 4, width=2).eval()
+
+
+@pytest.fixture(scope="module")
+def split():
+    return data.load_split("synthetic", "val", per_subclass=5)  # 60 images
+
+
+def test_flatten_and_avg_shapes(model, split):
+    emb, logits = extract.extract(model, split, pool="flatten", batch_size=16)
+    assert list(emb) == [p.name for p in model.probe_points]
+    assert emb["stage1_block1"].shape == (60, 2 * 32 * 32)
+    assert emb["stage4_block2"].shape == (60, 16 * 4 * 4)
+    assert emb["penultimate"].shape == (60, 16) and logits.shape == (60, 4)
+    avg, _ = extract.extract(model, split, pool="avg", batch_size=16)
+    assert avg["stage1_block1"].shape == (60, 2)
+    # avg pooling is the spatial mean of the flattened map
+    np.testing.assert_allclose(avg["stage2_block1"], emb["stage2_block1"].reshape(60, 4, 16, 16).mean((2, 3)), rtol=1e-5, atol=1e-6)
+
+
+def test_all_layers_in_one_forward_pass(model, split):
+    calls = []
+    h = model.register_forward_hook(lambda *a: calls.append(1))
+    with extract.ProbeRecorder(model, model.probe_points) as rec:
+        with torch.no_grad():
+            model(data.normalize(split.images[:8], "synthetic"))
+    h.remove()
+    assert len(calls) == 1
+    assert all(n == 1 for n in rec.calls.values())
+    calls.clear()
+    h = model.register_forward_hook(lambda *a: calls.append(1))
+    extract.extract(model, split, batch_size=16)
+    h.remove()
+    assert len(calls) == 4  # ceil(60 / 16) batches, one pass each for all layers
+
+
+def test_l2_normalize_and_layer_subset(model, split):
+    emb, _ = extract.extract(model, split, layers=["stage3_block1"], l2_normalize=True, batch_size=32)
+    assert list(emb) == ["stage3_block1"]
+    np.testing.assert_allclose(np.linalg.norm(emb["stage3_block1"], axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="stage1_block1"):
+        extract.extract(model, split, layers=["layer9"])
+    with pytest.raises(ValueError, match="flatten"):
+        extract.pool_activation(torch.zeros(2, 3, 4, 4), "max")
+
+
+def test_iter_superclasses_covers_every_image_once(model, split):
+    h = data.base_hierarchy("synthetic")
+    seen = []
+    for s, index, emb, logits in extract.iter_superclasses(model, split, h, batch_size=64):
+        assert (h.lookup()[split.subclass[index]] == s).all()
+        assert emb["penultimate"].shape[0] == len(index) == logits.shape[0]
+        seen.append(index)
+    assert sorted(np.concatenate(seen).tolist()) == list(range(len(split)))

@@ -1,0 +1,236 @@
+"""Tests of :mod:`paperlib.models`: shapes, probe points, hooks, initialisation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from paperlib import models
+from paperlib.models import ARCHITECTURES, ProbePoint, build_model, param_groups, probe_points
+
+MINI = ("resnet_mini", "vgg_mini", "vgg_mini_bn", "vgg_mini_ln")
+PAPER = ("resnet50", "vgg16", "vgg16_bn", "vgg16_ln", "vit_b_32")
+
+RESNET50_NAMES = [
+    f"stage{s}_block{b}" for s, n in zip(range(1, 5), (3, 4, 6, 3)) for b in range(1, n + 1)
+]
+RESNET_MINI_NAMES = [f"stage{s}_block{b}" for s in range(1, 5) for b in (1, 2)]
+VGG_NAMES = [f"conv{b}_{i}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3)) for i in range(1, n + 1)]
+VGG_NAMES += ["fc6", "fc7"]
+VIT_NAMES = [f"block{i}_{part}" for i in range(1, 13) for part in ("attn", "mlp")]
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _run_with_hooks(model: nn.Module, x: torch.Tensor):
+    """Forward ``x`` once with a hook at every probe point; return logits and captures."""
+    modules = dict(model.named_modules())
+    calls: dict[str, list[torch.Tensor]] = {p.name: [] for p in model.probe_points}
+    handles = []
+    for p in model.probe_points:
+        mod = modules[p.module]
+        if p.where == "input":
+            hook = mod.register_forward_pre_hook(lambda m, a, p=p: calls[p.name].append(a[0]))
+        else:
+            hook = mod.register_forward_hook(lambda m, a, out, p=p: calls[p.name].append(out))
+        handles.append(hook)
+    try:
+        with torch.no_grad():
+            logits = model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return logits, calls
+
+
+def _classifier(model: nn.Module) -> nn.Linear:
+    if model.arch.startswith("resnet"):
+        return model.fc
+    if model.arch.startswith("vit"):
+        return model.head
+    return model.classifier[-1]
+
+
+def _check_common(model: nn.Module, arch: str, x: torch.Tensor, num_classes: int):
+    assert model.arch == arch
+    assert model.probe_points == probe_points(arch)
+    assert len({p.name for p in model.probe_points}) == len(model.probe_points)
+    modules = dict(model.named_modules())
+    for p in model.probe_points:
+        assert p.module in modules, f"{arch}: missing probe module {p.module}"
+    model.eval()
+    logits, calls = _run_with_hooks(model, x)
+    assert logits.shape == (x.shape[0], num_classes)
+    for name, outs in calls.items():
+        assert len(outs) == 1, f"{arch}: hook {name} fired {len(outs)} times"
+        assert outs[0].shape[0] == x.shape[0]
+    # The last probe point is the classifier's 2-D input.
+    last = calls[model.probe_points[-1].name][0]
+    head = _classifier(model)
+    assert last.flatten(1).shape[1] == head.in_features
+    # Zero-initialised classifier -> all-zero logits.
+    assert torch.count_nonzero(head.weight) == 0 and torch.count_nonzero(head.bias) == 0
+    assert torch.count_nonzero(logits) == 0
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            assert m.momentum == pytest.approx(0.01)
+        if isinstance(m, nn.ReLU):
+            assert not m.inplace
+    return calls
+
+
+@pytest.mark.parametrize("arch", MINI)
+def test_mini_models(arch):
+    model = build_model(arch, num_classes=7)
+    x = torch.randn(2, 3, 32, 32)
+    calls = _check_common(model, arch, x, 7)
+    names = [p.name for p in model.probe_points]
+    if arch == "resnet_mini":
+        assert names == RESNET_MINI_NAMES + ["penultimate"]
+        assert calls["stage1_block1"][0].shape == (2, 16, 32, 32)
+        assert calls["stage4_block2"][0].shape == (2, 128, 4, 4)
+        assert calls["penultimate"][0].shape == (2, 128)
+    else:
+        assert names == VGG_NAMES
+        assert calls["conv1_1"][0].shape == (2, 8, 32, 32)
+        assert calls["conv5_3"][0].shape == (2, 64, 2, 2)
+        assert calls["fc6"][0].shape == (2, 128)
+        assert calls["fc7"][0].shape == (2, 128)
+        # post-ReLU
+        assert (calls["conv3_2"][0] >= 0).all() and (calls["fc6"][0] >= 0).all()
+    # One training step works and moves the weights.
+    model.train()
+    opt = torch.optim.SGD(param_groups(model, 1e-4), lr=0.1, momentum=0.9)
+    loss = nn.functional.cross_entropy(model(x), torch.tensor([0, 3]))
+    loss.backward()
+    opt.step()
+    assert torch.count_nonzero(_classifier(model).weight) > 0
+
+
+def test_mini_width_and_image_size():
+    model = build_model("resnet_mini", 5, width=8)
+    assert model.fc.in_features == 64
+    model = build_model("vgg_mini", 5, width=4, image_size=64)
+    assert model.classifier[0].in_features == 32 * 2 * 2
+    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 5)
+    assert models.default_image_size("vgg_mini") == 32
+    assert models.default_image_size("resnet50") == 224
+
+
+def test_vgg_norm_layers():
+    from timm.layers import LayerNorm2d
+
+    bn = build_model("vgg_mini_bn", 3)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in bn.modules()) == 13
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in bn.modules()) == 2
+    ln = build_model("vgg_mini_ln", 3)
+    assert sum(isinstance(m, LayerNorm2d) for m in ln.modules()) == 13
+    assert sum(type(m) is nn.LayerNorm for m in ln.modules()) == 2
+    # LayerNorm2d normalises each position over channels only.
+    norm = ln.features[1]
+    y = norm(torch.randn(2, 8, 5, 5) * 3 + 1)
+    assert torch.allclose(y.mean(1), torch.zeros(2, 5, 5), atol=1e-5)
+    plain = build_model("vgg_mini", 3)
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) for m in plain.modules())
+
+
+def test_resnet50():
+    model = build_model("resnet50", 13)
+    assert [p.name for p in model.probe_points] == RESNET50_NAMES + ["penultimate"]
+    assert len(RESNET50_NAMES) == 16
+    calls = _check_common(model, "resnet50", torch.randn(1, 3, 224, 224), 13)
+    assert calls["stage1_block1"][0].shape == (1, 256, 56, 56)
+    assert calls["stage4_block3"][0].shape == (1, 2048, 7, 7)
+    assert calls["penultimate"][0].shape == (1, 2048)
+
+
+def test_vgg16():
+    model = build_model("vgg16", 13)
+    assert [p.name for p in model.probe_points] == VGG_NAMES
+    # Same parameter layout as torchvision's VGG-16.
+    from torchvision.models import vgg16
+
+    with torch.device("meta"):  # layout only, skip the slow random init
+        ref = vgg16(weights=None, num_classes=13)
+    assert {k: v.shape for k, v in model.state_dict().items()} == {
+        k: v.shape for k, v in ref.state_dict().items()
+    }
+    calls = _check_common(model, "vgg16", torch.randn(1, 3, 224, 224), 13)
+    assert calls["conv1_1"][0].shape == (1, 64, 224, 224)
+    assert calls["conv5_3"][0].shape == (1, 512, 14, 14)
+    assert calls["fc6"][0].shape == (1, 4096)
+    assert calls["fc7"][0].shape == (1, 4096)
+
+
+@pytest.mark.parametrize("arch", ["vgg16_bn", "vgg16_ln"])
+def test_vgg16_normalised(arch):
+    model = build_model(arch, 13)
+    assert [p.name for p in model.probe_points] == VGG_NAMES
+    modules = dict(model.named_modules())
+    for p in model.probe_points:
+        assert isinstance(modules[p.module], nn.ReLU)
+    norm_cls = nn.BatchNorm1d if arch.endswith("bn") else nn.LayerNorm
+    assert isinstance(model.classifier[1], norm_cls)
+    assert model.classifier[-1].in_features == 4096
+    # 64 px keeps this cheap; the adaptive 7x7 pooling makes fc6 see the same shape.
+    calls = _check_common(model, arch, torch.randn(2, 3, 64, 64), 13)
+    assert calls["conv5_3"][0].shape == (2, 512, 4, 4)
+    assert calls["fc7"][0].shape == (2, 4096)
+
+
+def test_vit_b_32():
+    model = build_model("vit_b_32", 13)
+    assert [p.name for p in model.probe_points] == VIT_NAMES + ["penultimate"]
+    calls = _check_common(model, "vit_b_32", torch.randn(1, 3, 224, 224), 13)
+    assert calls["block1_attn"][0].shape == (1, 50, 768)
+    assert calls["block12_mlp"][0].shape == (1, 50, 768)
+    assert calls["penultimate"][0].shape == (1, 768)
+    # block{i}_mlp of block i is the input of the next block's attention branch
+    # and block{i}_attn differs from it (the attention residual was added).
+    assert not torch.equal(calls["block1_attn"][0], calls["block1_mlp"][0])
+    groups = {g["name"]: g for g in param_groups(model, 0.1)}
+    no_decay_ids = {id(p) for p in groups["no_decay"]["params"]}
+    assert id(model.pos_embed) in no_decay_ids and id(model.cls_token) in no_decay_ids
+    assert id(model.blocks[0].attn.qkv.weight) not in no_decay_ids
+
+
+def test_probe_points_pure():
+    for arch in ARCHITECTURES:
+        pts = probe_points(arch)
+        assert all(isinstance(p, ProbePoint) and p.where in ("input", "output") for p in pts)
+    assert probe_points("resnet_mini", width=4) == probe_points("resnet_mini")
+    assert [p.name for p in probe_points("vgg16_ln")] == VGG_NAMES
+    assert probe_points("vit_b_32")[0] == ProbePoint("block1_attn", "blocks.0.norm2", "input")
+
+
+def test_param_groups():
+    model = build_model("resnet_mini", 4)
+    groups = param_groups(model, 5e-4)
+    by_name = {g["name"]: g for g in groups}
+    assert by_name["decay"]["weight_decay"] == 5e-4 and by_name["no_decay"]["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in by_name["decay"]["params"])
+    assert all(p.ndim <= 1 for p in by_name["no_decay"]["params"])
+    n_all = sum(1 for p in model.parameters())
+    assert len(by_name["decay"]["params"]) + len(by_name["no_decay"]["params"]) == n_all
+    assert any(p is model.bn1.weight for p in by_name["no_decay"]["params"])
+    assert any(p is model.fc.bias for p in by_name["no_decay"]["params"])
+    assert any(p is model.fc.weight for p in by_name["decay"]["params"])
+
+
+def test_errors():
+    with pytest.raises(ValueError) as e:
+        build_model("resnet18", 10)
+    for name in ARCHITECTURES:
+        assert name in str(e.value)
+    with pytest.raises(ValueError, match="resnet_mini"):
+        probe_points("nope")
+    with pytest.raises(ValueError):
+        models.default_image_size("nope")
+    with pytest.raises(ValueError, match="width"):
+        build_model("resnet50", 10, width=32)
+    with pytest.raises(ValueError):
+        ProbePoint("x", "fc", where="middle")

@@ -1,0 +1,78 @@
+"""Every chapter runs end to end: smoke profile (as CI's book build), quick on a CIFAR-format fixture."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from conftest import REPO
+
+NOTEBOOKS = sorted((REPO / "nbs").glob("*.ipynb"))
+
+
+def _execute(nb: Path, out: Path, **params) -> nbformat.NotebookNode:
+    pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", progress_bar=False,
+                        cwd=str(out.parent))
+    return nbformat.read(out, as_version=4)
+
+
+def test_notebooks_are_clean():
+    assert NOTEBOOKS, "no notebooks found"
+    for nb in NOTEBOOKS:
+        cells = nbformat.read(nb, as_version=4).cells
+        assert not any(c.get("outputs") for c in cells if c.cell_type == "code"), f"{nb.name} has outputs"
+        params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1, f"{nb.name}: needs exactly one 'parameters' cell"
+        assert "profile = " in params[0].source
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> Path:
+    """The book's sources with every chapter executed by papermill with profile smoke."""
+    book = tmp_path_factory.mktemp("book")
+    for f in ("intro.md", "claims.md", "_toc.yml"):
+        shutil.copy(REPO / "book" / f, book / f)
+    shutil.copy(REPO / "_config.yml", book / "_config.yml")
+    for nb in NOTEBOOKS:
+        _execute(nb, book / nb.name, profile="smoke")
+    return book
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_smoke(smoke_book, nb):
+    out = nbformat.read(smoke_book / nb.name, as_version=4)
+    text = "".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "Traceback" not in text
+    glued = [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if "scrapbook" in o.get("metadata", {})]
+    assert glued, "chapter glued nothing for the book"
+
+
+def test_book_builds_with_warnings_as_errors(smoke_book):
+    jb = Path(sys.executable).with_name("jupyter-book")
+    res = subprocess.run([str(jb), "build", str(smoke_book), "-n", "-W", "--keep-going"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    html = (smoke_book / "_build" / "html" / "05_shuffling.html").read_text()
+    assert "<img" in html and "Claim 2" in html
+    claims_html = (smoke_book / "_build" / "html" / "claims.html").read_text()
+    assert "reproduced" in claims_html and "Markdown object" not in claims_html
+
+
+def test_shuffling_quick_profile_on_cifar_fixture(cifar_root, tmp_path):
+    """The quick path (CIFAR-100 loader, mini models at quick widths) end to end, tiny epochs."""
+    out = _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "quick.ipynb", profile="quick",
+                   data_root=str(cifar_root), overrides={"epochs": 1, "train_per_subclass": 3})
+    text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
+    assert "Claim 2" in text and "vgg_mini" in text and "resnet_mini" in text
+
+
+def test_quick_profile_without_data_stops_before_compute(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match="cifar-100-python"):
+        _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "nodata.ipynb", profile="quick",
+                 data_root=str(tmp_path / "empty"))

@@ -1,0 +1,84 @@
+import math
+
+import pytest
+import torch
+
+from paperlib import cache, config, train
+
+
+def tiny(**kw):
+    prof = config.get_profile("smoke", epochs=3)
+    return prof.train_config("resnet", **kw).replace(width=2, train_per_subclass=16, batch_size=32)
+
+
+def test_lr_schedule():
+    lrs = [train.lr_at(s, 100, 10, 1.0) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10]))  # warm-up rises
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # cosine falls
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    assert lrs[55] == pytest.approx(0.5 * (1 + math.cos(math.pi * 46 / 90)))
+
+
+def test_ema_bias_correction_recovers_constant_weights():
+    m = torch.nn.Linear(3, 2)
+    ema = train.EMA(m, 0.99)
+    for _ in range(3):
+        ema.update(m)
+    state = ema.state_dict_for(m)
+    torch.testing.assert_close(state["weight"], m.weight.detach())
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path):
+    cfg = tiny(seed=1)
+    ref = train.train_model(cfg, cache_dir=tmp_path / "a", progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill(epoch, record):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train.train_model(cfg, cache_dir=tmp_path / "b", progress=False, on_epoch_end=kill)
+    ckpt = train.model_dir(cfg, tmp_path / "b") / "checkpoint.pt"
+    assert cache.is_valid(ckpt) and cache.load(ckpt)["epoch"] == 1
+    resumed_epochs = []
+    res = train.train_model(cfg, cache_dir=tmp_path / "b", progress=False,
+                            on_epoch_end=lambda e, r: resumed_epochs.append(e))
+    assert resumed_epochs == [2, 3]  # continued, did not restart
+    for (k, a), (_, b) in zip(ref.model.state_dict().items(), res.model.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=f"{k} differs after resume")
+    assert ref.history == res.history
+
+
+def test_cache_hit_does_not_train_and_seed_matters(tmp_path):
+    cfg = tiny(seed=2)
+    a = train.train_model(cfg, cache_dir=tmp_path, progress=False)
+    calls = []
+    b = train.train_model(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda e, r: calls.append(e))
+    assert calls == []
+    for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+        torch.testing.assert_close(x, y)
+    c = train.train_model(tiny(seed=3), cache_dir=tmp_path, progress=False)
+    assert not torch.equal(c.model.fc.weight, a.model.fc.weight)
+
+
+def test_corrupt_checkpoint_is_not_used(tmp_path):
+    cfg = tiny(seed=4)
+    d = train.model_dir(cfg, tmp_path)
+    (d / "checkpoint.pt").write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="corrupt"):
+        t = train.train_model(cfg, cache_dir=tmp_path, progress=False)
+    assert len(t.history) == 3
+
+
+def test_bad_inputs_fail_before_compute(tmp_path):
+    with pytest.raises(ValueError, match="resnet_mini"):
+        train.train_model(tiny().replace(arch="resnet99"), cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="softmax"):
+        train.train_model(tiny().replace(loss="hinge"), cache_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="cifar-100-python"):
+        train.train_model(tiny().replace(dataset="cifar100"), data_root=tmp_path, cache_dir=tmp_path)
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").rglob("*.pt"))
