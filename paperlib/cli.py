@@ -6,6 +6,9 @@ notebook and a notebook never retrains what a job already trained:
 ``data``   check (and with ``--download``, fetch) the data a profile needs.
 ``train``  train the models of a grid (cached by configuration; resumes after a kill).
 ``score``  train if needed, cluster every layer and write the per-layer scores as CSV.
+``report`` the same probe for your own model (paperlib architecture or timm name, optional
+           checkpoint) and your own image folder ROOT/<superclass>/<subclass>/*.jpg:
+           profile.csv and profile.png (see paperlib.report).
 """
 
 from __future__ import annotations
@@ -49,7 +52,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pool", default="flatten", choices=["flatten", "avg"])
     s.add_argument("--l2-normalize", action="store_true")
     s.add_argument("--out", default="-", help="CSV file (default stdout)")
+
+    r = sub.add_parser("report", help="per-layer clustering profile of your own model on your own image folder",
+                       description="Cluster every probe point of a model within each superclass of a two-level "
+                                   "image folder ROOT/<superclass>/<subclass>/*.{jpg,jpeg,png} (Ward, "
+                                   "subclasses x factor clusters) and score against the subclasses (AMI, purity).")
+    r.add_argument("--model", required=True, help="a paperlib architecture (resnet_mini, resnet50, ...) or a timm model name")
+    r.add_argument("--checkpoint", default=None, help="state dict / checkpoint file to load (default: random weights)")
+    r.add_argument("--folder", required=True, help="ROOT of ROOT/<superclass>/<subclass>/<image>")
+    r.add_argument("--factors", nargs="+", type=int, default=[1, 3, 5], help="overclustering factors (default 1 3 5)")
+    r.add_argument("--pool", default="flatten", choices=["flatten", "avg"])
+    r.add_argument("--l2-normalize", action="store_true")
+    r.add_argument("--layers", nargs="+", default=None, help="probe points to score (default all)")
+    r.add_argument("--image-size", type=int, default=None,
+                   help="input side (default: the model's own, e.g. 224, or 32 for the mini models)")
+    r.add_argument("--batch-size", type=int, default=64)
+    r.add_argument("--max-per-subclass", type=int, default=None, help="use at most N images per subclass")
+    r.add_argument("--num-workers", type=int, default=0, help="image decoding workers")
+    r.add_argument("--out-dir", required=True, help="output folder for profile.csv and profile.png")
+    r.add_argument("--device", default="auto")
+    r.add_argument("--no-progress", action="store_true")
     return ap
+
+
+def _report(args) -> int:
+    from . import report
+
+    report.report(
+        args.model, args.folder, checkpoint=args.checkpoint, factors=args.factors, pool=args.pool,
+        image_size=args.image_size, batch_size=args.batch_size, max_per_subclass=args.max_per_subclass,
+        out_dir=args.out_dir, device=args.device, layers=args.layers, l2_normalize=args.l2_normalize,
+        num_workers=args.num_workers, progress=not args.no_progress,
+    )
+    return 0
 
 
 def _profile(args):
@@ -65,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     from . import config, data, experiment, train
 
     try:
+        if args.command == "report":
+            return _report(args)
         prof = _profile(args)
         if args.command == "data":
             root = data.ensure_data(prof.dataset, args.data_root, download=args.download)

@@ -360,6 +360,8 @@ NORMALIZE = {
     "synthetic": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "cifar100": ((0.507, 0.487, 0.441), (0.267, 0.256, 0.276)),
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    # A researcher's own two-level image folder (paperlib.report): ImageNet statistics.
+    "imagefolder": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 
 
@@ -507,3 +509,43 @@ def iterate_batches(
         persistent_workers=False,
     )
     yield from loader
+
+
+def write_imagenet_fixture(
+    root: str | Path, dataset: str = "entity13", per_class: dict[str, int] | None = None, size: int = 64, seed: int = 0
+) -> Path:
+    """Write an ImageNet-layout folder of small generated JPEGs for a BREEDS dataset's classes.
+
+    Creates ``root/{train,val}/<wnid>/<wnid>_<i>.JPEG`` for every subclass wnid of ``dataset``
+    (real wnids), with images whose colour depends on the class, for tests and dry runs of the
+    ``paper`` profile.
+
+    Parameters
+    ----------
+    root : path-like
+    dataset : {"living17", "nonliving26", "entity13"}
+    per_class : dict, optional
+        Images per class for ``"train"`` and ``"val"`` (default 2 each).
+    size : int
+        Image side in pixels.
+    """
+    from PIL import Image
+
+    from . import breeds
+
+    if dataset not in IMAGENET_DATASETS:
+        raise ValueError(f"unknown ImageNet dataset {dataset!r}; valid: {list(IMAGENET_DATASETS)}")
+    per_class = per_class or {"train": 2, "val": 2}
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    h = breeds.load_breeds(dataset)
+    wnids = [w for g in breeds.breeds_wnids(h) for w in g]
+    for split, n in per_class.items():
+        for ci, w in enumerate(wnids):
+            d = root / split / w
+            d.mkdir(parents=True, exist_ok=True)
+            base = np.array([(ci * 37) % 256, (ci * 91) % 256, (ci * 53) % 256])
+            for i in range(n):
+                img = np.clip(base + rng.normal(0, 30, (size, size, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(img).save(d / f"{w}_{i}.JPEG", "JPEG", quality=90)
+    return root

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -76,3 +77,22 @@ def test_quick_profile_without_data_stops_before_compute(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="cifar-100-python"):
         _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "nodata.ipynb", profile="quick",
                  data_root=str(tmp_path / "empty"))
+
+
+def test_shuffling_paper_profile_on_imagenet_fixture(tmp_path_factory):
+    """The paper path: BREEDS entity-13 from an ImageNet-layout folder, ResNet-50 and VGG-16 with the
+    paper's probe points; tiny epochs and 64 px images so it runs on a CPU."""
+    from paperlib import data
+
+    root = data.write_imagenet_fixture(tmp_path_factory.mktemp("imagenet"), "entity13", {"train": 2, "val": 2})
+    out_dir = tmp_path_factory.mktemp("paper")
+    out = _execute(REPO / "nbs" / "05_shuffling.ipynb", out_dir / "paper.ipynb", profile="paper", data_root=str(root),
+                   overrides={"epochs": 1, "image_size": 64, "batch_size": 32, "eval_batch_size": 16,
+                              "num_workers": 0, "warmup_epochs": 0.5})
+    text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
+    assert "Claim 2" in text and "resnet50" in text and "vgg16" in text
+    from paperlib import models
+
+    names = {p.name for a in ("resnet50", "vgg16") for p in models.probe_points(a)}
+    best = re.findall(r"at (\w+) \(relative depth", text)
+    assert best and len(best) % 6 == 0 and set(best) <= names  # 2 archs x 3 factors, paper layer names

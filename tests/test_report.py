@@ -1,0 +1,201 @@
+"""`paperlib.report` and `python -m paperlib report`: the probe on a user's own model and image folder."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from paperlib import cache, cli, data, extract, report
+
+COLOURS = {("animals", "cat"): (200, 40, 40), ("animals", "dog"): (40, 200, 40),
+           ("vehicles", "bus"): (40, 40, 200), ("vehicles", "car"): (200, 200, 40)}
+
+
+def write_folder(root, per=6, size=40, seed=0):
+    """2 superclasses x 2 subclasses x ``per`` images, colour by subclass, mixed extensions/case."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for (sup, sub), colour in COLOURS.items():
+        d = root / sup / sub
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(per):
+            img = np.clip(np.array(colour) + rng.normal(0, 25, (size, size, 3)), 0, 255).astype(np.uint8)
+            ext = (".jpg", ".JPEG", ".png")[i % 3]
+            Image.fromarray(img).save(d / f"img{i}{ext}", "PNG" if ext == ".png" else "JPEG")
+    (root / "animals" / "cat" / "notes.txt").write_text("not an image")
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return write_folder(tmp_path_factory.mktemp("imgs"))
+
+
+def test_folder_split(folder):
+    split, h = report.folder_split(folder)
+    assert h.superclasses == ("animals", "vehicles") and h.groups == ((0, 1), (2, 3))
+    assert h.subclass_names == ("cat", "dog", "bus", "car")
+    assert split.dataset == "imagefolder" and len(split) == 24 and len(split.paths) == 24
+    assert np.bincount(split.subclass).tolist() == [6, 6, 6, 6]
+    assert all(p.lower().endswith((".jpg", ".jpeg", ".png")) for p in split.paths)
+    small, _ = report.folder_split(folder, max_per_subclass=2)
+    assert np.bincount(small.subclass).tolist() == [2, 2, 2, 2]
+    # ImageNet statistics for folder datasets
+    x = torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)
+    assert torch.allclose(data.normalize(x, "imagefolder"), data.normalize(x, "entity13"))
+
+
+def test_folder_errors(tmp_path, capsys):
+    with pytest.raises(data.DataNotFound, match="does not exist"):
+        report.folder_split(tmp_path / "nope")
+    root = tmp_path / "r"
+    (root / "animals" / "cat").mkdir(parents=True)
+    (root / "animals" / "dog").mkdir(parents=True)
+    (root / "animals" / "cat" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(report.FolderLayoutError, match=r"subclass folder .*dog has no images") as e:
+        report.folder_split(root)
+    assert "<superclass>/<subclass>" in str(e.value)
+    (root / "animals" / "dog" / "b.PNG").write_bytes(b"x")
+    (root / "plants").mkdir()
+    (root / "plants" / "x.jpg").write_bytes(b"x")
+    with pytest.raises(report.FolderLayoutError, match=r"superclass folder .*plants has no subclass folders"):
+        report.folder_split(root)
+    (root / "plants" / "tree").mkdir()
+    (root / "plants" / "tree" / "t.jpg").write_bytes(b"x")
+    with pytest.raises(report.FolderLayoutError, match=r"plants has only 1 subclass folder \(tree\)"):
+        report.folder_split(root)
+    # the command line reports the same before any compute, exit code 2
+    assert cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "ROOT/<superclass>/<subclass>" in err
+
+
+def test_unknown_model_suggests(folder, capsys):
+    with pytest.raises(ValueError) as e:
+        report.load_model("resnet10x")
+    msg = str(e.value)
+    assert "resnet10t" in msg and "resnet_mini" in msg and "timm.list_models" in msg
+    assert cli.main(["report", "--model", "resnet10x", "--folder", str(folder)]) == 2
+    assert "resnet10t" in capsys.readouterr().err
+
+
+def test_report_cli_paperlib_arch(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = cli.main(["report", "--model", "resnet_mini", "--folder", str(folder), "--image-size", "32",
+                   "--factors", "1", "3", "5", "--batch-size", "16", "--out-dir", str(out), "--no-progress"])
+    assert rc == 0
+    df = pd.read_csv(out / "profile.csv")
+    assert list(df.columns) == ["layer", "depth", "rel_depth", "factor", "ami", "purity"]
+    names = [p.name for p in report.load_model("resnet_mini").probe_points]
+    assert list(dict.fromkeys(df["layer"])) == names
+    assert len(df) == len(names) * 3 and set(df["factor"]) == {1, 3, 5}
+    assert df["ami"].between(-1, 1).all() and df["purity"].between(0, 1).all()
+    assert df["rel_depth"].iloc[0] == 0 and df["rel_depth"].iloc[-1] == 1
+    png = out / "profile.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stdout = capsys.readouterr().out
+    assert "best layer per factor" in stdout and "factor 5:" in stdout
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_report_cli_timm_vit(folder, tmp_path):
+    out = tmp_path / "vit"
+    rc = cli.main(["report", "--model", "test_vit", "--folder", str(folder), "--image-size", "32",
+                   "--factors", "1", "2", "--pool", "avg", "--max-per-subclass", "4", "--out-dir", str(out),
+                   "--no-progress"])
+    assert rc == 0
+    df = pd.read_csv(out / "profile.csv")
+    assert list(dict.fromkeys(df["layer"])) == [f"blocks_{i}" for i in range(6)] + ["penultimate"]
+    assert set(df["factor"]) == {1, 2} and (out / "profile.png").stat().st_size > 1000
+
+
+def test_timm_probe_points_resnet():
+    import timm
+
+    for num_classes in (None, 0):
+        m = report.load_model("test_resnet", num_classes=num_classes, image_size=32)
+        assert [p.name for p in m.probe_points] == ["act1", "layer1", "layer2", "layer3", "layer4", "penultimate"]
+        assert m.probe_points[-1].module == "fc" and m.probe_points[-1].where == "input"
+        x = torch.randn(2, 3, 32, 32)
+        with extract.ProbeRecorder(m, m.probe_points) as rec, torch.no_grad():
+            m(x)
+            pre = m.forward_head(m.forward_features(x), pre_logits=True)
+        assert torch.allclose(rec.activations["penultimate"], pre)
+        assert rec.activations["layer4"].ndim == 4
+    assert isinstance(timm.create_model("test_resnet").get_classifier(), torch.nn.Linear)
+
+
+def _same(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_checkpoint_round_trip(folder, tmp_path):
+    torch.manual_seed(0)
+    from paperlib import models
+
+    src = models.build_model("resnet_mini", 3, width=4).eval()
+    torch.nn.init.normal_(src.fc.weight)  # not the zero init, so logits differ from a fresh model
+    sd = src.state_dict()
+    files = {"raw.pt": sd, "wrapped.pt": {"state_dict": sd, "epoch": 3},
+             "ddp.pth": {"model": {f"module.{k}": v for k, v in sd.items()}}}
+    for name, blob in files.items():
+        torch.save(blob, tmp_path / name)
+    cache.save(tmp_path / "model.pt", {"ema_state": sd, "state": {}, "history": [],
+                                       "config": {"arch": "resnet_mini", "width": 4, "image_size": 32}})
+    split, _ = report.folder_split(folder, max_per_subclass=2)
+    want, want_logits = extract.extract(src, split, image_size=32, batch_size=8)
+    for name in list(files) + ["model.pt"]:
+        torch.manual_seed(1)
+        m = report.load_model("resnet_mini", checkpoint=tmp_path / name)
+        assert m.fc.out_features == 3 and m.conv1.out_channels == 4  # inferred from the checkpoint
+        assert _same(m, src), name
+        got, logits = extract.extract(m, split, image_size=32, batch_size=8)
+        np.testing.assert_array_equal(logits, want_logits)
+        assert all(np.array_equal(got[k], want[k]) for k in want)
+    # a checkpoint of another architecture: strict loading fails with the differing keys listed
+    with pytest.raises(report.CheckpointError, match=r"(?s)missing keys .*unexpected keys .*conv1\.weight"):
+        report.load_model("vgg_mini", checkpoint=tmp_path / "raw.pt")
+    with pytest.raises(report.CheckpointError, match="trained as 'resnet_mini'"):
+        report.load_model("vgg_mini", checkpoint=tmp_path / "model.pt")
+    torch.save({"optimizer": {}, "epoch": 1}, tmp_path / "bad.pt")
+    with pytest.raises(report.CheckpointError, match="no state dict found"):
+        report.load_model("resnet_mini", checkpoint=tmp_path / "bad.pt")
+    with pytest.raises(FileNotFoundError):
+        report.load_model("resnet_mini", checkpoint=tmp_path / "missing.pt")
+
+
+def test_timm_checkpoint_headless(tmp_path):
+    import timm
+
+    torch.manual_seed(0)
+    src = timm.create_model("test_vit", pretrained=False, num_classes=0, img_size=32).eval()
+    torch.save(src.state_dict(), tmp_path / "vit.pt")
+    m = report.load_model("test_vit", checkpoint=tmp_path / "vit.pt", image_size=32)
+    assert m.num_classes == 0 and _same(m, src)
+    assert m.probe_points[-1] == report.ProbePoint("penultimate", "head", "input")
+    with pytest.raises(report.CheckpointError, match="does not fit model 'test_resnet'"):
+        report.load_model("test_resnet", checkpoint=tmp_path / "vit.pt")
+
+
+def test_layer_profile_unweighted_mean(folder):
+    split, h = report.folder_split(folder, max_per_subclass=3)
+    m = report.load_model("resnet_mini")
+    mean, per = report.layer_profile(m, split, h, [1, 2], "avg", layers=["stage1_block1", "penultimate"],
+                                     device="cpu", return_per_superclass=True)
+    assert mean["layer"].tolist() == ["stage1_block1"] * 2 + ["penultimate"] * 2
+    assert set(per["superclass"]) == {0, 1}
+    expect = per.groupby(["layer", "factor"])["ami"].mean()
+    for r in mean.itertuples():
+        assert r.ami == pytest.approx(expect[(r.layer, r.factor)])
+    best = report.best_layers(mean)
+    assert best["factor"].tolist() == [1, 2]
+
+
+def test_report_subcommand_registered():
+    res = subprocess.run([sys.executable, "-m", "paperlib", "report", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "--checkpoint" in res.stdout and "--max-per-subclass" in res.stdout
