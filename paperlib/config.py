@@ -76,6 +76,7 @@ class TrainConfig:
     train_per_subclass: int | None = None
     seed: int = 0
     amp: bool = False  # bf16 autocast (CUDA only)
+    decode_size: int | None = None  # image files decoded once to this side (data.decode_once); None: every epoch
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with some fields changed."""
@@ -91,6 +92,7 @@ class EvalConfig:
     l2_normalize: bool = False  # raw embeddings by default (Appendix B)
     val_per_subclass: int | None = None
     image_size: int = 224
+    decode_size: int | None = None  # as TrainConfig.decode_size
 
 
 # Learning rate rules of the paper (SPEC.md): ResNet 0.1 x batch/256, VGG 0.01, ViT (AdamW) 1e-3,
@@ -138,6 +140,7 @@ class Profile:
     eval_batch_size: int
     num_workers: int = 0
     lr_scale: dict[str, float] = field(default_factory=dict)
+    decode_once: bool = False  # decode image files once at image_size * 256 / 224 (data.decode_once)
 
     def replace(self, **changes: Any) -> "Profile":
         """A copy with some fields changed (unknown fields raise ``TypeError`` listing valid ones)."""
@@ -224,7 +227,15 @@ class Profile:
             train_per_subclass=self.train_per_subclass,
             seed=seed,
             amp=self.amp,
+            decode_size=self._decode_size(dataset or self.dataset),
         )
+
+    def _decode_size(self, dataset: str) -> int | None:
+        from . import data
+
+        if self.decode_once and dataset in data.IMAGENET_DATASETS:
+            return round(self.image_size * 256 / 224)
+        return None
 
     def eval_config(self, factors=tuple(range(1, 11)), pool: str = "flatten", l2_normalize: bool = False) -> EvalConfig:
         """The :class:`EvalConfig` of this profile for the given factors and pooling."""
@@ -239,6 +250,7 @@ class Profile:
             l2_normalize=bool(l2_normalize),
             val_per_subclass=self.val_per_subclass,
             image_size=self.image_size,
+            decode_size=self._decode_size(self.dataset),
         )
 
 
@@ -293,6 +305,7 @@ _PROFILES: dict[str, Profile] = {
         amp=True,
         eval_batch_size=256,
         num_workers=8,
+        decode_once=True,
     ),
 }
 

@@ -9,6 +9,7 @@ raises :class:`DataNotFound` naming the files, the folder looked in and the offl
 
 from __future__ import annotations
 
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ class Split:
     subclass: np.ndarray
     images: torch.Tensor | None = None
     paths: list[str] | None = None
+    decoded: bool = False  # images were decoded once from files at a side larger than the model's input
 
     def __len__(self) -> int:
         return len(self.subclass)
@@ -65,6 +67,7 @@ class Split:
             subclass=self.subclass[index],
             images=None if self.images is None else self.images[torch.from_numpy(index)],
             paths=None if self.paths is None else [self.paths[i] for i in index],
+            decoded=self.decoded,
         )
 
     def per_subclass(self, n: int | None) -> "Split":
@@ -374,17 +377,22 @@ def normalize(x: torch.Tensor, dataset: str) -> torch.Tensor:
 
 
 def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator, out_size: int | None = None) -> torch.Tensor:
-    """Random training augmentation of a uint8 batch, seeded by ``generator``.
+    """Random training augmentation of a uint8 batch, vectorised, seeded by ``generator``.
+
+    Works on whatever device ``x`` is on (random numbers are drawn on the CPU from ``generator``),
+    so on a GPU the whole batch is augmented by a few kernels.
 
     Parameters
     ----------
     x : torch.Tensor of uint8, shape ``(batch, 3, H, W)``
     mode : {"crop_flip", "rrc_flip", "none"}
         ``"crop_flip"``: reflect-pad by 4 and crop back to ``H x W``, then flip (CIFAR practice);
-        ``"rrc_flip"``: random resized crop of area 5-100 % (aspect 3/4-4/3) to ``out_size``, then
-        flip (the authors' code); ``"none"``: unchanged.
+        ``"rrc_flip"``: random resized crop of area 5-100 % (aspect 3/4-4/3, torchvision's sampling
+        rule) resampled bilinearly to ``out_size``, then flip (the authors' code); ``"none"``: unchanged.
     generator : torch.Generator
-        Source of all randomness, so a given seed always gives the same batch.
+        CPU generator, the source of all randomness: a given seed always gives the same batch.
+    out_size : int, optional
+        Output side for ``"rrc_flip"`` (default ``H``).
 
     Returns
     -------
@@ -393,41 +401,57 @@ def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator, out_si
     if mode == "none":
         return x
     b, _, h, w = x.shape
+    dev = x.device
     if mode == "crop_flip":
         padded = torch.nn.functional.pad(x.float(), (4, 4, 4, 4), mode="reflect").to(x.dtype)
-        offs = torch.randint(0, 9, (b, 2), generator=generator)
-        out = torch.stack([padded[i, :, oy : oy + h, ox : ox + w] for i, (oy, ox) in enumerate(offs.tolist())])
-    elif mode == "rrc_flip":
-        import torchvision.transforms.v2.functional as TF
-
+        offs = torch.randint(0, 9, (b, 2), generator=generator).to(dev)
+        flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+        rows = offs[:, :1] + torch.arange(h, device=dev)[None]  # (b, h)
+        cols = offs[:, 1:] + torch.arange(w, device=dev)[None]  # (b, w)
+        cols = torch.where(flip[:, None], cols.flip(1), cols)
+        bidx = torch.arange(b, device=dev)[:, None, None]
+        return padded.permute(0, 2, 3, 1)[bidx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+    if mode == "rrc_flip":
         size = out_size or h
-        crops = []
-        for i in range(b):
-            top, left, ch, cw = _rrc_box(h, w, generator)
-            crops.append(TF.resized_crop(x[i], top, left, ch, cw, [size, size], antialias=True))
-        out = torch.stack(crops)
-    else:
-        raise ValueError(f"unknown augmentation {mode!r}; valid: ['crop_flip', 'rrc_flip', 'none']")
-    flip = torch.rand(b, generator=generator) < 0.5
-    out[flip] = out[flip].flip(-1)
-    return out
+        top, left, ch, cw = _rrc_boxes(b, h, w, generator)
+        flip = torch.rand(b, generator=generator) < 0.5
+        # affine map from output coordinates in [-1, 1] to the crop box in input coordinates
+        theta = torch.zeros(b, 2, 3, dtype=torch.float32)
+        theta[:, 0, 0] = (cw / w) * torch.where(flip, -1.0, 1.0)
+        theta[:, 0, 2] = (2 * left + cw) / w - 1
+        theta[:, 1, 1] = ch / h
+        theta[:, 1, 2] = (2 * top + ch) / h - 1
+        grid = torch.nn.functional.affine_grid(theta.to(dev), [b, 3, size, size], align_corners=False)
+        out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return out.round_().clamp_(0, 255).to(torch.uint8)
+    raise ValueError(f"unknown augmentation {mode!r}; valid: ['crop_flip', 'rrc_flip', 'none']")
 
 
-def _rrc_box(h: int, w: int, g: torch.Generator, scale=(0.05, 1.0), ratio=(3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+def _rrc_boxes(n: int, h: int, w: int, g: torch.Generator, scale=(0.05, 1.0), ratio=(3 / 4, 4 / 3), tries: int = 10):
+    """Random-resized-crop boxes for ``n`` images: torchvision's rule (10 tries, then centre crop).
+
+    Returns float tensors ``top, left, height, width`` of shape ``(n,)``.
+    """
     import math
 
     area = h * w
-    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(1, generator=g).item())
-        ar = math.exp(log_ratio[0] + (log_ratio[1] - log_ratio[0]) * torch.rand(1, generator=g).item())
-        cw, ch = int(round(math.sqrt(target * ar))), int(round(math.sqrt(target / ar)))
-        if 0 < cw <= w and 0 < ch <= h:
-            top = int(torch.randint(0, h - ch + 1, (1,), generator=g))
-            left = int(torch.randint(0, w - cw + 1, (1,), generator=g))
-            return top, left, ch, cw
-    side = min(h, w)
-    return (h - side) // 2, (w - side) // 2, side, side
+    target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, tries, generator=g))
+    logr = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(n, tries, generator=g)
+    ar = torch.exp(logr)
+    cw = torch.round(torch.sqrt(target * ar))
+    ch = torch.round(torch.sqrt(target / ar))
+    ok = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)
+    first = torch.where(ok.any(1), ok.float().argmax(1), torch.full((n,), -1))
+    side = float(min(h, w))
+    idx = first.clamp(min=0)[:, None]
+    cw = torch.where(first >= 0, cw.gather(1, idx)[:, 0], torch.full((n,), side))
+    ch = torch.where(first >= 0, ch.gather(1, idx)[:, 0], torch.full((n,), side))
+    u = torch.rand(n, 2, generator=g)
+    top = torch.floor(u[:, 0] * (h - ch + 1))
+    left = torch.floor(u[:, 1] * (w - cw + 1))
+    top = torch.where(first >= 0, top, torch.full((n,), (h - side) // 2))
+    left = torch.where(first >= 0, left, torch.full((n,), (w - side) // 2))
+    return top, left, ch, cw
 
 
 class ImageFiles(torch.utils.data.Dataset):
@@ -471,12 +495,15 @@ def iterate_batches(
     num_workers: int = 0,
     rank: int = 0,
     world_size: int = 1,
+    device: torch.device | str | None = None,
 ):
     """Yield ``(images, targets)`` batches: uint8 ``(batch, 3, S, S)`` and int64 ``(batch,)``.
 
     Training batches come in a seeded random order, with the last incomplete batch dropped
     (unless it is the only one), the global batch split across ``world_size`` ranks; evaluation
-    batches keep the split's order.
+    batches keep the split's order. In-memory images are moved to ``device`` (if given) before
+    augmentation, so a GPU augments whole batches; images decoded once (:func:`decode_once`) are
+    centre-cropped to ``image_size`` for evaluation, which equals the usual resize-256/crop-224.
     """
     n = len(split)
     if train:
@@ -489,9 +516,16 @@ def iterate_batches(
     targets = np.asarray(targets, dtype=np.int64)
     if split.images is not None:
         for idx in batches:
-            x = split.images[torch.from_numpy(idx)]
+            x = split.images[torch.from_numpy(np.sort(idx) if split.decoded else idx)]
+            if split.decoded:  # sorted reads from the memory map, then back to the sampled order
+                x = x[torch.from_numpy(np.argsort(np.argsort(idx)))]
+            if device is not None:
+                x = x.to(device, non_blocking=True)
             if train:
                 x = augment_batch(x, augment, generator, image_size)
+            elif split.decoded and image_size is not None and x.shape[-1] != image_size:
+                o = (x.shape[-1] - image_size) // 2
+                x = x[..., o : o + image_size, o : o + image_size]
             elif image_size is not None and x.shape[-1] != image_size:
                 import torchvision.transforms.v2.functional as TF
 
@@ -549,3 +583,91 @@ def write_imagenet_fixture(
                 img = np.clip(base + rng.normal(0, 30, (size, size, 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(img).save(d / f"{w}_{i}.JPEG", "JPEG", quality=90)
     return root
+
+
+class _DecodeFiles(torch.utils.data.Dataset):
+    def __init__(self, paths: list[str], size: int):
+        from torchvision.transforms import v2 as T
+
+        self.paths = paths
+        self.transform = T.Compose([T.Resize(size, antialias=True), T.CenterCrop(size), T.PILToTensor()])
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        from PIL import Image
+
+        with Image.open(self.paths[i]) as im:
+            return self.transform(im.convert("RGB"))
+
+
+def decode_once(
+    split: Split, size: int, cache_dir: str | Path | None = None, num_workers: int = 0, progress: bool = True
+) -> Split:
+    """Decode a split's image files once into a cached uint8 array and use it from then on.
+
+    Every image is resized (shorter side ``size``) and centre-cropped to ``size x size``, stored as
+    one ``(n_images, 3, size, size)`` uint8 ``.npy`` file under ``<cache>/decoded/<key>/`` (key: the
+    file list and ``size``), written to a temporary file and renamed, with a SHA-256 checksum that is
+    verified on every load (a truncated or corrupt file is rebuilt). Training then samples random
+    resized crops of these arrays on the GPU (:func:`augment_batch`), so no JPEG is decoded twice;
+    the crop comes from the central ``size x size`` square of each image (the usual evaluation
+    crop's frame) rather than from the whole, possibly wider, image.
+
+    Parameters
+    ----------
+    split : Split
+        A split of image files (``split.paths``).
+    size : int
+        Stored side, e.g. 256 for 224-pixel models.
+
+    Returns
+    -------
+    Split
+        The same images in the same order, in memory (memory-mapped), with ``decoded=True``.
+    """
+    import hashlib
+    import sys
+    import warnings
+
+    from tqdm.std import tqdm
+
+    from . import cache
+
+    if split.paths is None:
+        return split
+    key = {"files": hashlib.sha256("\n".join(split.paths).encode()).hexdigest(), "n": len(split), "size": int(size)}
+    d = cache.artifact_dir(_config.cache_root(cache_dir), "decoded", key)
+    f, meta = d / "images.npy", d / "meta.json"
+
+    def digest(path: Path) -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+    ok = cache.is_valid(meta) and f.exists() and f.stat().st_size == cache.load(meta)["bytes"]
+    if ok and digest(f) != cache.load(meta)["sha256"]:
+        warnings.warn(f"rebuilding corrupt decoded images {f}", stacklevel=2)
+        ok = False
+    if not ok:
+        cache.discard(meta)
+        tmp = f.with_name(f".{f.name}.tmp")
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(split), 3, size, size))
+        loader = torch.utils.data.DataLoader(_DecodeFiles(split.paths, size), batch_size=64, num_workers=num_workers)
+        i = 0
+        for x in tqdm(loader, desc=f"decode {split.dataset}/{split.split} once", disable=not progress,
+                      file=sys.stderr, mininterval=2.0):
+            arr[i : i + len(x)] = x.numpy()
+            i += len(x)
+        arr.flush()
+        del arr
+        os.replace(tmp, f)
+        cache.save(meta, {"bytes": f.stat().st_size, "sha256": digest(f), "shape": [len(split), 3, size, size]})
+    arr = np.load(f, mmap_mode="r")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # read-only memory map: never written through
+        images = torch.from_numpy(arr)
+    return Split(split.dataset, split.split, split.subclass, images=images, decoded=True)

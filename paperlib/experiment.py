@@ -61,9 +61,11 @@ class Evaluation:
     penultimate: np.ndarray
 
 
-def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, device, progress: bool, batch_size: int) -> dict:
+def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, cache_dir, device, progress: bool, batch_size: int) -> dict:
     cfg, h, model = trained.config, trained.hierarchy, trained.model
     split = data.load_split(cfg.dataset, "val", data_root, per_subclass=ecfg.val_per_subclass)
+    if ecfg.decode_size:
+        split = data.decode_once(split, ecfg.decode_size, cache_dir, progress=progress)
     sup = h.lookup(max(int(split.subclass.max()), max(h.subclasses)) + 1)[split.subclass]
     keep = np.flatnonzero(sup >= 0)
     split, sup = split.subset(keep), sup[keep]
@@ -143,7 +145,7 @@ def evaluate(
     if cache.is_valid(sj) and cache.is_valid(an):
         meta, arrays = cache.load(sj), cache.load(an)
     else:
-        res = _compute(trained, ecfg, data_root, device, progress, batch_size)
+        res = _compute(trained, ecfg, data_root, cache_dir, device, progress, batch_size)
         arrays = {f"assign/{n}": a for n, a in res["assignments"].items()}
         arrays.update(subclass=res["subclass"], superclass=res["superclass"], penultimate=res["penultimate"])
         cache.save(an, arrays)

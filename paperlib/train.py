@@ -232,6 +232,12 @@ def train_model(
 
     h = data.hierarchy_for(cfg.dataset, cfg.hierarchy, cfg.shuffle_seed, data_root)
     split = data.load_split(cfg.dataset, "train", data_root, per_subclass=cfg.train_per_subclass)
+    if cfg.decode_size:  # rank 0 decodes, the others wait and then read its cache entry
+        if distributed and rank != 0:
+            torch.distributed.barrier()
+        split = data.decode_once(split, cfg.decode_size, cache_dir, num_workers=num_workers, progress=progress and rank == 0)
+        if distributed and rank == 0:
+            torch.distributed.barrier()
     targets = h.lookup()[split.subclass]
     if (targets < 0).any():
         raise ValueError(f"hierarchy {h.name!r} does not cover every training subclass")
@@ -275,6 +281,7 @@ def train_model(
         batches = data.iterate_batches(
             split, targets, batch_size=cfg.batch_size, train=True, augment=cfg.augment,
             image_size=cfg.image_size, generator=gen, num_workers=num_workers, rank=rank, world_size=world,
+            device=device,
         )
         for i, (x, y) in enumerate(batches):
             step = epoch * steps_per_epoch + i

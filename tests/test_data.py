@@ -78,3 +78,48 @@ def test_augment_batch_is_seeded_and_shaped():
     assert r.shape == (8, 3, 24, 24)
     with pytest.raises(ValueError, match="crop_flip"):
         data.augment_batch(x, "mixup", torch.Generator())
+
+
+def test_rrc_boxes_follow_torchvision_rule():
+    top, left, ch, cw = data._rrc_boxes(2000, 100, 80, torch.Generator().manual_seed(0))
+    assert (top >= 0).all() and (left >= 0).all() and (top + ch <= 100).all() and (left + cw <= 80).all()
+    frac = ch * cw / (100 * 80)
+    assert frac.min() > 0.04 and frac.max() <= 1.0
+    ar = cw / ch
+    assert ar.min() > 0.7 and ar.max() < 1.4
+
+
+def test_rrc_of_the_whole_image_is_the_image(monkeypatch):
+    x = data.load_split("synthetic", "val").images[:4]
+    full = lambda n, h, w, g: (torch.zeros(n), torch.zeros(n), torch.full((n,), float(h)), torch.full((n,), float(w)))
+    monkeypatch.setattr(data, "_rrc_boxes", full)
+    g = torch.Generator().manual_seed(0)
+    out = data.augment_batch(x, "rrc_flip", g)
+    flip = torch.rand(4, generator=torch.Generator().manual_seed(0)) < 0.5  # same draw order: boxes are mocked
+    ref = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    assert torch.equal(out, ref)
+
+
+def test_decode_once_is_cached_and_verified(tmp_path):
+    from paperlib import cache
+
+    root = data.write_imagenet_fixture(tmp_path / "inet", "living17", {"train": 1, "val": 2}, size=40)
+    split = data.load_split("living17", "val", root)
+    assert split.paths is not None and len(split) == 17 * 4 * 2
+    dec = data.decode_once(split, 36, tmp_path / "cache", progress=False)
+    assert dec.decoded and dec.images.shape == (len(split), 3, 36, 36) and dec.images.dtype == torch.uint8
+    np.testing.assert_array_equal(dec.subclass, split.subclass)
+    # evaluation batches: centre crop of the decoded square, same as resize + centre crop of the file
+    x, _ = next(data.iterate_batches(dec, dec.subclass, batch_size=4, train=False, image_size=32))
+    ref, _ = next(data.iterate_batches(split, split.subclass, batch_size=4, train=False, image_size=32))
+    assert x.shape == ref.shape == (4, 3, 32, 32)
+    assert (x.float() - ref.float()).abs().mean() < 8  # resampling differs slightly, content is the same
+    # a corrupted cache entry is detected and rebuilt
+    before = dec.images.clone()
+    f = next((tmp_path / "cache" / "decoded").rglob("images.npy"))
+    blob = bytearray(f.read_bytes())
+    blob[-10] ^= 0xFF
+    f.write_bytes(bytes(blob))
+    with pytest.warns(UserWarning, match="corrupt"):
+        again = data.decode_once(split, 36, tmp_path / "cache", progress=False)
+    assert torch.equal(again.images, before)
