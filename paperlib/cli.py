@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train the models of a grid")
     _grid_args(t)
+    t.add_argument("--experiment", default=None,
+                   help="train every model of a named paper experiment instead of the grid (see --list-experiments)")
+    t.add_argument("--list-experiments", action="store_true", help="print the named experiments and exit")
 
     s = sub.add_parser("score", help="per-layer AMI and purity of the models of a grid, as CSV")
     _grid_args(s)
@@ -107,8 +110,15 @@ def main(argv: list[str] | None = None) -> int:
             root = data.ensure_data(prof.dataset, args.data_root, download=args.download)
             print(f"{prof.dataset}: ready under {root}" if prof.dataset != "synthetic" else "synthetic: made in code, nothing to fetch")
             return 0
-        cfgs = [prof.train_config(a, hierarchy=h, seed=s, loss=l)
-                for a in args.arch for h in args.hierarchy for s in args.seed for l in args.loss]
+        if getattr(args, "list_experiments", False):
+            for name in sorted(config.EXPERIMENTS):
+                print(f"{name}: {len(config.experiment_configs(prof, name))} models at profile {prof.name}")
+            return 0
+        if getattr(args, "experiment", None):
+            cfgs = config.experiment_configs(prof, args.experiment)
+        else:
+            cfgs = [prof.train_config(a, hierarchy=h, seed=s, loss=l)
+                    for a in args.arch for h in args.hierarchy for s in args.seed for l in args.loss]
         experiment.validate_grid(cfgs, args.data_root)
         if args.command == "train":
             for cfg in cfgs:

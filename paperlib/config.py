@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "EXPERIMENTS", "experiment_configs",
     "PROFILES", "Profile", "TrainConfig", "EvalConfig", "get_profile", "data_root", "cache_root",
 ]
 
@@ -103,7 +104,7 @@ def paper_lr(family: str, batch_size: int, loss: str = "softmax") -> float:
         return 0.001
     if family == "resnet":
         return 0.1 * batch_size / 256
-    if family == "vgg":
+    if family.startswith("vgg"):  # vgg, vgg_bn, vgg_ln
         return 0.01
     if family == "vit":
         return 0.001
@@ -308,6 +309,60 @@ _PROFILES: dict[str, Profile] = {
         decode_once=True,
     ),
 }
+
+
+# The models each of the paper's experiments trains (SPEC.md), as grids over architecture family,
+# dataset, hierarchy, loss and seed. Under the smoke and quick profiles the dataset is the profile's
+# own (synthetic data or CIFAR-100), so the same experiment runs at every scale.
+EXPERIMENTS: dict[str, dict[str, tuple]] = {
+    "fig1_linear_probe": dict(archs=("resnet",), datasets=("entity13",), hierarchies=("shuffled", "standard"),
+                              losses=("softmax",), seeds=(0,)),
+    "fig2_shuffling": dict(archs=("vgg", "resnet"), datasets=("entity13",), hierarchies=("standard", "shuffled"),
+                           losses=("softmax",), seeds=(0,)),
+    "figE1_shuffling_living17": dict(archs=("vgg", "resnet"), datasets=("living17",),
+                                     hierarchies=("standard", "shuffled"), losses=("softmax",), seeds=(0,)),
+    "fig3_transfer": dict(archs=("resnet",), datasets=("entity13", "living17", "nonliving26"),
+                          hierarchies=("standard",), losses=("softmax",), seeds=(0,)),
+    "fig4_squared_error": dict(archs=("resnet",), datasets=("living17", "entity13"), hierarchies=("standard", "shuffled"),
+                               losses=("softmax", "squared_error"), seeds=(0,)),
+    "fig7_architectures": dict(archs=("vgg", "vgg_bn", "vgg_ln", "resnet", "vit"), datasets=("entity13",),
+                               hierarchies=("standard", "shuffled"), losses=("softmax",), seeds=(0, 1, 2)),
+    "tableG1_accuracy": dict(archs=("resnet", "vgg"), datasets=("living17", "nonliving26", "entity13"),
+                             hierarchies=("standard",), losses=("softmax",), seeds=(0,)),
+    "fig8_seeds": dict(archs=("vgg", "resnet"), datasets=("entity13",), hierarchies=("standard", "shuffled"),
+                       losses=("softmax",), seeds=(0, 1, 2)),
+    "tableB1_methods": dict(archs=("vgg",), datasets=("entity13", "living17", "nonliving26"),
+                            hierarchies=("standard",), losses=("softmax",), seeds=(0,)),
+}
+
+
+def experiment_configs(profile: Profile, name: str) -> list[TrainConfig]:
+    """The :class:`TrainConfig` of every model the named paper experiment trains at this profile.
+
+    Architecture families the profile lacks (e.g. ViT outside ``paper``) are skipped; losses not
+    implemented yet raise. Unknown names raise ``ValueError`` listing :data:`EXPERIMENTS`.
+
+    Examples
+    --------
+    >>> [c.arch for c in experiment_configs(get_profile("smoke"), "fig2_shuffling")][:2]
+    ['vgg_mini', 'vgg_mini']
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {sorted(EXPERIMENTS)}")
+    e = EXPERIMENTS[name]
+    datasets = e["datasets"] if profile.name == "paper" else (profile.dataset,)
+    out = []
+    for fam in e["archs"]:
+        if fam not in profile.archs:
+            continue
+        for ds in datasets:
+            for hier in e["hierarchies"]:
+                for loss in e["losses"]:
+                    for seed in e["seeds"]:
+                        cfg = profile.train_config(fam, hierarchy=hier, seed=seed, loss=loss, dataset=ds)
+                        if cfg not in out:
+                            out.append(cfg)
+    return out
 
 
 def get_profile(name: str, **overrides: Any) -> Profile:

@@ -1,0 +1,37 @@
+import pytest
+
+from paperlib import config
+
+
+def test_paper_hyperparameters():
+    prof = config.get_profile("paper")
+    by = {(c.arch, c.loss): c for c in config.experiment_configs(prof, "fig7_architectures")}
+    r = by[("resnet50", "softmax")]
+    assert (r.optimizer, r.lr, r.momentum, r.weight_decay) == ("sgd", 0.1, 0.9, 1e-4)
+    assert (r.epochs, r.batch_size, r.warmup_epochs, r.ema_decay, r.augment) == (400, 256, 5.0, 0.99, "rrc_flip")
+    for a in ("vgg16", "vgg16_bn", "vgg16_ln"):
+        assert by[(a, "softmax")].lr == 0.01
+    v = by[("vit_b_32", "softmax")]
+    assert (v.optimizer, v.lr, v.weight_decay) == ("adamw", 0.001, 0.1)
+    sq = [c for c in config.experiment_configs(prof, "fig4_squared_error") if c.loss == "squared_error"]
+    assert sq and all(c.lr == 0.001 for c in sq)
+    assert {c.dataset for c in config.experiment_configs(prof, "tableG1_accuracy")} == {"living17", "nonliving26", "entity13"}
+
+
+def test_experiments_at_small_profiles_use_the_profile_dataset():
+    prof = config.get_profile("smoke")
+    cfgs = config.experiment_configs(prof, "fig7_architectures")
+    assert {c.dataset for c in cfgs} == {"synthetic"}
+    assert {c.arch for c in cfgs} == {"vgg_mini", "vgg_mini_bn", "vgg_mini_ln", "resnet_mini"}  # no ViT at this scale
+    assert len(cfgs) == 4 * 2 * 3
+    with pytest.raises(ValueError, match="fig2_shuffling"):
+        config.experiment_configs(prof, "fig99")
+
+
+def test_eval_config_validation():
+    prof = config.get_profile("quick")
+    with pytest.raises(ValueError, match="flatten"):
+        prof.eval_config(pool="max")
+    with pytest.raises(ValueError, match="factors"):
+        prof.eval_config(factors=[0, 1])
+    assert prof.eval_config([1, 3]).factors == (1, 3)
