@@ -17,11 +17,13 @@ folder is read from or written to the artifact cache):
 Prints cold s, warm s, the warm / cold ratio, the floor and the build time. No goal is set for this
 one (informational); the expectation is that warm is a small fraction of cold. Each command runs
 once (papermill runs are minutes on 2 cores; repeating them would not fit the time budget).
-Takes about 2-3 minutes on 2 CPU cores.
+Takes about 2-3 minutes on 2 idle CPU cores; the cold run is very sensitive to other work on the
+machine (torch's default of one thread per core oversubscribes a shared machine; ``--threads 1``
+sets ``OMP_NUM_THREADS`` for the kernels to compare).
 
 Usage::
 
-    python bench/bench_book.py [--notebooks 05_shuffling] [--keep] [--profile smoke]
+    python bench/bench_book.py [--notebooks 05_shuffling] [--keep] [--profile smoke] [--threads 1]
 """
 
 from __future__ import annotations
@@ -61,6 +63,39 @@ def _check(label: str, res: subprocess.CompletedProcess) -> bool:
     return True
 
 
+def _slowest_cells(path: Path, n: int = 2) -> str:
+    """The ``n`` slowest cells of an executed notebook (papermill's per-cell duration)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(str(path), as_version=4).cells
+    except Exception:  # noqa: BLE001 - diagnostics only
+        return "?"
+    durs = []
+    for i, c in enumerate(cells):
+        d = c.get("metadata", {}).get("papermill", {}).get("duration")
+        if c.cell_type == "code" and d is not None:
+            first = c.source.strip().splitlines()[0][:40] if c.source.strip() else ""
+            durs.append((float(d), i, first))
+    durs.sort(reverse=True)
+    return "; ".join(f"cell {i} {d:.1f} s ({first!r})" for d, i, first in durs[:n])
+
+
+def _models_trained(path: Path) -> int:
+    """How many models a run trained: distinct ``train ...`` progress bars in its stderr outputs."""
+    import re
+
+    import nbformat
+
+    try:
+        cells = nbformat.read(str(path), as_version=4).cells
+    except Exception:  # noqa: BLE001 - diagnostics only
+        return -1
+    text = "".join(o.get("text", "") for c in cells if c.cell_type == "code" for o in c.get("outputs", [])
+                   if o.get("name") == "stderr")
+    return len(set(re.findall(r"train (\S+ \S+ seed \d+)", text)))
+
+
 def _floor_notebook(path: Path) -> None:
     import nbformat
 
@@ -80,6 +115,8 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="smoke", help="papermill -p profile (default smoke)")
     p.add_argument("--no-build", action="store_true", help="skip the jupyter-book build")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
+    p.add_argument("--threads", type=int, default=None,
+                   help="set OMP_NUM_THREADS / MKL_NUM_THREADS for the kernels (default: unset, torch's default)")
     args = p.parse_args(argv)
 
     nbs = sorted((REPO / "nbs").glob("*.ipynb"))
@@ -89,6 +126,8 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     env["PAPERLIB_CACHE"] = str(tmp / "cache")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    if args.threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     pypath = env.get("PYTHONPATH")
@@ -100,17 +139,22 @@ def main(argv=None) -> int:
     shutil.copy(REPO / "_config.yml", book / "_config.yml")
 
     print(bu.machine_line())
-    print(f"chapters: {', '.join(n.stem for n in nbs)}; profile={args.profile}; PAPERLIB_CACHE={tmp / 'cache'} (fresh)")
+    print(f"chapters: {', '.join(n.stem for n in nbs)}; profile={args.profile}; PAPERLIB_CACHE={tmp / 'cache'} (fresh); "
+          f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}")
     ok = True
     t_cold = t_warm = 0.0
     for nb in nbs:
         t, res = _papermill(nb, tmp / "cold" / nb.name, args.profile, env)
         ok &= _check(f"cold papermill {nb.name}", res)
         t_cold += t
+        print(f"  cold {nb.name}: {t:.1f} s; models trained: {_models_trained(tmp / 'cold' / nb.name)}; "
+              f"slowest: {_slowest_cells(tmp / 'cold' / nb.name)}", flush=True)
     for nb in nbs:
         t, res = _papermill(nb, book / nb.name, args.profile, env)
         ok &= _check(f"warm papermill {nb.name}", res)
         t_warm += t
+        print(f"  warm {nb.name}: {t:.1f} s; models trained: {_models_trained(book / nb.name)}; "
+              f"slowest: {_slowest_cells(book / nb.name)}", flush=True)
     floor_nb = tmp / "floor" / "floor.ipynb"
     floor_nb.parent.mkdir()
     _floor_notebook(floor_nb)

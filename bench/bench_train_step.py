@@ -3,8 +3,9 @@
 Measures, side by side in one run, interleaved (A B, then B A, ...), medians over ``--repeats``:
 
 * ``paperlib``: the per-batch sequence of :func:`paperlib.train.train_model`, calling the same
-  functions it calls: :func:`paperlib.data.iterate_batches` (seeded order and augmentation from
-  in-memory uint8 images, a new epoch's generator every epoch), ``lr_at`` for every parameter group,
+  functions it calls: :func:`paperlib.data.iterate_batches` with ``device=`` (seeded order; in-memory
+  uint8 images moved to the device, then augmented there; a new epoch's generator every epoch),
+  ``lr_at`` for every parameter group,
   :func:`paperlib.data.normalize`, channels_last on CUDA, forward + loss under bf16 autocast when
   CUDA and the config's ``amp``, ``zero_grad`` / ``backward`` / ``step`` of the optimizer that
   ``train._optimizer`` builds, :meth:`paperlib.train.EMA.update`, and the per-step statistics
@@ -73,7 +74,8 @@ def make_split(cfg: config.TrainConfig, args, device: torch.device) -> tuple[dat
         n_classes = 13
         n = args.n_images or 4 * cfg.batch_size
         g = torch.Generator().manual_seed(args.seed)
-        images = torch.randint(0, 256, (n, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8, generator=g)
+        side = args.source_size or cfg.image_size
+        images = torch.randint(0, 256, (n, 3, side, side), dtype=torch.uint8, generator=g)
         subclass = np.arange(n, dtype=np.int64) % (4 * n_classes)
         targets = subclass // 4
         # Pre-staged on the device: iterate_batches indexes and augments there.
@@ -87,13 +89,13 @@ def make_split(cfg: config.TrainConfig, args, device: torch.device) -> tuple[dat
     return data.Split(cfg.dataset, "train", subclass, images=images), subclass // 3, 4
 
 
-def paperlib_batches(cfg: config.TrainConfig, split: data.Split, targets: np.ndarray):
-    """Endless (epoch, i, x, y) from data.iterate_batches, seeded per epoch exactly as train.py."""
+def paperlib_batches(cfg: config.TrainConfig, split: data.Split, targets: np.ndarray, device: torch.device):
+    """Endless (epoch, i, x, y) from data.iterate_batches, called and seeded per epoch exactly as train.py."""
     for epoch in itertools.count():
         torch.manual_seed(train._epoch_seed(cfg, epoch))
         gen = torch.Generator().manual_seed(train._epoch_seed(cfg, epoch))
         batches = data.iterate_batches(split, targets, batch_size=cfg.batch_size, train=True, augment=cfg.augment,
-                                       image_size=cfg.image_size, generator=gen)
+                                       image_size=cfg.image_size, generator=gen, device=device)
         for i, (x, y) in enumerate(batches):
             yield epoch, i, x, y
 
@@ -112,7 +114,7 @@ class PaperlibStep:
         self.steps_per_epoch = max(1, len(split) // cfg.batch_size)
         self.total = cfg.epochs * self.steps_per_epoch
         self.warmup = int(round(cfg.warmup_epochs * self.steps_per_epoch))
-        self.batches = paperlib_batches(cfg, split, targets)
+        self.batches = paperlib_batches(cfg, split, targets, device)
         self.tot_loss, self.tot_correct, self.tot_n = 0.0, 0, 0
         self.timers: dict[str, float] = {}
 
@@ -163,7 +165,7 @@ class BareStep:
         self.loss_fn = losses.get_loss(cfg.loss)
         self.amp = cfg.amp and device.type == "cuda"
         staged = []
-        for _, _, x, y in itertools.islice(paperlib_batches(cfg, split, targets), n_staged):
+        for _, _, x, y in itertools.islice(paperlib_batches(cfg, split, targets, device), n_staged):
             x = data.normalize(x.to(device), cfg.dataset)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -200,13 +202,18 @@ def main(argv=None) -> int:
     p.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction, help="bf16 autocast (CUDA only)")
     p.add_argument("--synthetic-imagenet", action="store_true",
                    help="random uint8 images pre-staged on the device, rrc_flip, ImageNet normalisation (implied by --profile paper)")
+    p.add_argument("--source-size", type=int, default=None,
+                   help="side of the synthetic ImageNet images (default: the model's input side, 224; the paper "
+                        "profile's decode-once cache stores 256)")
     p.add_argument("--n-images", type=int, default=None, help="in-memory training images (default 1440, or 4 batches for synthetic ImageNet)")
     p.add_argument("--steps", type=int, default=None, help="steps per timed block (default 2 CPU, 20 CUDA)")
     p.add_argument("--repeats", type=int, default=None, help="interleaved A/B blocks; medians reported (default 15 CPU, 5 CUDA)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps of each before timing")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps of each before timing (default 2 CPU, 5 CUDA)")
     p.add_argument("--components", default=True, action=argparse.BooleanOptionalAction,
                    help="also time the parts of the paperlib step (default on)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1 on CPU, see _benchutil.set_threads; 0 = torch's default)")
+    p.add_argument("--cudnn-benchmark", action="store_true",
+                   help="turn on torch.backends.cudnn.benchmark for both (train.py does not)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -216,7 +223,7 @@ def main(argv=None) -> int:
         args.profile = "paper" if device.type == "cuda" else "quick"
     if args.profile == "paper":
         args.synthetic_imagenet = True
-    if device.type == "cuda":
+    if args.cudnn_benchmark:  # train.py leaves cuDNN autotuning off; this shows what it would give
         torch.backends.cudnn.benchmark = True
     steps = args.steps or (20 if device.type == "cuda" else 2)
     args.repeats = args.repeats or (5 if device.type == "cuda" else 15)
@@ -236,7 +243,7 @@ def main(argv=None) -> int:
           f"({'random, synthetic ImageNet' if args.synthetic_imagenet else 'synthetic hierarchical'}); "
           f"device={device}; steps/block={steps}, repeats={args.repeats} (interleaved, medians)")
 
-    for _ in range(args.warmup):
+    for _ in range(args.warmup if args.warmup is not None else (5 if device.type == "cuda" else 2)):
         A()
         B()
     ta, tb = [], []

@@ -74,8 +74,10 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         """Fold the model's current parameters into the average."""
         self.t += 1
-        for k, p in model.named_parameters():
-            self.shadow[k].mul_(self.decay).add_(p.detach().float(), alpha=1 - self.decay)
+        shadow = [self.shadow[k] for k, _ in model.named_parameters()]
+        params = [p.detach().float() for _, p in model.named_parameters()]
+        torch._foreach_mul_(shadow, self.decay)
+        torch._foreach_add_(shadow, params, alpha=1 - self.decay)
 
     @torch.no_grad()
     def state_dict_for(self, model: nn.Module) -> dict[str, torch.Tensor]:
@@ -277,7 +279,9 @@ def train_model(
         torch.manual_seed(_epoch_seed(cfg, epoch) + rank)
         gen = torch.Generator().manual_seed(_epoch_seed(cfg, epoch))
         net.train()
-        tot_loss, tot_correct, tot_n = 0.0, 0, 0
+        tot_loss = torch.zeros((), device=device)  # accumulated on the device: no host sync per step
+        tot_correct = torch.zeros((), device=device, dtype=torch.long)
+        tot_n = 0
         batches = data.iterate_batches(
             split, targets, batch_size=cfg.batch_size, train=True, augment=cfg.augment,
             image_size=cfg.image_size, generator=gen, num_workers=num_workers, rank=rank, world_size=world,
@@ -298,13 +302,13 @@ def train_model(
             loss.backward()
             opt.step()
             ema.update(model)
-            tot_loss += float(loss.detach()) * len(y)
-            tot_correct += int((logits.argmax(1) == y).sum())
+            tot_loss += loss.detach().float() * len(y)
+            tot_correct += (logits.argmax(1) == y).sum()
             tot_n += len(y)
             bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{tot_loss / tot_n:.3f}", refresh=False)
-        record = {"epoch": epoch + 1, "loss": tot_loss / max(1, tot_n), "train_acc": tot_correct / max(1, tot_n),
-                  "lr": opt.param_groups[0]["lr"]}
+        record = {"epoch": epoch + 1, "loss": float(tot_loss) / max(1, tot_n),
+                  "train_acc": int(tot_correct) / max(1, tot_n), "lr": opt.param_groups[0]["lr"]}
+        bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}", acc=f"{record['train_acc']:.3f}")
         history.append(record)
         if rank == 0:
             cache.save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
