@@ -2,14 +2,13 @@
 
 Measures, side by side in one run, interleaved (A B, then B A, ...), medians over ``--repeats``:
 
-* ``paperlib``: the per-batch sequence of :func:`paperlib.train.train_model`, calling the same
-  functions it calls: :func:`paperlib.data.iterate_batches` with ``device=`` (seeded order; in-memory
-  uint8 images moved to the device, then augmented there; a new epoch's generator every epoch),
-  ``lr_at`` for every parameter group,
-  :func:`paperlib.data.normalize`, channels_last on CUDA, forward + loss under bf16 autocast when
-  CUDA and the config's ``amp``, ``zero_grad`` / ``backward`` / ``step`` of the optimizer that
-  ``train._optimizer`` builds, :meth:`paperlib.train.EMA.update`, and the per-step statistics
-  (``float(loss)``, ``argmax`` accuracy) train.py keeps. The model is built by ``train._build``.
+* ``paperlib``: the per-batch sequence of :func:`paperlib.train.train_model`:
+  :func:`paperlib.data.iterate_batches` with ``device=`` (seeded order; in-memory uint8 images
+  moved to the device, then augmented there; a new epoch's generator every epoch), ``lr_at`` for
+  every parameter group, then :func:`paperlib.train.train_step` itself (normalise, channels_last on
+  CUDA, forward + loss under bf16 autocast when CUDA and the config's ``amp``, backward, the
+  optimizer step, :meth:`paperlib.train.EMA.update`, loss and accuracy kept on the device). The
+  model is built by ``train._build``.
 * ``bare``: the same model and optimizer (a second instance, same seed), forward + loss +
   backward + ``step`` on normalised float batches pre-staged on the device; no data pipeline,
   no learning-rate update, no EMA, no host synchronisation.
@@ -23,7 +22,7 @@ random uint8 224x224 images pre-staged on the device.
 Default (CPU, one torch thread, see ``_benchutil.set_threads``): the ``quick`` profile's ResNet
 (``resnet_mini``, width 6, 32 px, batch 128, crop_flip augmentation, SGD) on in-memory synthetic
 32 px images, 15 interleaved blocks of 2 steps each; about a minute on 2 CPU cores. A breakdown of
-the paperlib step (data, normalise, compute, EMA, statistics; ``--no-components`` skips it) gives
+the paperlib step (data, then ``train.train_step``; ``--no-components`` skips it) gives
 the same overhead measured within each step, which is steadier on a shared machine.
 
 Usage::
@@ -115,7 +114,7 @@ class PaperlibStep:
         self.total = cfg.epochs * self.steps_per_epoch
         self.warmup = int(round(cfg.warmup_epochs * self.steps_per_epoch))
         self.batches = paperlib_batches(cfg, split, targets, device)
-        self.tot_loss, self.tot_correct, self.tot_n = 0.0, 0, 0
+        self.tot_loss, self.tot_correct, self.tot_n = 0.0, 0, 0  # device tensors after the first step
         self.timers: dict[str, float] = {}
 
     def _lap(self, name: str, t0: float, timing: bool) -> float:
@@ -134,24 +133,12 @@ class PaperlibStep:
         step = (epoch * self.steps_per_epoch + i) % max(1, self.total)
         for g in opt.param_groups:
             g["lr"] = train.lr_at(step, self.total, self.warmup, cfg.lr)
-        x = data.normalize(x.to(device, non_blocking=True), cfg.dataset)
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        y = y.to(device, non_blocking=True)
-        t = self._lap("lr + to(device) + normalize", t, timing)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.amp):
-            logits = self.model(x)
-            loss = self.loss_fn(logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        t = self._lap("forward + backward + SGD step", t, timing)
-        self.ema.update(self.model)
-        t = self._lap("EMA.update", t, timing)
-        self.tot_loss += float(loss.detach()) * len(y)
-        self.tot_correct += int((logits.argmax(1) == y).sum())
+        loss, correct = train.train_step(self.model, self.model, opt, self.ema, self.loss_fn, x, y,
+                                         dataset=cfg.dataset, device=device, amp=self.amp)
+        self.tot_loss += loss * len(y)
+        self.tot_correct += correct
         self.tot_n += len(y)
-        self._lap("loss/accuracy to host", t, timing)
+        self._lap("train.train_step (normalise, forward, backward, step, EMA)", t, timing)
 
 
 class BareStep:
@@ -276,11 +263,11 @@ def main(argv=None) -> int:
         print(f"breakdown of the paperlib step ({n} steps, device synchronised between parts, so the sum "
               f"is a little above the step time):")
         for k, v in A.timers.items():
-            print(f"  {k:<34}{v / n * 1e3:9.2f} ms  {100 * v / total:5.1f} %")
-        compute = A.timers["forward + backward + SGD step"]
+            print(f"  {k:<62}{v / n * 1e3:9.2f} ms  {100 * v / total:5.1f} %")
+        compute = A.timers["train.train_step (normalise, forward, backward, step, EMA)"]
         breakdown_ratio = total / compute
-        print(f"  => step / its forward+backward+step part: {breakdown_ratio:.3f} x (the same ratio measured within "
-              f"each step; steadier than the A/B ratio when other work shares the machine)")
+        print(f"  => step / its train.train_step part: {breakdown_ratio:.3f} x (the data pipeline's share, measured "
+              f"within each step; the A/B ratio above also counts normalise and EMA)")
 
     bu.emit({
         "name": "train_step", "ratio": ratio, "goal": 1.10, "goal_op": "<=", "met": ratio <= 1.10,

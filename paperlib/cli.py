@@ -5,6 +5,7 @@ notebook and a notebook never retrains what a job already trained:
 
 ``data``   check (and with ``--download``, fetch) the data a profile needs.
 ``train``  train the models of a grid (cached by configuration; resumes after a kill).
+``extract`` train if needed and save validation embeddings of chosen probe points (.npz).
 ``score``  train if needed, cluster every layer and write the per-layer scores as CSV.
 ``report`` the same probe for your own model (paperlib architecture or timm name, optional
            checkpoint) and your own image folder ROOT/<superclass>/<subclass>/*.jpg:
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train every model of a named paper experiment instead of the grid (see --list-experiments)")
     t.add_argument("--list-experiments", action="store_true", help="print the named experiments and exit")
 
+    e = sub.add_parser("extract", help="validation embeddings of one model at chosen probe points, as .npz")
+    _grid_args(e)
+    e.add_argument("--layers", nargs="+", default=["penultimate"], help="probe points (default penultimate; 'all' for every one)")
+    e.add_argument("--pool", default="avg", choices=["flatten", "avg"], help="default avg (flattened maps are large)")
+    e.add_argument("--l2-normalize", action="store_true")
+    e.add_argument("--out", required=True, help=".npz file: one array per layer, plus subclass and superclass labels")
+
     s = sub.add_parser("score", help="per-layer AMI and purity of the models of a grid, as CSV")
     _grid_args(s)
     s.add_argument("--factors", nargs="+", type=int, default=list(range(1, 11)))
@@ -90,6 +98,33 @@ def _report(args) -> int:
     return 0
 
 
+def _extract(args, prof, cfg) -> int:
+    import numpy as np
+
+    from . import cache, data, extract, train
+
+    tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,
+                           num_workers=prof.num_workers, progress=not args.no_progress)
+    split = data.load_split(cfg.dataset, "val", args.data_root, per_subclass=prof.val_per_subclass)
+    if cfg.decode_size:
+        split = data.decode_once(split, cfg.decode_size, args.cache_dir, num_workers=prof.num_workers,
+                                 progress=not args.no_progress)
+    layers = None if args.layers == ["all"] else args.layers
+    extract.resolve_layers(tr.model, layers)  # unknown names fail here, listing the valid ones
+    emb, logits = extract.extract(tr.model, split, layers=layers, pool=args.pool, l2_normalize=args.l2_normalize,
+                                  batch_size=prof.eval_batch_size, image_size=cfg.image_size,
+                                  device=train.resolve_device(args.device), amp=cfg.amp, num_workers=prof.num_workers)
+    sup = tr.hierarchy.lookup(max(int(split.subclass.max()), max(tr.hierarchy.subclasses)) + 1)[split.subclass]
+    out = {f"layer/{k}": v for k, v in emb.items()}
+    out.update(subclass=split.subclass, superclass=sup, logits=logits)
+    path = Path(args.out)
+    if path.suffix != ".npz":
+        raise ValueError(f"--out must end in .npz, got {path}")
+    cache.save(path, out)
+    print(f"{len(split)} images, layers {list(emb)} -> {path}")
+    return 0
+
+
 def _profile(args):
     from . import config
 
@@ -120,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             cfgs = [prof.train_config(a, hierarchy=h, seed=s, loss=l)
                     for a in args.arch for h in args.hierarchy for s in args.seed for l in args.loss]
         experiment.validate_grid(cfgs, args.data_root)
+        if args.command == "extract":
+            if len(cfgs) != 1:
+                raise ValueError(f"extract takes one model; the grid names {len(cfgs)}")
+            return _extract(args, prof, cfgs[0])
         if args.command == "train":
             for cfg in cfgs:
                 tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,

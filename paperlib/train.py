@@ -162,6 +162,42 @@ def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: ['sgd', 'adamw']")
 
 
+def train_step(
+    net: nn.Module, model: nn.Module, opt: torch.optim.Optimizer, ema: "EMA", loss_fn, x: torch.Tensor,
+    y: torch.Tensor, *, dataset: str, device: torch.device, amp: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on a uint8 batch: normalise, forward, loss, backward, SGD/AdamW, EMA.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        What runs the forward pass (``model`` or its DDP wrapper).
+    model : torch.nn.Module
+        The bare model whose parameters the EMA follows.
+    x : torch.Tensor of uint8, shape ``(batch, 3, H, W)``
+    y : torch.Tensor of int64, shape ``(batch,)``
+    amp : bool
+        bf16 autocast (only on CUDA).
+
+    Returns
+    -------
+    loss : torch.Tensor, scalar, on ``device`` (no host synchronisation)
+    correct : torch.Tensor, scalar int64, on ``device``
+    """
+    x = data.normalize(x.to(device, non_blocking=True), dataset)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = y.to(device, non_blocking=True)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+        logits = net(x)
+        loss = loss_fn(logits, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    ema.update(model)
+    return loss.detach().float(), (logits.argmax(1) == y).sum()
+
+
 def validate(cfg: TrainConfig, data_root=None) -> None:
     """Check names and data before any compute (raises ``ValueError`` / ``DataNotFound``)."""
     if cfg.arch not in models.ARCHITECTURES:
@@ -291,19 +327,9 @@ def train_model(
             step = epoch * steps_per_epoch + i
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, warmup, cfg.lr)
-            x = data.normalize(x.to(device, non_blocking=True), cfg.dataset)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            y = y.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = net(x)
-                loss = loss_fn(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            ema.update(model)
-            tot_loss += loss.detach().float() * len(y)
-            tot_correct += (logits.argmax(1) == y).sum()
+            loss, correct = train_step(net, model, opt, ema, loss_fn, x, y, dataset=cfg.dataset, device=device, amp=amp)
+            tot_loss += loss * len(y)
+            tot_correct += correct
             tot_n += len(y)
             bar.update(1)
         record = {"epoch": epoch + 1, "loss": float(tot_loss) / max(1, tot_n),

@@ -30,3 +30,17 @@ def test_score_writes_csv(tmp_path):
     df = pd.read_csv(out)
     assert {"layer", "factor", "ami", "purity"} <= set(df.columns)
     assert df["layer"].iloc[0] == "stage1_block1" and "superclass accuracy" in res.stderr
+
+
+def test_extract_writes_embeddings(tmp_path, capsys):
+    from paperlib import cache
+
+    out = tmp_path / "e.npz"
+    args = ["extract", "--profile", "smoke", "--arch", "resnet", "--epochs", "1", "--no-progress",
+            "--layers", "stage2_block1", "penultimate", "--out", str(out)]
+    assert cli.main(args) == 0
+    z = cache.load(out)
+    assert z["layer/stage2_block1"].shape[0] == len(z["subclass"]) == len(z["superclass"]) == 480
+    assert z["layer/penultimate"].ndim == 2
+    assert cli.main(args[:-5] + ["--layers", "nope", "--out", str(out)]) == 2
+    assert "stage1_block1" in capsys.readouterr().err
