@@ -69,17 +69,17 @@ def test_folder_errors(tmp_path, capsys):
     with pytest.raises(report.FolderLayoutError, match=r"plants has only 1 subclass folder \(tree\)"):
         report.folder_split(root)
     # the command line reports the same before any compute, exit code 2
-    assert cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "nope")]) == 2
+    assert cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "ROOT/<superclass>/<subclass>" in err
 
 
-def test_unknown_model_suggests(folder, capsys):
+def test_unknown_model_suggests(folder, capsys, tmp_path):
     with pytest.raises(ValueError) as e:
         report.load_model("resnet10x")
     msg = str(e.value)
     assert "resnet10t" in msg and "resnet_mini" in msg and "timm.list_models" in msg
-    assert cli.main(["report", "--model", "resnet10x", "--folder", str(folder)]) == 2
+    assert cli.main(["report", "--model", "resnet10x", "--folder", str(folder), "--out-dir", str(tmp_path / "o")]) == 2
     assert "resnet10t" in capsys.readouterr().err
 
 
