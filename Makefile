@@ -29,7 +29,7 @@ $(STAMP): requirements.lock pyproject.toml
 book: $(STAMP)
 	$(PY) -m paperlib data --profile $(PROFILE) --download
 	$(MAKE) --no-print-directory notebooks
-	$(VENV)/bin/jupyter-book build book -n -W --keep-going
+	$(VENV)/bin/jupyter-book build book --all -n -W --keep-going
 
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
