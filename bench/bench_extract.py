@@ -39,7 +39,7 @@ import _benchutil as bu  # noqa: E402  (puts the repository on sys.path)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from paperlib import data, extract, models, train  # noqa: E402
+from paperlib import data, extract, train  # noqa: E402
 from paperlib.config import TrainConfig, get_profile  # noqa: E402
 
 

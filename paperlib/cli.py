@@ -99,8 +99,6 @@ def _report(args) -> int:
 
 
 def _extract(args, prof, cfg) -> int:
-    import numpy as np
-
     from . import cache, data, extract, train
 
     tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,

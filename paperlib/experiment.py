@@ -24,7 +24,7 @@ from tqdm.std import tqdm
 from . import cache, cluster, data, extract, metrics, train
 from .config import EvalConfig, Profile, TrainConfig, cache_root
 
-__all__ = ["Evaluation", "evaluate", "run", "validate_grid"]
+__all__ = ["Evaluation", "evaluate", "run", "score_superclass", "validate_grid"]
 
 
 @dataclass
@@ -61,6 +61,52 @@ class Evaluation:
     penultimate: np.ndarray
 
 
+def score_superclass(
+    emb: dict[str, np.ndarray],
+    subclass: np.ndarray,
+    n_subclasses: int,
+    factors,
+    superclass: int,
+    device: str | torch.device | None = None,
+) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Ward-cluster one superclass's embeddings at every layer and factor, and score the cuts.
+
+    Layers are consumed (popped from ``emb``) one at a time, so each flattened map is freed as soon
+    as it is clustered.
+
+    Parameters
+    ----------
+    emb : dict of str -> numpy.ndarray, shape ``(n_s, n_features)``
+        Embeddings of the superclass's images per probe point, in depth order.
+    subclass : numpy.ndarray, shape ``(n_s,)``
+        Their subclasses.
+    n_subclasses : int
+        Subclasses of this superclass; clusters = ``n_subclasses * factor``.
+    factors : sequence of int
+    superclass : int
+        Recorded in the rows.
+    device : str or torch.device, optional
+        The Gram matrix is computed there when it is a CUDA device.
+
+    Returns
+    -------
+    rows : list of dict
+        ``superclass``, ``layer``, ``factor``, ``ami``, ``purity`` per layer and factor.
+    labels : dict of str -> numpy.ndarray, shape ``(len(factors), n_s)``
+        The cluster of every image at every factor, per layer.
+    """
+    ks = cluster.n_clusters_for(n_subclasses, factors)
+    gram_device = device if device is not None and torch.device(device).type == "cuda" else None
+    rows, labels = [], {}
+    for name in list(emb):
+        lab = cluster.ward_labels(emb.pop(name), ks, device=gram_device)
+        labels[name] = lab
+        for fi, f in enumerate(factors):
+            rows.append({"superclass": superclass, "layer": name, "factor": int(f),
+                         "ami": metrics.ami(subclass, lab[fi]), "purity": metrics.purity(subclass, lab[fi])})
+    return rows, labels
+
+
 def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, cache_dir, device, progress: bool, batch_size: int) -> dict:
     cfg, h, model = trained.config, trained.hierarchy, trained.model
     split = data.load_split(cfg.dataset, "val", data_root, per_subclass=ecfg.val_per_subclass)
@@ -86,17 +132,10 @@ def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, cache_dir, dev
         if penult is None:
             penult = np.zeros((len(split), last.shape[1]), dtype=np.float32)
         penult[index] = last
-        k = len(h.groups[s])
-        sub = split.subclass[index]
-        ks = cluster.n_clusters_for(k, ecfg.factors)
-        for name in names:
-            labels = cluster.ward_labels(emb[name], ks, device=device if torch.device(device).type == "cuda" else None)
-            # ids unique across superclasses: offset by superclass
-            assign[name][:, index] = labels + s * 10_000
-            for fi, f in enumerate(ecfg.factors):
-                rows.append({"superclass": s, "layer": name, "factor": f,
-                             "ami": metrics.ami(sub, labels[fi]), "purity": metrics.purity(sub, labels[fi])})
-        del emb
+        new_rows, labels = score_superclass(emb, split.subclass[index], len(h.groups[s]), ecfg.factors, s, device)
+        rows += new_rows
+        for name, lab in labels.items():
+            assign[name][:, index] = lab + s * 10_000  # ids unique across superclasses
         bar.update(1)
     bar.close()
     return {

@@ -40,7 +40,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import cache, cluster, data, experiment, extract, metrics, models, train
+from . import cache, cluster, data, experiment, extract, models, train
 from .hierarchy import Hierarchy
 from .models import ProbePoint
 
@@ -547,7 +547,6 @@ def layer_profile(
     image_size = image_size or getattr(model, "image_size", None)
     names = [p.name for p in extract.resolve_layers(model, layers)]
     model = model.to(device).eval()
-    ward_device = device if device.type == "cuda" else None
     rows = []
     bar = tqdm(total=hierarchy.n_superclasses, disable=not progress, file=sys.stderr, mininterval=2.0,
                desc=f"cluster {getattr(model, 'arch', '')}", unit="superclass")
@@ -555,13 +554,7 @@ def layer_profile(
         model, split, hierarchy, layers=layers, pool=pool, l2_normalize=l2_normalize, batch_size=batch_size,
         image_size=image_size, device=device, num_workers=num_workers,
     ):
-        sub = split.subclass[index]
-        ks = cluster.n_clusters_for(len(hierarchy.groups[s]), factors)
-        for name in names:
-            labels = cluster.ward_labels(emb.pop(name), ks, device=ward_device)
-            for fi, f in enumerate(factors):
-                rows.append({"superclass": s, "layer": name, "factor": f,
-                             "ami": metrics.ami(sub, labels[fi]), "purity": metrics.purity(sub, labels[fi])})
+        rows += experiment.score_superclass(emb, split.subclass[index], len(hierarchy.groups[s]), factors, s, device)[0]
         bar.update(1)
     bar.close()
     if not rows:

@@ -1,4 +1,3 @@
-import os
 
 import numpy as np
 import pytest
@@ -101,8 +100,6 @@ def test_rrc_of_the_whole_image_is_the_image(monkeypatch):
 
 
 def test_decode_once_is_cached_and_verified(tmp_path):
-    from paperlib import cache
-
     root = data.write_imagenet_fixture(tmp_path / "inet", "living17", {"train": 1, "val": 2}, size=40)
     split = data.load_split("living17", "val", root)
     assert split.paths is not None and len(split) == 17 * 4 * 2

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paperlib import claims, cluster, config, experiment, metrics, train
+from paperlib import claims, config, experiment, metrics, train
 
 
 @pytest.fixture(scope="module")

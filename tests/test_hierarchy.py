@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from paperlib.hierarchy import Hierarchy
