@@ -99,20 +99,18 @@ def _report(args) -> int:
 
 
 def _extract(args, prof, cfg) -> int:
-    from . import cache, data, extract, train
+    from . import cache, experiment, extract, train
 
     tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,
                            num_workers=prof.num_workers, progress=not args.no_progress)
-    split = data.load_split(cfg.dataset, "val", args.data_root, per_subclass=prof.val_per_subclass)
-    if cfg.decode_size:
-        split = data.decode_once(split, cfg.decode_size, args.cache_dir, num_workers=prof.num_workers,
-                                 progress=not args.no_progress)
+    split = experiment.validation_split(cfg.dataset, prof.val_per_subclass, cfg.decode_size, args.data_root,
+                                        args.cache_dir, progress=not args.no_progress, num_workers=prof.num_workers)
     layers = None if args.layers == ["all"] else args.layers
     extract.resolve_layers(tr.model, layers)  # unknown names fail here, listing the valid ones
     emb, logits = extract.extract(tr.model, split, layers=layers, pool=args.pool, l2_normalize=args.l2_normalize,
                                   batch_size=prof.eval_batch_size, image_size=cfg.image_size,
                                   device=train.resolve_device(args.device), amp=cfg.amp, num_workers=prof.num_workers)
-    sup = tr.hierarchy.lookup(max(int(split.subclass.max()), max(tr.hierarchy.subclasses)) + 1)[split.subclass]
+    sup = tr.hierarchy.superclass_labels(split.subclass)
     out = {f"layer/{k}": v for k, v in emb.items()}
     out.update(subclass=split.subclass, superclass=sup, logits=logits)
     path = Path(args.out)

@@ -458,10 +458,11 @@ class ImageFiles(torch.utils.data.Dataset):
     """Image files decoded to uint8 tensors ``(3, size, size)``, with the paper's transforms.
 
     Training: random resized crop (area 5-100 %) and horizontal flip (the authors' code);
-    evaluation: resize to ``size * 256 / 224`` then centre crop ``size``.
+    evaluation: resize the shorter side to ``resize`` (default ``size * 256 / 224``) then centre
+    crop ``size``.
     """
 
-    def __init__(self, paths: list[str], targets: np.ndarray, size: int, train: bool):
+    def __init__(self, paths: list[str], targets: np.ndarray, size: int, train: bool, resize: int | None = None):
         from torchvision.transforms import v2 as T
 
         self.paths, self.targets = paths, np.asarray(targets, dtype=np.int64)
@@ -470,7 +471,8 @@ class ImageFiles(torch.utils.data.Dataset):
                 [T.RandomResizedCrop(size, scale=(0.05, 1.0), antialias=True), T.RandomHorizontalFlip(), T.PILToTensor()]
             )
         else:
-            self.transform = T.Compose([T.Resize(round(size * 256 / 224), antialias=True), T.CenterCrop(size), T.PILToTensor()])
+            resize = resize or round(size * 256 / 224)
+            self.transform = T.Compose([T.Resize(resize, antialias=True), T.CenterCrop(size), T.PILToTensor()])
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -585,23 +587,6 @@ def write_imagenet_fixture(
     return root
 
 
-class _DecodeFiles(torch.utils.data.Dataset):
-    def __init__(self, paths: list[str], size: int):
-        from torchvision.transforms import v2 as T
-
-        self.paths = paths
-        self.transform = T.Compose([T.Resize(size, antialias=True), T.CenterCrop(size), T.PILToTensor()])
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        from PIL import Image
-
-        with Image.open(self.paths[i]) as im:
-            return self.transform(im.convert("RGB"))
-
-
 def decode_once(
     split: Split, size: int, cache_dir: str | Path | None = None, num_workers: int = 0, progress: bool = True
 ) -> Split:
@@ -656,9 +641,10 @@ def decode_once(
         cache.discard(meta)
         tmp = f.with_name(f".{f.name}.tmp")
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(split), 3, size, size))
-        loader = torch.utils.data.DataLoader(_DecodeFiles(split.paths, size), batch_size=64, num_workers=num_workers)
+        files = ImageFiles(split.paths, split.subclass, size, train=False, resize=size)
+        loader = torch.utils.data.DataLoader(files, batch_size=64, num_workers=num_workers)
         i = 0
-        for x in tqdm(loader, desc=f"decode {split.dataset}/{split.split} once", disable=not progress,
+        for x, _ in tqdm(loader, desc=f"decode {split.dataset}/{split.split} once", disable=not progress,
                       file=sys.stderr, mininterval=2.0):
             arr[i : i + len(x)] = x.numpy()
             i += len(x)

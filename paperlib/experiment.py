@@ -24,7 +24,7 @@ from tqdm.std import tqdm
 from . import cache, cluster, data, extract, metrics, train
 from .config import EvalConfig, Profile, TrainConfig, cache_root
 
-__all__ = ["Evaluation", "evaluate", "run", "score_superclass", "validate_grid"]
+__all__ = ["Evaluation", "evaluate", "run", "score_superclass", "validate_grid", "validation_split"]
 
 
 @dataclass
@@ -107,12 +107,22 @@ def score_superclass(
     return rows, labels
 
 
+def validation_split(
+    dataset: str, val_per_subclass: int | None, decode_size: int | None, data_root=None, cache_dir=None,
+    progress: bool = True, num_workers: int = 0,
+) -> data.Split:
+    """The validation images models are scored on, decoded once (:func:`data.decode_once`) if
+    ``decode_size`` is set."""
+    split = data.load_split(dataset, "val", data_root, per_subclass=val_per_subclass)
+    if decode_size:
+        split = data.decode_once(split, decode_size, cache_dir, num_workers=num_workers, progress=progress)
+    return split
+
+
 def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, cache_dir, device, progress: bool, batch_size: int) -> dict:
     cfg, h, model = trained.config, trained.hierarchy, trained.model
-    split = data.load_split(cfg.dataset, "val", data_root, per_subclass=ecfg.val_per_subclass)
-    if ecfg.decode_size:
-        split = data.decode_once(split, ecfg.decode_size, cache_dir, progress=progress)
-    sup = h.lookup(max(int(split.subclass.max()), max(h.subclasses)) + 1)[split.subclass]
+    split = validation_split(cfg.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress)
+    sup = h.superclass_labels(split.subclass)
     keep = np.flatnonzero(sup >= 0)
     split, sup = split.subset(keep), sup[keep]
     points = list(model.probe_points)

@@ -182,7 +182,7 @@ def iter_superclasses(
     embeddings : dict of str -> numpy.ndarray, shape ``(n_s, n_features)``
     logits : numpy.ndarray, shape ``(n_s, n_classes)``
     """
-    sup = hierarchy.lookup(max(int(split.subclass.max()) + 1, max(hierarchy.subclasses) + 1))[split.subclass]
+    sup = hierarchy.superclass_labels(split.subclass)
     for s in range(hierarchy.n_superclasses):
         index = np.flatnonzero(sup == s)
         if len(index) == 0:

@@ -117,6 +117,22 @@ class Hierarchy:
             table[c] = s
         return table
 
+    def superclass_labels(self, subclass: np.ndarray) -> np.ndarray:
+        """Superclass of every image from its subclass id.
+
+        Parameters
+        ----------
+        subclass : numpy.ndarray of int, shape ``(n_images,)``
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape ``(n_images,)``
+            ``-1`` for subclasses outside the hierarchy.
+        """
+        subclass = np.asarray(subclass, dtype=np.int64)
+        size = max(int(subclass.max(initial=-1)), max(self.subclasses)) + 1
+        return self.lookup(size)[subclass]
+
     def subclass_name(self, subclass: int) -> str:
         """Name of a subclass id, or ``str(id)`` when names are unknown."""
         return self.subclass_names[subclass] if self.subclass_names else str(subclass)

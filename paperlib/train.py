@@ -275,7 +275,7 @@ def train_model(
         split = data.decode_once(split, cfg.decode_size, cache_dir, num_workers=num_workers, progress=progress and rank == 0)
         if distributed and rank == 0:
             torch.distributed.barrier()
-    targets = h.lookup()[split.subclass]
+    targets = h.superclass_labels(split.subclass)
     if (targets < 0).any():
         raise ValueError(f"hierarchy {h.name!r} does not cover every training subclass")
 

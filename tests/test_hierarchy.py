@@ -34,6 +34,7 @@ def test_lookup_and_roundtrip():
     assert table.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 3]
     assert Hierarchy.from_dict(h.to_dict()) == h
     assert h.superclass_of(7) == 2
+    assert h.superclass_labels([11, 0, 7, 40]).tolist() == [3, 0, 2, -1]  # -1: not in the hierarchy
 
 
 @pytest.mark.parametrize(
