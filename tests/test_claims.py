@@ -1,0 +1,154 @@
+"""The claim checks' verdicts on small synthetic score and accuracy tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from paperlib import claims
+
+SCORE_COLS = ["arch", "family", "hierarchy", "seed", "loss", "layer", "depth", "rel_depth", "factor", "ami", "purity"]
+ACC_COLS = ["arch", "family", "hierarchy", "seed", "loss", "accuracy", "epochs", "n_superclasses"]
+ARCHS = {"vgg16": "vgg", "resnet50": "resnet"}
+
+
+def make_scores(gain, *, base=0.1, seeds=(0,), noise=None, archs=ARCHS, factors=(1, 3)):
+    """A scores table shaped like experiment.run's: standard AMI ``base`` at every layer, shuffled
+    AMI ``base + gain[d]``; ``noise[seed]`` is added to both hierarchies' AMI of that seed."""
+    gain = np.asarray(gain, dtype=float)
+    n = len(gain)
+    rows = []
+    for arch, fam in archs.items():
+        for hier in ("standard", "shuffled"):
+            for seed in seeds:
+                shift = 0.0 if noise is None else noise[hier][seed]
+                for d in range(n):
+                    for f in factors:
+                        ami = base + (gain[d] if hier == "shuffled" else 0.0) + shift
+                        rows.append({"arch": arch, "family": fam, "hierarchy": hier, "seed": seed,
+                                     "loss": "softmax", "layer": f"{arch}_l{d}", "depth": d,
+                                     "rel_depth": d / max(1, n - 1), "factor": f, "ami": ami, "purity": 0.5})
+    return pd.DataFrame(rows, columns=SCORE_COLS)
+
+
+def make_accuracy(acc=0.9, *, seeds=(0,), archs=ARCHS, n_superclasses=4, override=None):
+    """An accuracy table shaped like experiment.run's; ``override[(arch, hierarchy)]`` sets one."""
+    rows = []
+    for arch, fam in archs.items():
+        for hier in ("standard", "shuffled"):
+            for seed in seeds:
+                a = (override or {}).get((arch, hier), acc)
+                rows.append({"arch": arch, "family": fam, "hierarchy": hier, "seed": seed, "loss": "softmax",
+                             "accuracy": a, "epochs": 2, "n_superclasses": n_superclasses})
+    return pd.DataFrame(rows, columns=ACC_COLS)
+
+
+LATE_RISING = [0.03, 0.05, 0.08, 0.12, 0.2, 0.3]
+
+
+def test_late_rising_gain_is_reproduced():
+    check = claims.shuffling(make_scores(LATE_RISING), make_accuracy())
+    assert check.verdict == "reproduced"
+    assert check.seeds == (0,)
+    assert "6 of 6 layers" in check.measured
+    assert "vgg16, factor 1" in check.measured and "resnet50, factor 3" in check.measured
+    assert "Seeds: 0 (1 seed: no spread estimate)" in check.measured
+    assert "no spread estimate" in check.explanation
+
+
+def test_tiny_gain_everywhere_is_not_reproduced():
+    check = claims.shuffling(make_scores([0.001] * 6), make_accuracy())
+    assert check.verdict == "not reproduced"
+    assert "only 0 of 6 layers" in check.explanation
+
+
+def test_four_of_six_layers_losing_ami_is_not_reproduced():
+    # a positive mean gain and a late rise, but four layers lose AMI
+    check = claims.shuffling(make_scores([-0.01, -0.02, -0.01, -0.01, 0.3, 0.4]), make_accuracy())
+    assert check.verdict == "not reproduced"
+    assert "only 2 of 6 layers" in check.explanation
+
+
+def test_gain_concentrated_early_is_not_reproduced():
+    check = claims.shuffling(make_scores([0.3, 0.3, 0.25, 0.2, 0.05, 0.03]), make_accuracy())
+    assert check.verdict == "not reproduced"
+    assert "last-third mean gain (+0.040) does not exceed the first-third one (+0.300)" in check.explanation
+
+
+def test_old_argmax_miss_is_reproduced():
+    """The old check failed VGG on a 0.002 argmax margin (conv2_2 +0.169 vs fc6 +0.167)."""
+    check = claims.shuffling(make_scores([0.1, 0.169, 0.12, 0.14, 0.167, 0.16]), make_accuracy())
+    assert check.verdict == "reproduced"
+
+
+def test_model_under_the_gate_is_inconclusive_and_named():
+    acc = make_accuracy(override={("resnet50", "shuffled"): 0.41})
+    check = claims.shuffling(make_scores(LATE_RISING), acc)
+    assert check.verdict == "inconclusive"
+    assert "resnet50 (shuffled, seed 0) at 0.410" in check.explanation
+    assert "resnet50 (shuffled, seed 0) 0.410 (under the gate)" in check.measured
+    # the gate outranks a failing profile
+    assert claims.shuffling(make_scores([0.001] * 6), acc).verdict == "inconclusive"
+
+
+def test_seed_spread_swamping_the_gain_is_inconclusive():
+    gain = [0.03, 0.04, 0.05, 0.06, 0.07, 0.08]
+    noise = {"standard": {0: 0.0, 1: 0.2}, "shuffled": {0: 0.2, 1: 0.0}}
+    scores = make_scores(gain, seeds=(0, 1), noise=noise)
+    check = claims.shuffling(scores, make_accuracy(seeds=(0, 1)))
+    assert check.verdict == "inconclusive"
+    assert check.seeds == (0, 1)
+    assert "within the seed spread" in check.explanation
+    assert "2 per hierarchy" in check.measured and "seed spread 0.283" in check.measured
+    # the same gain with two agreeing seeds is reproduced
+    quiet = make_scores(gain, seeds=(0, 1))
+    assert claims.shuffling(quiet, make_accuracy(seeds=(0, 1))).verdict == "reproduced"
+
+
+def test_failing_cell_outranks_a_noisy_one():
+    noise = {"standard": {0: 0.0, 1: 0.3}, "shuffled": {0: 0.3, 1: 0.0}}
+    scores = make_scores([0.001] * 6, seeds=(0, 1), noise=noise)
+    assert claims.shuffling(scores, make_accuracy(seeds=(0, 1))).verdict == "not reproduced"
+
+
+def test_markdown_is_prose_with_verdict_and_every_accuracy():
+    acc = make_accuracy(override={("vgg16", "standard"): 0.812, ("vgg16", "shuffled"): 0.733,
+                                  ("resnet50", "standard"): 0.905, ("resnet50", "shuffled"): 0.644})
+    check = claims.shuffling(make_scores(LATE_RISING), acc)
+    md = check.markdown()
+    assert "`" not in md
+    assert check.verdict in md and check.explanation in md and check.paper in md
+    for a in ("0.812", "0.733", "0.905", "0.644"):
+        assert a in md
+    assert "Fig. 2" in md and "entity-13" in md
+
+
+def test_accuracy_gate_rule_and_listing():
+    acc = make_accuracy(override={("vgg16", "shuffled"): 0.62})
+    g = claims.accuracy_gate(acc)
+    assert not g.passed
+    assert g.failing == ("vgg16 (shuffled, seed 0) at 0.620",)
+    assert "chance-corrected accuracy >= 0.50, i.e. >= 0.625 with 4 superclasses" in g.text
+    assert g.text.count("0.900") == 3
+    assert g.table["corrected"].iloc[0] == pytest.approx((0.9 - 0.25) / 0.75)
+    # exactly at the threshold passes
+    assert claims.accuracy_gate(make_accuracy(0.625)).passed
+    assert claims.accuracy_gate(make_accuracy(0.3), gate=0.0).passed
+
+
+def test_accuracy_gate_needs_n_superclasses():
+    with pytest.raises(ValueError, match="n_superclasses"):
+        claims.accuracy_gate(make_accuracy().drop(columns="n_superclasses"))
+
+
+def test_claim_check_rejects_unknown_verdict():
+    with pytest.raises(ValueError, match="verdict"):
+        claims.ClaimCheck(2, "c", "p", "m", "holds", "e", (0,))
+    assert claims.VERDICTS == ("reproduced", "not reproduced", "inconclusive")
+
+
+def test_shuffling_needs_both_hierarchies():
+    scores = make_scores(LATE_RISING)
+    with pytest.raises(ValueError, match="both hierarchies"):
+        claims.shuffling(scores[scores.hierarchy == "standard"], make_accuracy())
