@@ -6,8 +6,9 @@ ones evaluated, a checkpoint after every epoch and resumption from it after a ki
 seeded data order and augmentation, CPU or CUDA (bf16 autocast and channels_last there), and
 multi-GPU through ``torchrun`` (DDP) when ``WORLD_SIZE > 1``.
 
-The trained model is cached under ``<cache>/models/<key of its TrainConfig>/``: ``model.pt`` once
-finished, ``checkpoint.pt`` while training.
+The trained model is cached under ``<cache>/models/<key>/`` (:func:`model_dir`; the key holds its
+TrainConfig, the version of the code and the identity of the data): ``model.pt`` once finished,
+``checkpoint.pt`` while training.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import torch
 from torch import nn
 from tqdm.std import tqdm
 
-from . import cache, data, losses, models
+from . import cache, data, losses, models, provenance
 from .config import TrainConfig, cache_root
 from .hierarchy import Hierarchy
 
-__all__ = ["Trained", "train_model", "lr_at", "EMA", "model_dir", "resolve_device"]
+__all__ = ["Trained", "train_model", "lr_at", "EMA", "model_dir", "model_key", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -128,9 +129,27 @@ class Trained:
     path: Path | None = None
 
 
-def model_dir(cfg: TrainConfig, cache_dir: str | Path | None = None) -> Path:
-    """Cache folder of the model trained with ``cfg``."""
-    return cache.artifact_dir(cache_root(cache_dir), "models", cfg)
+def model_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
+    """What identifies the model trained with ``cfg``: the configuration, the code and the data.
+
+    Returns
+    -------
+    dict
+        ``config`` (the :class:`TrainConfig`, canonical), ``code``
+        (:func:`paperlib.provenance.code_version` ``("models")``) and ``data``
+        (:func:`paperlib.provenance.data_identity` of the training split).
+    """
+    return {"config": cache.canonical(cfg), "code": provenance.code_version("models"),
+            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",))}
+
+
+def model_dir(cfg: TrainConfig, cache_dir: str | Path | None = None, data_root: str | Path | None = None) -> Path:
+    """Cache folder of the model trained with ``cfg`` by the current code on the current data.
+
+    ``<cache>/models/<key>/``, keyed by :func:`model_key`; its ``config.json`` spells the key out.
+    After a change of code or data the key, hence the folder, is new; the old one is left alone.
+    """
+    return cache.artifact_dir(cache_root(cache_dir), "models", model_key(cfg, data_root))
 
 
 def _dist_info() -> tuple[int, int]:
@@ -235,7 +254,8 @@ def train_model(
     Parameters
     ----------
     cfg : TrainConfig
-        Full description of the run; its hash keys the cache.
+        Full description of the run; with the code version and the data identity it keys the
+        cache (:func:`model_dir`).
     data_root, cache_dir : path-like, optional
         See :mod:`paperlib.config`.
     device : str or torch.device
@@ -255,7 +275,7 @@ def train_model(
     """
     validate(cfg, data_root)
     device = resolve_device(device)
-    path = model_dir(cfg, cache_dir)
+    path = model_dir(cfg, cache_dir, data_root)
     final = path / "model.pt"
     if cache.is_valid(final):
         return _load_final(cfg, path, device)
