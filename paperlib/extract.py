@@ -135,8 +135,12 @@ def extract(
     pool : {"flatten", "avg"}
     l2_normalize : bool
         Scale every embedding to unit Euclidean norm.
-    batch_size, image_size, device, amp, num_workers
-        Forward-pass settings (``amp``: bf16 autocast on CUDA).
+    batch_size, image_size, device, num_workers
+        Forward-pass settings.
+    amp : bool
+        bf16 autocast on CUDA. Default ``False``: the forward pass runs in float32 (the authors
+        used no mixed precision), whatever precision the model was trained in; the pipeline
+        passes :attr:`paperlib.config.EvalConfig.extract_bf16`, the command line ``--bf16``.
 
     Returns
     -------

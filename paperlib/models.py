@@ -35,11 +35,19 @@ Paper-size models for 224x224 ImageNet / BREEDS images (profile ``paper``):
     differs from torchvision's ``vgg16_bn`` in also normalising the two dense layers
     (the paper: "after every convolutional and dense layer").
 ``vit_b_32``
-    timm ``vit_base_patch32_224`` (``pretrained=False``). Probes ``block{i}_attn`` (the
-    residual stream after the attention branch: the input of ``blocks.{i-1}.norm2``)
-    and ``block{i}_mlp`` (after the MLP branch: the output of ``blocks.{i-1}``),
-    ``i = 1..12``, then ``penultimate`` (the pre-logits, the input of ``head``: the
-    final-norm class token).
+    timm ``vit_base_patch32_224`` (``pretrained=False``) with average pooling and no
+    class token (``class_token=False, global_pool="avg", fc_norm=False``): Table G.1's
+    "ViT-B/32 (average pooling)". The 224-pixel input gives 7 x 7 = 49 patch tokens and
+    no other token. Probes ``block{i}_attn`` (the residual stream after the attention
+    branch: the input of ``blocks.{i-1}.norm2``, shape ``(B, 49, 768)``) and
+    ``block{i}_mlp`` (after the MLP branch: the output of ``blocks.{i-1}``), ``i = 1..12``,
+    then ``penultimate``: the input of ``head``, ``(B, 768)``, which is the mean over the
+    49 patch tokens of the final layer norm ``norm`` applied to each token,
+    ``norm(block12_mlp).mean(1)``. ``fc_norm=False`` keeps timm's final norm *before*
+    the pooling, as the JAX ViT of Dosovitskiy et al. does with ``classifier="gap"``
+    (``encoder_norm`` on every token, then the mean); timm's own default for
+    ``global_pool="avg"`` (``fc_norm=None``) would instead normalise the pooled vector
+    (MAE style).
 
 Penultimate layer
 -----------------
@@ -428,10 +436,16 @@ def _vgg_norm(arch: str) -> str | None:
 
 
 def _build_vit_b_32(num_classes: int, image_size: int) -> nn.Module:
+    """ViT-B/32 whose head reads the mean of the patch tokens (no class token).
+
+    ``fc_norm=False``: the final ``norm`` acts on every token and ``fc_norm`` is the
+    identity, so ``head``'s input is ``norm(tokens).mean(1)`` (the JAX ViT's ``"gap"``).
+    """
     import timm
 
     return timm.create_model(
-        "vit_base_patch32_224", pretrained=False, num_classes=num_classes, img_size=image_size
+        "vit_base_patch32_224", pretrained=False, num_classes=num_classes, img_size=image_size,
+        class_token=False, global_pool="avg", fc_norm=False,
     )
 
 
@@ -566,7 +580,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     As the authors' ``train.py`` (``x.ndim > 1``): weights of convolutions and dense
     layers are decayed; 1-D parameters (biases, norm scales and shifts) are not.
     Parameters a model lists in ``model.no_weight_decay()`` (timm's convention: the
-    ViT's ``pos_embed`` and ``cls_token``) are not decayed either.
+    ViT's ``pos_embed``; it has no class token) are not decayed either.
 
     Parameters
     ----------

@@ -6,21 +6,6 @@ import torch
 from paperlib import config, data
 
 
-def test_synthetic_is_deterministic_and_hierarchical():
-    a = data.load_split("synthetic", "train")
-    b = data.load_split("synthetic", "train")
-    assert torch.equal(a.images, b.images)
-    assert a.images.shape == (12 * data.SYN_SIZES["train"], 3, 32, 32) and a.images.dtype == torch.uint8
-    h = data.base_hierarchy("synthetic")
-    assert h.n_superclasses == 4 and h.subclasses_per_superclass == (3, 3, 3, 3)
-    # subclasses of one superclass differ in colour: their mean foreground colours are distinct
-    means = np.stack([a.images[torch.from_numpy(a.subclass == c)].float().mean((0, 2, 3)).numpy() for c in range(12)])
-    d = np.linalg.norm(means[:, None] - means[None], axis=-1)
-    assert (d[np.triu_indices(12, 1)] > 1.0).all()
-    v = data.load_split("synthetic", "val")
-    assert not torch.equal(v.images[:10], a.images[:10])
-
-
 def test_cifar_fixture_loads(cifar_root):
     h = data.base_hierarchy("cifar100", cifar_root)
     assert h.n_superclasses == 20 and set(h.subclasses_per_superclass) == {5}
@@ -120,3 +105,112 @@ def test_decode_once_is_cached_and_verified(tmp_path):
     with pytest.warns(UserWarning, match="corrupt"):
         again = data.decode_once(split, 36, tmp_path / "cache", progress=False)
     assert torch.equal(again.images, before)
+
+
+def _images(folder, shapes, fmt="JPEG"):
+    """One image file per ``(height, width)``: colour ramps plus a checkerboard (content at every
+    edge); a portrait shape whose landscape twin came just before is written as its exact transpose."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, prev = [], None
+    for k, (h, w) in enumerate(shapes):
+        if prev is not None and prev.shape[:2] == (w, h) and h > w:
+            img = prev.transpose(1, 0, 2)
+        else:
+            yy, xx = np.mgrid[0:h, 0:w]
+            img = np.stack([xx * 255 // w, yy * 255 // h, ((xx // 16 + yy // 16) % 2) * 255], -1).astype(np.uint8)
+        p = folder / f"im{k}.{fmt}"
+        Image.fromarray(img).save(p, fmt)
+        paths.append(str(p))
+        prev = img
+    return paths
+
+
+def test_decode_whole_keeps_every_pixel_and_evaluates_like_resize_crop(tmp_path):
+    import torchvision.transforms.v2.functional as TF
+    from PIL import Image
+
+    shapes = [(150, 200), (200, 150), (120, 120), (200, 300), (300, 200)]
+    paths = _images(tmp_path / "img", shapes, "PNG")  # lossless, so a transposed twin is exact
+    split = data.Split("living17", "train", np.arange(len(paths)), paths=paths)
+    dec = data.decode_once(split, 64, tmp_path / "cache", progress=False)  # train split: layout "whole"
+    assert dec.decoded and dec.images.shape == (5, 3, 64, 85) and dec.extent.shape == (5, 3)
+    # aspect <= 4:3: shorter side 64, as the old square; wider: longer side 85 (4/3 * 64), fully kept
+    assert dec.extent.tolist() == [[64, 85, 0], [85, 64, 1], [64, 64, 0], [57, 85, 0], [85, 57, 1]]
+    assert dec.subset(np.array([1, 0])).extent.tolist() == [[85, 64, 1], [64, 85, 0]]
+    # Evaluation crop of a whole-decoded image = resize shorter side 64 + centre crop 56, exactly (aspect <= 4:3).
+    ev = data.centre_crop_whole(dec.images, dec.extent, 56, 64)
+    for k in range(3):
+        with Image.open(paths[k]) as im:
+            ref = TF.pil_to_tensor(TF.center_crop(TF.resize(im.convert("RGB"), 64, antialias=True), 56))
+        assert torch.equal(ev[k], ref)
+    x, _ = next(data.iterate_batches(dec, dec.subclass, batch_size=5, train=False, image_size=56))
+    assert torch.equal(x, ev)
+    # A box covering the whole image gives the whole image (portrait ones read through the transposition).
+    ext = dec.extent
+    whole = data._resample_boxes(dec.images, torch.zeros(5), torch.zeros(5), ext[:, 0].float(), ext[:, 1].float(), 48,
+                                 None, ext[:, 2].bool())
+    for k in range(5):
+        with Image.open(paths[k]) as im:
+            ref = TF.pil_to_tensor(TF.resize(im.convert("RGB"), [48, 48], antialias=True))
+        assert (whole[k].float() - ref.float()).abs().mean() < 4  # bilinear vs antialiased resize
+    # A portrait image is stored as its landscape transpose (PIL's two-pass resize rounds a little
+    # differently), and a crop read through the transposition is the transpose of the crop.
+    for i, j in ((0, 1), (3, 4)):
+        assert (dec.images[i].int() - dec.images[j].int()).abs().max() <= 2
+    g = torch.Generator().manual_seed(0)
+    t, l, ch, cw = data._rrc_boxes(2, 64.0, 85.0, g)
+    a = data._resample_boxes(dec.images[[0, 0]], t, l, ch, cw, 32)
+    b = data._resample_boxes(dec.images[[0, 0]], l, t, cw, ch, 32, None, torch.ones(2, dtype=torch.bool))
+    assert torch.equal(a, b.transpose(-1, -2))
+    # Training batches: random resized crops of the whole image, seeded.
+    gen = lambda: torch.Generator().manual_seed(3)
+    y1, _ = next(data.iterate_batches(dec, dec.subclass, batch_size=5, train=True, augment="rrc_flip", image_size=32, generator=gen()))
+    y2, _ = next(data.iterate_batches(dec, dec.subclass, batch_size=5, train=True, augment="rrc_flip", image_size=32, generator=gen()))
+    assert y1.shape == (5, 3, 32, 32) and torch.equal(y1, y2)
+    with pytest.raises(ValueError, match="rrc_flip"):
+        data.augment_batch(dec.images, "crop_flip", gen(), 32, extent=dec.extent)
+    # the old central-square layout stays available, under its own cache key
+    old = data.decode_once(split, 64, tmp_path / "cache", progress=False, layout="centre")
+    assert old.images.shape == (5, 3, 64, 64) and old.extent is None
+    assert len(list((tmp_path / "cache" / "decoded").iterdir())) == 2
+    # a corrupt side array is detected and everything rebuilt
+    f = next((tmp_path / "cache" / "decoded").rglob("extent.npz"))
+    f.write_bytes(f.read_bytes()[:-5])
+    again = data.decode_once(split, 64, tmp_path / "cache", progress=False)
+    assert torch.equal(again.extent, dec.extent) and torch.equal(again.images, dec.images)
+
+
+@pytest.mark.parametrize("shape", [(200, 300), (300, 200)])
+def test_whole_decode_crops_follow_torchvision_on_the_whole_image(tmp_path, shape):
+    """Crop boxes drawn on a whole-decoded image have torchvision's RandomResizedCrop distribution on
+    the original image: relative area, centre and aspect (two-sample KS), unlike the old central square."""
+    from scipy.stats import ks_2samp
+    from torchvision.transforms import RandomResizedCrop
+
+    H, W = shape
+    split = data.Split("living17", "train", np.zeros(1, np.int64), paths=_images(tmp_path / "img", [shape]))
+    dec = data.decode_once(split, 128, tmp_path / "cache", progress=False)
+    h, w, t = dec.extent[0].tolist()
+    assert t == int(H > W) and abs(w / h - W / H) < 0.02 and max(h, w) <= round(128 * 4 / 3)
+    n = 4000
+    ext = dec.extent.expand(n, 3)
+    top, left, ch, cw = (v.double().numpy() for v in data._rrc_boxes(n, ext[:, 0].float(), ext[:, 1].float(),
+                                                                       torch.Generator().manual_seed(0)))
+    torch.manual_seed(0)
+    tv = np.array([RandomResizedCrop.get_params(torch.zeros(3, H, W), [0.05, 1.0], [3 / 4, 4 / 3]) for _ in range(n)], float)
+    ours = {"area": ch * cw / (h * w), "cy": (top + ch / 2) / h, "cx": (left + cw / 2) / w, "aspect": cw / ch}
+    ref = {"area": tv[:, 2] * tv[:, 3] / (H * W), "cy": (tv[:, 0] + tv[:, 2] / 2) / H,
+           "cx": (tv[:, 1] + tv[:, 3] / 2) / W, "aspect": tv[:, 3] / tv[:, 2]}
+    for k in ours:
+        assert ks_2samp(ours[k], ref[k]).statistic < 0.05, k  # 1% critical value at n = m = 4000: 0.036
+    # crops reach every edge of the image, as torchvision's do
+    assert top.min() == 0 and left.min() == 0 and (top + ch).max() == h and (left + cw).max() == w
+    # the old layout drew the same rule inside the central square only: its centres are far off
+    s = min(H, W)
+    ot, ol, och, ocw = (v.double().numpy() for v in data._rrc_boxes(n, s, s, torch.Generator().manual_seed(0)))
+    old = {"cy": (ot + och / 2 + (H - s) / 2) / H, "cx": (ol + ocw / 2 + (W - s) / 2) / W}
+    along = "cx" if W > H else "cy"
+    if W != H:
+        assert ks_2samp(old[along], ref[along]).statistic > 0.1

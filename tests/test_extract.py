@@ -13,19 +13,21 @@ def model():
 
 @pytest.fixture(scope="module")
 def split():
-    return data.load_split("synthetic", "val", per_subclass=5)  # 60 images
+    return data.load_split("synthetic", "val", per_subclass=5)  # 16 subclasses x 5 = 80 images
 
 
 def test_flatten_and_avg_shapes(model, split):
+    N = len(split)
+    assert N == 16 * 5
     emb, logits = extract.extract(model, split, pool="flatten", batch_size=16)
     assert list(emb) == [p.name for p in model.probe_points]
-    assert emb["stage1_block1"].shape == (60, 2 * 32 * 32)
-    assert emb["stage4_block2"].shape == (60, 16 * 4 * 4)
-    assert emb["penultimate"].shape == (60, 16) and logits.shape == (60, 4)
+    assert emb["stage1_block1"].shape == (N, 2 * 32 * 32)
+    assert emb["stage4_block2"].shape == (N, 16 * 4 * 4)
+    assert emb["penultimate"].shape == (N, 16) and logits.shape == (N, 4)
     avg, _ = extract.extract(model, split, pool="avg", batch_size=16)
-    assert avg["stage1_block1"].shape == (60, 2)
+    assert avg["stage1_block1"].shape == (N, 2)
     # avg pooling is the spatial mean of the flattened map
-    np.testing.assert_allclose(avg["stage2_block1"], emb["stage2_block1"].reshape(60, 4, 16, 16).mean((2, 3)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(avg["stage2_block1"], emb["stage2_block1"].reshape(N, 4, 16, 16).mean((2, 3)), rtol=1e-5, atol=1e-6)
 
 
 def test_all_layers_in_one_forward_pass(model, split):
@@ -41,7 +43,7 @@ def test_all_layers_in_one_forward_pass(model, split):
     h = model.register_forward_hook(lambda *a: calls.append(1))
     extract.extract(model, split, batch_size=16)
     h.remove()
-    assert len(calls) == 4  # ceil(60 / 16) batches, one pass each for all layers
+    assert len(calls) == 5  # ceil(80 / 16) batches, one pass each for all layers
 
 
 def test_l2_normalize_and_layer_subset(model, split):
@@ -62,3 +64,29 @@ def test_iter_superclasses_covers_every_image_once(model, split):
         assert emb["penultimate"].shape[0] == len(index) == logits.shape[0]
         seen.append(index)
     assert sorted(np.concatenate(seen).tolist()) == list(range(len(split)))
+
+
+def test_extraction_is_float32_by_default(model, split, monkeypatch, tmp_path):
+    import dataclasses
+
+    from paperlib import config, experiment, train
+
+    emb, logits = extract.extract(model, split, batch_size=len(split))
+    assert all(e.dtype == np.float32 for e in emb.values()) and logits.dtype == np.float32
+    with torch.no_grad():
+        ref = model(data.normalize(split.images, "synthetic").float())
+    assert ref.dtype == torch.float32
+    np.testing.assert_allclose(logits, ref.numpy(), rtol=1e-6, atol=1e-6)
+    # The pipeline extracts in float32 even for a model trained with bf16 autocast, unless asked.
+    paper = config.get_profile("paper")
+    assert paper.amp and not paper.eval_config().extract_bf16
+    assert paper.eval_config(extract_bf16=True).extract_bf16
+    seen = []
+    monkeypatch.setattr(extract, "iter_superclasses", lambda *a, **k: seen.append(k["amp"]) or iter(()))
+    prof = config.get_profile("smoke")
+    h = data.base_hierarchy("synthetic")
+    trained = train.Trained(model, prof.train_config("resnet").replace(amp=True), h, [], tmp_path)
+    ecfg = prof.eval_config((1,))
+    experiment._compute(trained, ecfg, None, tmp_path, "cpu", False, 64)
+    experiment._compute(trained, dataclasses.replace(ecfg, extract_bf16=True), None, tmp_path, "cpu", False, 64)
+    assert seen == [False, True]

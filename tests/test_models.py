@@ -185,16 +185,25 @@ def test_vgg16_normalised(arch):
 def test_vit_b_32():
     model = build_model("vit_b_32", 13)
     assert [p.name for p in model.probe_points] == VIT_NAMES + ["penultimate"]
-    calls = _check_common(model, "vit_b_32", torch.randn(1, 3, 224, 224), 13)
-    assert calls["block1_attn"][0].shape == (1, 50, 768)
-    assert calls["block12_mlp"][0].shape == (1, 50, 768)
-    assert calls["penultimate"][0].shape == (1, 768)
+    # Average pooling, no class token (Table G.1 "ViT-B/32 (average pooling)").
+    assert model.cls_token is None and model.num_prefix_tokens == 0
+    calls = _check_common(model, "vit_b_32", torch.randn(2, 3, 224, 224), 13)
+    assert calls["block1_attn"][0].shape == (2, 49, 768)  # 7 x 7 patch tokens only
+    assert calls["block12_mlp"][0].shape == (2, 49, 768)
+    assert calls["penultimate"][0].shape == (2, 768)
+    # The head reads the mean of the 49 patch tokens after the final layer norm (fc_norm is the
+    # identity): penultimate == norm(block12_mlp).mean over tokens.
+    assert isinstance(model.fc_norm, nn.Identity) and isinstance(model.norm, nn.LayerNorm)
+    with torch.no_grad():
+        pooled = model.norm(calls["block12_mlp"][0]).mean(1)
+    torch.testing.assert_close(calls["penultimate"][0], pooled, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(calls["penultimate"][0], model.norm(calls["block12_mlp"][0][:, 0]), atol=1e-3)
     # block{i}_mlp of block i is the input of the next block's attention branch
     # and block{i}_attn differs from it (the attention residual was added).
     assert not torch.equal(calls["block1_attn"][0], calls["block1_mlp"][0])
     groups = {g["name"]: g for g in param_groups(model, 0.1)}
     no_decay_ids = {id(p) for p in groups["no_decay"]["params"]}
-    assert id(model.pos_embed) in no_decay_ids and id(model.cls_token) in no_decay_ids
+    assert id(model.pos_embed) in no_decay_ids
     assert id(model.blocks[0].attn.qkv.weight) not in no_decay_ids
 
 
