@@ -1,6 +1,7 @@
 # paperlib: `make book` builds the book, `make test` runs the tests. Both set up the environment first.
 #   make book                   default profile (quick: CIFAR-100, downloaded once into the data root)
-#   make book PROFILE=smoke     synthetic data, no download, seconds per chapter
+#   make book PROFILE=smoke     synthetic data, no download, minutes on a CPU
+#   make book PROFILE=cifar     the whole CIFAR-100 trained to convergence (one GPU)
 #   make book PROFILE=paper     BREEDS from a local ImageNet root (PAPERLIB_DATA), GPU
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c

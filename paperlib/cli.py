@@ -5,11 +5,14 @@ notebook and a notebook never retrains what a job already trained:
 
 ``data``   check (and with ``--download``, fetch) the data a profile needs.
 ``train``  train the models of a grid (cached by configuration; resumes after a kill).
-``extract`` train if needed and save validation embeddings of chosen probe points (.npz).
+``extract`` train if needed and save validation embeddings of chosen probe points (.npz), in
+           float32 unless ``--bf16``.
 ``score``  train if needed, cluster every layer and write the per-layer scores as CSV.
 ``report`` the same probe for your own model (paperlib architecture or timm name, optional
            checkpoint) and your own image folder ROOT/<superclass>/<subclass>/*.jpg:
            profile.csv and profile.png (see paperlib.report).
+``cache``  ``list`` the cached artifacts (size, age, state, code/data current or stale) or
+           ``prune`` them (``--stale``, ``--older-than DAYS``, ``--kind``; ``--dry-run``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ __all__ = ["main", "build_parser"]
 
 
 def _grid_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="quick", help="smoke, quick or paper (default quick)")
+    p.add_argument("--profile", default="quick", help="smoke, quick, cifar or paper (default quick)")
     p.add_argument("--arch", nargs="+", default=["resnet"], help="families (resnet, vgg, ...) or architecture names")
     p.add_argument("--hierarchy", nargs="+", default=["standard"], choices=["standard", "shuffled"])
     p.add_argument("--seed", nargs="+", type=int, default=[0])
@@ -54,14 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     _grid_args(e)
     e.add_argument("--layers", nargs="+", default=["penultimate"], help="probe points (default penultimate; 'all' for every one)")
     e.add_argument("--pool", default="avg", choices=["flatten", "avg"], help="default avg (flattened maps are large)")
-    e.add_argument("--l2-normalize", action="store_true")
+    e.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
+                   help="scale embeddings to unit norm (default, as they are clustered)")
+    e.add_argument("--bf16", action="store_true",
+                   help="bf16 autocast on CUDA (default: float32, as the authors; training's bf16 is not used)")
     e.add_argument("--out", required=True, help=".npz file: one array per layer, plus subclass and superclass labels")
 
     s = sub.add_parser("score", help="per-layer AMI and purity of the models of a grid, as CSV")
     _grid_args(s)
     s.add_argument("--factors", nargs="+", type=int, default=list(range(1, 11)))
     s.add_argument("--pool", default="flatten", choices=["flatten", "avg"])
-    s.add_argument("--l2-normalize", action="store_true")
+    s.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
+                   help="scale embeddings to unit norm before clustering (default; the paper's choice)")
     s.add_argument("--out", default="-", help="CSV file (default stdout)")
 
     r = sub.add_parser("report", help="per-layer clustering profile of your own model on your own image folder",
@@ -73,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--folder", required=True, help="ROOT of ROOT/<superclass>/<subclass>/<image>")
     r.add_argument("--factors", nargs="+", type=int, default=[1, 3, 5], help="overclustering factors (default 1 3 5)")
     r.add_argument("--pool", default="flatten", choices=["flatten", "avg"])
-    r.add_argument("--l2-normalize", action="store_true")
+    r.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
+                   help="scale embeddings to unit norm before clustering (default; the paper's choice)")
     r.add_argument("--layers", nargs="+", default=None, help="probe points to score (default all)")
     r.add_argument("--image-size", type=int, default=None,
                    help="input side (default: the model's own, e.g. 224, or 32 for the mini models)")
@@ -83,7 +91,57 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", required=True, help="output folder for profile.csv and profile.png")
     r.add_argument("--device", default="auto")
     r.add_argument("--no-progress", action="store_true")
+    c = sub.add_parser("cache", help="list or prune the artifact cache")
+    csub = c.add_subparsers(dest="action", required=True)
+    for name, text in (("list", "one row per cached artifact"), ("prune", "remove stale or old artifacts")):
+        a = csub.add_parser(name, help=text)
+        a.add_argument("--cache-dir", default=None, help="artifact cache (default $PAPERLIB_CACHE)")
+        a.add_argument("--data-root", default=None, help="data root, to check data identities (default $PAPERLIB_DATA)")
+        a.add_argument("--kind", nargs="+", default=None, choices=["models", "scores", "decoded"])
+        a.add_argument("--check-data", action=argparse.BooleanOptionalAction, default=None,
+                       help="compare data identities for every dataset (default: only synthetic and CIFAR-100)")
+    lst = csub.choices["list"]
+    lst.add_argument("--verify", action="store_true", help="check every file's checksum (reads them all)")
+    pr = csub.choices["prune"]
+    pr.add_argument("--stale", action="store_true", help="entries of another code version or data identity")
+    pr.add_argument("--older-than", type=float, default=None, metavar="DAYS", help="entries not written for DAYS days")
+    pr.add_argument("--dry-run", action="store_true", help="print what would be removed, remove nothing")
     return ap
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _age(days: float) -> str:
+    return f"{days * 24 * 60:.0f} min" if days < 1 / 24 else f"{days * 24:.1f} h" if days < 2 else f"{days:.0f} d"
+
+
+def _cache(args) -> int:
+    from . import cache
+
+    if args.action == "list":
+        rows = cache.entries(args.cache_dir, kinds=tuple(args.kind or cache.KINDS), verify=args.verify,
+                             check_data=args.check_data, data_root=args.data_root)
+        print(f"{'kind':8} {'key':16} {'size':>9} {'age':>8} {'state':8} {'code':7} {'data':7} summary")
+        for e in rows:
+            print(f"{e.kind:8} {e.key:16} {_size(e.bytes):>9} {_age(e.age_days):>8} {e.state:8} {e.code:7} {e.data:7} "
+                  f"{e.summary}")
+        stale = [e for e in rows if e.stale]
+        print(f"{len(rows)} entries, {_size(sum(e.bytes for e in rows))}; {len(stale)} stale "
+              f"({_size(sum(e.bytes for e in stale))})")
+        return 0
+    gone = cache.prune(args.cache_dir, stale=args.stale, older_than=args.older_than, kinds=args.kind,
+                       dry_run=args.dry_run, check_data=args.check_data, data_root=args.data_root)
+    verb = "would remove" if args.dry_run else "removed"
+    for e in gone:
+        print(f"{verb} {e.kind}/{e.key} ({_size(e.bytes)}, {e.code} code, {e.data} data): {e.summary}")
+    print(f"{verb} {len(gone)} entries, {'would free' if args.dry_run else 'freed'} {_size(sum(e.bytes for e in gone))}")
+    return 0
 
 
 def _report(args) -> int:
@@ -109,7 +167,7 @@ def _extract(args, prof, cfg) -> int:
     extract.resolve_layers(tr.model, layers)  # unknown names fail here, listing the valid ones
     emb, logits = extract.extract(tr.model, split, layers=layers, pool=args.pool, l2_normalize=args.l2_normalize,
                                   batch_size=prof.eval_batch_size, image_size=cfg.image_size,
-                                  device=train.resolve_device(args.device), amp=cfg.amp, num_workers=prof.num_workers)
+                                  device=train.resolve_device(args.device), amp=args.bf16, num_workers=prof.num_workers)
     sup = tr.hierarchy.superclass_labels(split.subclass)
     out = {f"layer/{k}": v for k, v in emb.items()}
     out.update(subclass=split.subclass, superclass=sup, logits=logits)
@@ -136,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _report(args)
+        if args.command == "cache":
+            return _cache(args)
         prof = _profile(args)
         if args.command == "data":
             root = data.ensure_data(prof.dataset, args.data_root, download=args.download)

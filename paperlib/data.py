@@ -46,6 +46,14 @@ class Split:
         In-memory images (synthetic, CIFAR-100).
     paths : list of str, or None
         Image files (ImageNet/BREEDS), decoded on the fly.
+    decoded : bool
+        ``images`` were decoded once from files (:func:`decode_once`) at a side larger than the
+        model's input.
+    extent : torch.Tensor of int32, shape ``(n_images, 3)``, or None
+        Set for images decoded whole (:func:`decode_once`, ``layout="whole"``): per image its
+        ``(height, width, transposed)`` in its own orientation; the image fills rows ``0..height``
+        and columns ``0..width`` of its canvas, or the transposed rectangle if ``transposed`` is 1.
+        None: every image fills its whole array.
     """
 
     dataset: str
@@ -54,6 +62,7 @@ class Split:
     images: torch.Tensor | None = None
     paths: list[str] | None = None
     decoded: bool = False  # images were decoded once from files at a side larger than the model's input
+    extent: torch.Tensor | None = None  # (n, 3) int32: height, width, transposed of each whole-decoded image
 
     def __len__(self) -> int:
         return len(self.subclass)
@@ -68,6 +77,7 @@ class Split:
             images=None if self.images is None else self.images[torch.from_numpy(index)],
             paths=None if self.paths is None else [self.paths[i] for i in index],
             decoded=self.decoded,
+            extent=None if self.extent is None else self.extent[torch.from_numpy(index)],
         )
 
     def per_subclass(self, n: int | None) -> "Split":
@@ -84,50 +94,74 @@ def _check_name(dataset: str) -> None:
 
 
 # --------------------------------------------------------------------------- synthetic (smoke)
+# A miniature of BREEDS' situation (SPEC.md, "Synthetic"). The superclass owns a strong, shared trait:
+# its shape and its colour family. The subclass trait is weak and not needed by the superclass label:
+# the spatial frequency of a sinusoidal texture on the object, drawn with a random
+# orientation and phase, so a flip, a shift or a crop never turns one subclass into another. Ward on
+# raw pixels within a standard superclass therefore barely finds the subclasses, while a shuffled
+# superclass (subclasses of different shapes and colours) is easy to split: a network trained on
+# the shuffled hierarchy has to learn the texture, one trained on the standard hierarchy need not.
 SYN_SHAPES = ("disc", "square", "triangle", "cross")
-SYN_VARIANTS = 3
-SYN_SIZES = {"train": 120, "val": 40}  # images per subclass
+SYN_VARIANTS = 4  # subclasses per superclass, as entity-13 in the paper
+SYN_FREQUENCIES = (3.0, 6.0, 9.0, 13.0)  # texture cycles per image side, one per subclass of a superclass
+SYN_TEXTURE_CONTRAST = 0.5  # relative amplitude of the texture on the object's colour
+SYN_HUE_JITTER = 0.03  # per-image hue spread within a superclass's colour family (fraction of the wheel)
+SYN_SIZES = {"train": 160, "val": 40}  # images per subclass
+SYN_SEEDS = {"train": 1, "val": 2}
+#: Bumped whenever the generator's output changes; part of the data identity of cached results.
+SYN_VERSION = 2
 
 
 def _synthetic_hierarchy() -> Hierarchy:
     names = []
     for shape in SYN_SHAPES:
-        names += [f"{shape}-v{v}" for v in range(SYN_VARIANTS)]
+        names += [f"{shape}-f{f:g}" for f in SYN_FREQUENCIES[:SYN_VARIANTS]]
     groups = tuple(tuple(range(s * SYN_VARIANTS, (s + 1) * SYN_VARIANTS)) for s in range(len(SYN_SHAPES)))
     return Hierarchy("synthetic", SYN_SHAPES, groups, tuple(names))
 
 
 def synthetic_images(subclass: np.ndarray, seed: int, size: int = 32) -> torch.Tensor:
-    """Draw hierarchical images: the superclass is a shape, the subclass its colour and texture.
+    """Draw hierarchical images: the superclass is a shape in a colour family, the subclass a texture.
 
-    Subclass ``c`` belongs to superclass ``c // 3`` (its shape: disc, square, triangle, cross) and
-    has its own hue and stripe orientation, which the superclass label does not need; position,
-    scale, brightness and background noise vary per image. Under the shuffled hierarchy a
-    superclass gathers subclasses of different shapes and colours, which share no trait.
+    Subclass ``c`` belongs to superclass ``c // SYN_VARIANTS``, which fixes the shape (disc,
+    square, triangle, cross) and the colour family (a hue, jittered per image by
+    ``SYN_HUE_JITTER``). Within a superclass the subclasses differ only in the spatial frequency of
+    a sinusoidal texture on the object (``SYN_FREQUENCIES``, relative amplitude
+    ``SYN_TEXTURE_CONTRAST``), drawn with a random orientation and phase per image: the trait is
+    invariant to flips and shifts, so the training augmentation keeps it, and it carries no colour.
+    It is weak where it matters: with random phases and orientations, images of one subclass are
+    no closer in pixel space than images of two, so Ward on raw pixels cannot find it (AMI near 0),
+    while a network can learn to detect it.
+    Position, size and brightness of the object and the background level and noise vary per image.
 
     Parameters
     ----------
     subclass : numpy.ndarray of int, shape ``(n,)``
-        Subclass id of every image, in ``0 .. 11``.
+        Subclass id of every image, in ``0 .. len(SYN_SHAPES) * SYN_VARIANTS - 1``.
     seed : int
-        Seed of the image noise; the same inputs always give the same images.
+        Seed of the per-image draws; the same inputs always give the same images.
     size : int
         Image side in pixels.
 
     Returns
     -------
     torch.Tensor of uint8, shape ``(n, 3, size, size)``
+
+    Examples
+    --------
+    >>> synthetic_images(np.array([0, 5]), seed=0).shape
+    torch.Size([2, 3, 32, 32])
     """
     rng = np.random.default_rng(seed)
+    subclass = np.asarray(subclass, dtype=np.int64)
     n = len(subclass)
-    shape = np.asarray(subclass) // SYN_VARIANTS
-    # Each subclass: a hue spread over the colour wheel, interleaved across shapes, and a stripe angle.
-    hue = (np.asarray(subclass) * 5 % 12) / 12.0
-    angle = (np.asarray(subclass) % SYN_VARIANTS) * np.pi / SYN_VARIANTS
+    if n and (subclass.min() < 0 or subclass.max() >= len(SYN_SHAPES) * SYN_VARIANTS):
+        raise ValueError(f"synthetic subclass ids must lie in 0..{len(SYN_SHAPES) * SYN_VARIANTS - 1}")
+    shape, variant = subclass // SYN_VARIANTS, subclass % SYN_VARIANTS
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
-    cx = rng.uniform(-0.15, 0.15, n)[:, None, None]
-    cy = rng.uniform(-0.15, 0.15, n)[:, None, None]
-    r = rng.uniform(0.22, 0.32, n)[:, None, None]
+    cx = rng.uniform(-0.12, 0.12, n)[:, None, None]
+    cy = rng.uniform(-0.12, 0.12, n)[:, None, None]
+    r = rng.uniform(0.25, 0.33, n)[:, None, None]
     dx, dy = xx[None] - cx, yy[None] - cy
     masks = {
         0: dx**2 + dy**2 < r**2,
@@ -138,14 +172,17 @@ def synthetic_images(subclass: np.ndarray, seed: int, size: int = 32) -> torch.T
     mask = np.zeros((n, size, size), dtype=bool)
     for s, m in masks.items():
         mask |= m & (shape == s)[:, None, None]
-    # HSV-like colour from the hue: three phase-shifted cosines.
+    # The superclass's colour family: its hue (evenly spread over the wheel), jittered per image.
+    hue = shape / len(SYN_SHAPES) + rng.uniform(-SYN_HUE_JITTER, SYN_HUE_JITTER, n)
     rgb = 0.5 + 0.5 * np.cos(2 * np.pi * (hue[:, None] + np.array([0.0, 1 / 3, 2 / 3])[None]))
-    rgb = rgb * rng.uniform(0.75, 1.0, (n, 1))
-    stripes = 0.75 + 0.25 * np.sign(
-        np.sin(2 * np.pi * 5 * (xx[None] * np.cos(angle)[:, None, None] + yy[None] * np.sin(angle)[:, None, None]))
-    )
-    fg = rgb[:, :, None, None] * stripes[:, None]
-    bg = rng.uniform(0.2, 0.5, (n, 1, 1, 1)) + rng.normal(0, 0.08, (n, 3, size, size))
+    rgb = rgb * rng.uniform(0.7, 1.0, (n, 1))
+    # The subclass's texture: one frequency, random orientation and phase.
+    freq = np.asarray(SYN_FREQUENCIES, dtype=np.float64)[variant][:, None, None]
+    theta = rng.uniform(0, np.pi, n)[:, None, None]
+    phase = rng.uniform(0, 2 * np.pi, n)[:, None, None]
+    texture = np.sin(2 * np.pi * freq * (xx[None] * np.cos(theta) + yy[None] * np.sin(theta)) + phase)
+    fg = rgb[:, :, None, None] * (1.0 + SYN_TEXTURE_CONTRAST * texture[:, None])
+    bg = rng.uniform(0.2, 0.5, (n, 1, 1, 1)) + rng.normal(0, 0.06, (n, 3, size, size))
     img = np.where(mask[:, None], fg, bg) + rng.normal(0, 0.04, (n, 3, size, size))
     return torch.from_numpy((np.clip(img, 0, 1) * 255).astype(np.uint8))
 
@@ -154,7 +191,7 @@ def _synthetic_split(split: str) -> Split:
     h = _synthetic_hierarchy()
     per = SYN_SIZES[split]
     subclass = np.repeat(np.arange(h.n_subclasses), per)
-    images = synthetic_images(subclass, seed={"train": 1, "val": 2}[split])
+    images = synthetic_images(subclass, seed=SYN_SEEDS[split])
     return Split("synthetic", split, subclass.astype(np.int64), images=images)
 
 
@@ -376,7 +413,10 @@ def normalize(x: torch.Tensor, dataset: str) -> torch.Tensor:
     return (x.float() / 255.0 - m) / s
 
 
-def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator, out_size: int | None = None) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, mode: str, generator: torch.Generator, out_size: int | None = None,
+    extent: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Random training augmentation of a uint8 batch, vectorised, seeded by ``generator``.
 
     Works on whatever device ``x`` is on (random numbers are drawn on the CPU from ``generator``),
@@ -388,21 +428,31 @@ def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator, out_si
     mode : {"crop_flip", "rrc_flip", "none"}
         ``"crop_flip"``: reflect-pad by 4 and crop back to ``H x W``, then flip (CIFAR practice);
         ``"rrc_flip"``: random resized crop of area 5-100 % (aspect 3/4-4/3, torchvision's sampling
-        rule) resampled bilinearly to ``out_size``, then flip (the authors' code); ``"none"``: unchanged.
+        rule) resampled bilinearly to ``out_size``, then flip (the authors' code); ``"none"``: unchanged
+        (with ``extent``: the evaluation centre crop, :func:`centre_crop_whole`).
     generator : torch.Generator
         CPU generator, the source of all randomness: a given seed always gives the same batch.
     out_size : int, optional
         Output side for ``"rrc_flip"`` (default ``H``).
+    extent : torch.Tensor of int, shape ``(batch, 3)``, optional
+        Images decoded whole (:attr:`Split.extent`): each image's own ``(height, width,
+        transposed)`` inside its canvas. The crop box is then drawn per image from that image's
+        whole area, by torchvision's ``RandomResizedCrop`` rule on an image of that size, and
+        read through the transposition. Only ``"rrc_flip"`` and ``"none"`` take it.
 
     Returns
     -------
     torch.Tensor of uint8, shape ``(batch, 3, out_size, out_size)``
     """
+    if extent is not None and mode == "none":
+        return centre_crop_whole(x, extent, out_size or x.shape[-2], x.shape[-2])
     if mode == "none":
         return x
     b, _, h, w = x.shape
     dev = x.device
     if mode == "crop_flip":
+        if extent is not None:
+            raise ValueError("'crop_flip' needs images that fill their array; images decoded whole take 'rrc_flip'")
         padded = torch.nn.functional.pad(x.float(), (4, 4, 4, 4), mode="reflect").to(x.dtype)
         offs = torch.randint(0, 9, (b, 2), generator=generator).to(dev)
         flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
@@ -413,44 +463,108 @@ def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator, out_si
         return padded.permute(0, 2, 3, 1)[bidx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
     if mode == "rrc_flip":
         size = out_size or h
-        top, left, ch, cw = _rrc_boxes(b, h, w, generator)
+        if extent is None:
+            top, left, ch, cw = _rrc_boxes(b, h, w, generator)
+            transposed = None
+        else:
+            ext = extent.cpu()
+            top, left, ch, cw = _rrc_boxes(b, ext[:, 0].float(), ext[:, 1].float(), generator)
+            transposed = ext[:, 2].bool()
         flip = torch.rand(b, generator=generator) < 0.5
-        # affine map from output coordinates in [-1, 1] to the crop box in input coordinates
-        theta = torch.zeros(b, 2, 3, dtype=torch.float32)
-        theta[:, 0, 0] = (cw / w) * torch.where(flip, -1.0, 1.0)
-        theta[:, 0, 2] = (2 * left + cw) / w - 1
-        theta[:, 1, 1] = ch / h
-        theta[:, 1, 2] = (2 * top + ch) / h - 1
-        grid = torch.nn.functional.affine_grid(theta.to(dev), [b, 3, size, size], align_corners=False)
-        out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-        return out.round_().clamp_(0, 255).to(torch.uint8)
+        return _resample_boxes(x, top, left, ch, cw, size, flip, transposed)
     raise ValueError(f"unknown augmentation {mode!r}; valid: ['crop_flip', 'rrc_flip', 'none']")
 
 
-def _rrc_boxes(n: int, h: int, w: int, g: torch.Generator, scale=(0.05, 1.0), ratio=(3 / 4, 4 / 3), tries: int = 10):
-    """Random-resized-crop boxes for ``n`` images: torchvision's rule (10 tries, then centre crop).
+def _resample_boxes(
+    x: torch.Tensor, top, left, ch, cw, size: int, flip: torch.Tensor | None = None,
+    transposed: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Bilinear resampling of one box per image to ``size x size`` (uint8 in, uint8 out).
+
+    ``top, left, ch, cw``: float tensors ``(batch,)``, the box in the image's own orientation, in
+    pixels (pixel edges: the box covers ``[left, left + cw) x [top, top + ch)``). ``flip``: mirror
+    the output horizontally; ``transposed``: the image is stored transposed in ``x`` (its rows are
+    the array's columns).
+    """
+    b, _, H, W = x.shape
+    sign = torch.ones(b) if flip is None else torch.where(flip, -1.0, 1.0)
+    t = torch.zeros(b, dtype=torch.bool) if transposed is None else transposed
+    zero = torch.zeros(b)
+    # affine map from output coordinates in [-1, 1] to the box in input coordinates
+    theta = torch.zeros(b, 2, 3, dtype=torch.float32)
+    theta[:, 0, 0] = torch.where(t, zero, sign * cw / W)
+    theta[:, 0, 1] = torch.where(t, ch / W, zero)
+    theta[:, 0, 2] = torch.where(t, (2 * top + ch) / W, (2 * left + cw) / W) - 1
+    theta[:, 1, 0] = torch.where(t, sign * cw / H, zero)
+    theta[:, 1, 1] = torch.where(t, zero, ch / H)
+    theta[:, 1, 2] = torch.where(t, (2 * left + cw) / H, (2 * top + ch) / H) - 1
+    grid = torch.nn.functional.affine_grid(theta.to(x.device), [b, 3, size, size], align_corners=False)
+    out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def centre_crop_whole(x: torch.Tensor, extent: torch.Tensor, out_size: int, resize: int) -> torch.Tensor:
+    """Evaluation crop of images decoded whole: resize the shorter side to ``resize``, centre crop.
+
+    Parameters
+    ----------
+    x : torch.Tensor of uint8, shape ``(batch, 3, H, W)``
+        Canvases of :func:`decode_once` with ``layout="whole"``.
+    extent : torch.Tensor of int, shape ``(batch, 3)``
+        :attr:`Split.extent` of these images.
+    out_size : int
+        Output side (e.g. 224).
+    resize : int
+        The shorter side the original is resized to before cropping (e.g. 256; the decode size).
+
+    Returns
+    -------
+    torch.Tensor of uint8, shape ``(batch, 3, out_size, out_size)``
+        For an image stored with its shorter side equal to ``resize`` this copies the pixels of the
+        usual resize-``resize`` / centre-crop-``out_size`` (integer box, no resampling).
+    """
+    ext = extent.cpu()
+    h, w = ext[:, 0].float(), ext[:, 1].float()
+    c = torch.minimum(h, w) * (out_size / resize)
+    top, left = torch.round((h - c) / 2), torch.round((w - c) / 2)
+    return _resample_boxes(x, top, left, c, c, out_size, None, ext[:, 2].bool())
+
+
+def _rrc_boxes(n: int, h, w, g: torch.Generator, scale=(0.05, 1.0), ratio=(3 / 4, 4 / 3), tries: int = 10):
+    """Random-resized-crop boxes for ``n`` images by torchvision's rule (10 tries, then its fallback).
+
+    ``h, w``: the image size, ints (all images alike) or float tensors ``(n,)`` (one size per
+    image). As ``torchvision.transforms.RandomResizedCrop.get_params``: area uniform in
+    ``scale`` x image area, log-aspect uniform in ``ratio``, sides rounded, the first of ``tries``
+    draws that fits, at a uniform integer position; if none fits, the central crop of the whole
+    image clamped to ``ratio``.
 
     Returns float tensors ``top, left, height, width`` of shape ``(n,)``.
     """
     import math
 
-    area = h * w
+    h = torch.as_tensor(h, dtype=torch.float32).expand(n)
+    w = torch.as_tensor(w, dtype=torch.float32).expand(n)
+    area = (h * w)[:, None]
     target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, tries, generator=g))
     logr = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(n, tries, generator=g)
     ar = torch.exp(logr)
     cw = torch.round(torch.sqrt(target * ar))
     ch = torch.round(torch.sqrt(target / ar))
-    ok = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)
+    ok = (cw > 0) & (cw <= w[:, None]) & (ch > 0) & (ch <= h[:, None])
     first = torch.where(ok.any(1), ok.float().argmax(1), torch.full((n,), -1))
-    side = float(min(h, w))
     idx = first.clamp(min=0)[:, None]
-    cw = torch.where(first >= 0, cw.gather(1, idx)[:, 0], torch.full((n,), side))
-    ch = torch.where(first >= 0, ch.gather(1, idx)[:, 0], torch.full((n,), side))
+    # torchvision's fallback: the whole image, its aspect clamped to ``ratio``, centred
+    in_ratio = w / h
+    fw = torch.where(in_ratio < min(ratio), w, torch.where(in_ratio > max(ratio), torch.round(h * max(ratio)), w))
+    fh = torch.where(in_ratio < min(ratio), torch.round(w / min(ratio)), h)
+    cw = torch.where(first >= 0, cw.gather(1, idx)[:, 0], fw)
+    ch = torch.where(first >= 0, ch.gather(1, idx)[:, 0], fh)
     u = torch.rand(n, 2, generator=g)
     top = torch.floor(u[:, 0] * (h - ch + 1))
     left = torch.floor(u[:, 1] * (w - cw + 1))
-    top = torch.where(first >= 0, top, torch.full((n,), (h - side) // 2))
-    left = torch.where(first >= 0, left, torch.full((n,), (w - side) // 2))
+    top = torch.where(first >= 0, top, torch.div(h - ch, 2, rounding_mode="floor"))
+    left = torch.where(first >= 0, left, torch.div(w - cw, 2, rounding_mode="floor"))
     return top, left, ch, cw
 
 
@@ -504,8 +618,11 @@ def iterate_batches(
     Training batches come in a seeded random order, with the last incomplete batch dropped
     (unless it is the only one), the global batch split across ``world_size`` ranks; evaluation
     batches keep the split's order. In-memory images are moved to ``device`` (if given) before
-    augmentation, so a GPU augments whole batches; images decoded once (:func:`decode_once`) are
-    centre-cropped to ``image_size`` for evaluation, which equals the usual resize-256/crop-224.
+    augmentation, so a GPU augments whole batches. Images decoded once (:func:`decode_once`) are
+    centre-cropped to ``image_size`` for evaluation, which equals the usual resize-256/crop-224
+    (``layout="centre"``: a slice of the stored square; ``layout="whole"``:
+    :func:`centre_crop_whole`); in training, images decoded whole get their random resized crop
+    from the whole image (:func:`augment_batch` with ``extent``).
     """
     n = len(split)
     if train:
@@ -521,10 +638,13 @@ def iterate_batches(
             x = split.images[torch.from_numpy(np.sort(idx) if split.decoded else idx)]
             if split.decoded:  # sorted reads from the memory map, then back to the sampled order
                 x = x[torch.from_numpy(np.argsort(np.argsort(idx)))]
+            ext = None if split.extent is None else split.extent[torch.from_numpy(idx)]
             if device is not None:
                 x = x.to(device, non_blocking=True)
             if train:
-                x = augment_batch(x, augment, generator, image_size)
+                x = augment_batch(x, augment, generator, image_size, extent=ext)
+            elif ext is not None:
+                x = centre_crop_whole(x, ext, image_size or round(x.shape[-2] * 224 / 256), x.shape[-2])
             elif split.decoded and image_size is not None and x.shape[-1] != image_size:
                 o = (x.shape[-1] - image_size) // 2
                 x = x[..., o : o + image_size, o : o + image_size]
@@ -587,30 +707,108 @@ def write_imagenet_fixture(
     return root
 
 
+#: Canvas aspect of :func:`decode_once`'s ``"whole"`` layout: ``size x round(size * 4/3)``.
+WHOLE_MAX_ASPECT = 4 / 3
+
+
+def _whole_shape(height: int, width: int, size: int, long: int) -> tuple[int, int]:
+    """Side lengths ``(h, w)`` of an image fitted whole, aspect kept, into ``size x long`` (either way round).
+
+    The shorter side becomes ``size`` if the longer then fits in ``long``; otherwise the longer side
+    becomes ``long`` and the shorter one less than ``size``.
+    """
+    short, lng = min(height, width), max(height, width)
+    new_long = round(lng * size / short)
+    if new_long <= long:
+        new_short = size
+    else:
+        new_short, new_long = max(1, round(short * long / lng)), long
+    return (new_short, new_long) if width >= height else (new_long, new_short)
+
+
+class _WholeImageFiles(torch.utils.data.Dataset):
+    """Image files resized whole into a ``size x long`` canvas (portrait ones transposed).
+
+    Items: ``(canvas, extent)``: uint8 ``(3, size, long)``, the image in the top-left corner and
+    its last row and column repeated into the rest (so bilinear sampling at the image's edge never
+    reads anything but the image), and int32 ``(3,)`` ``(height, width, transposed)``.
+    """
+
+    def __init__(self, paths: list[str], size: int, long: int):
+        self.paths, self.size, self.long = paths, int(size), int(long)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        import torchvision.transforms.v2.functional as TF
+        from PIL import Image
+
+        with Image.open(self.paths[i]) as im:
+            im = im.convert("RGB")
+            h, w = _whole_shape(im.height, im.width, self.size, self.long)
+            x = TF.pil_to_tensor(TF.resize(im, [h, w], antialias=True))
+        t = h > w
+        if t:
+            x = x.transpose(1, 2)
+        arr = np.pad(x.numpy(), ((0, 0), (0, self.size - x.shape[1]), (0, self.long - x.shape[2])), mode="edge")
+        return torch.from_numpy(np.ascontiguousarray(arr)), torch.tensor([h, w, int(t)], dtype=torch.int32)
+
+
 def decode_once(
-    split: Split, size: int, cache_dir: str | Path | None = None, num_workers: int = 0, progress: bool = True
+    split: Split, size: int, cache_dir: str | Path | None = None, num_workers: int = 0, progress: bool = True,
+    layout: str | None = None,
 ) -> Split:
     """Decode a split's image files once into a cached uint8 array and use it from then on.
 
-    Every image is resized (shorter side ``size``) and centre-cropped to ``size x size``, stored as
-    one ``(n_images, 3, size, size)`` uint8 ``.npy`` file under ``<cache>/decoded/<key>/`` (key: the
-    file list and ``size``), written to a temporary file and renamed, with a SHA-256 checksum that is
-    verified on every load (a truncated or corrupt file is rebuilt). Training then samples random
-    resized crops of these arrays on the GPU (:func:`augment_batch`), so no JPEG is decoded twice;
-    the crop comes from the central ``size x size`` square of each image (the usual evaluation
-    crop's frame) rather than from the whole, possibly wider, image.
+    Two layouts:
+
+    ``"whole"`` (default for the training split)
+        Every image is resized, aspect kept, so that the *whole* image fits a canvas of
+        ``size x round(size * 4/3)`` (:data:`WHOLE_MAX_ASPECT`; portrait images are stored
+        transposed so their longer side runs along the canvas's width): its shorter side becomes
+        ``size`` if its aspect is at most 4:3, else its longer side becomes ``round(size * 4/3)``.
+        It sits in the canvas's top-left corner, the rest filled by repeating its last row and
+        column; its own ``(height, width, transposed)`` is kept in :attr:`Split.extent`. Training
+        then draws each random resized crop from the whole image, by torchvision's
+        ``RandomResizedCrop`` rule on that image's own size (:func:`augment_batch`), as the authors'
+        crop of the full decoded JPEG does. Resolution, relative to the ``"centre"`` square of the
+        same ``size``: unchanged for images of aspect up to 4:3 (both store the shorter side at
+        ``size``; ImageNet's usual 4:3 and 3:4 images), ``(4/3) / a`` in each direction for a wider
+        aspect ``a`` (3:2: 0.89; 16:9: 0.75; 2:1: 0.67). Against cropping the original JPEG, every
+        crop is resampled from the shorter-side-``size`` image (256 for 224-pixel models) rather
+        than the full-size file, as with the old square, bilinearly and without antialiasing (a crop
+        wider than the output shrinks by at most 341/224 = 1.5x for 224-pixel models, against
+        256/224 = 1.14x within the square). Memory: ``size * round(size * 4/3)`` pixels
+        per image, 4/3 of the square (entity-13's ~67,600 training images at 256: 17.7 GB instead
+        of 13.3 GB, memory-mapped). Evaluation batches of such a split use
+        :func:`centre_crop_whole`.
+    ``"centre"`` (default for every other split: the validation images)
+        Every image is resized (shorter side ``size``) and centre-cropped to ``size x size``, the
+        evaluation transform's frame: the centre ``image_size`` crop of it is exactly the usual
+        resize-``size`` / centre-crop-``image_size``. (Used for training, this layout would limit
+        the random crops to the central square; pass it explicitly to get that old behaviour.)
+
+    The array is one ``(n_images, 3, H, W)`` uint8 ``.npy`` file under ``<cache>/decoded/<key>/``
+    (key: the file list, ``size`` and the layout), written to a temporary file and renamed, with a
+    SHA-256 checksum verified on every load (a truncated or corrupt file is rebuilt); the extents
+    are a checksummed ``extent.npz`` beside it. No JPEG is decoded twice.
 
     Parameters
     ----------
     split : Split
-        A split of image files (``split.paths``).
+        A split of image files (``split.paths``); in-memory splits are returned unchanged.
     size : int
-        Stored side, e.g. 256 for 224-pixel models.
+        Stored shorter side, e.g. 256 for 224-pixel models.
+    layout : {"whole", "centre"}, optional
+        Default ``"whole"`` for ``split.split == "train"``, else ``"centre"``.
 
     Returns
     -------
     Split
-        The same images in the same order, in memory (memory-mapped), with ``decoded=True``.
+        The same images in the same order, in memory (memory-mapped), with ``decoded=True``;
+        ``images`` of shape ``(n, 3, size, round(size * 4/3))`` and ``extent`` ``(n, 3)`` for
+        ``"whole"``, ``(n, 3, size, size)`` and ``extent=None`` for ``"centre"``.
     """
     import hashlib
     import sys
@@ -622,9 +820,16 @@ def decode_once(
 
     if split.paths is None:
         return split
-    key = {"files": hashlib.sha256("\n".join(split.paths).encode()).hexdigest(), "n": len(split), "size": int(size)}
+    if layout is None:
+        layout = "whole" if split.split == "train" else "centre"
+    if layout not in ("whole", "centre"):
+        raise ValueError(f"unknown layout {layout!r}; valid: ['whole', 'centre']")
+    size = int(size)
+    shape = (len(split), 3, size, size if layout == "centre" else round(size * WHOLE_MAX_ASPECT))
+    key = {"files": hashlib.sha256("\n".join(split.paths).encode()).hexdigest(), "n": len(split), "size": size,
+           "layout": layout, "shape": list(shape)}
     d = cache.artifact_dir(_config.cache_root(cache_dir), "decoded", key)
-    f, meta = d / "images.npy", d / "meta.json"
+    f, meta, ext_f = d / "images.npy", d / "meta.json", d / "extent.npz"
 
     def digest(path: Path) -> str:
         h = hashlib.sha256()
@@ -634,26 +839,36 @@ def decode_once(
         return h.hexdigest()
 
     ok = cache.is_valid(meta) and f.exists() and f.stat().st_size == cache.load(meta)["bytes"]
+    ok = ok and (layout == "centre" or cache.is_valid(ext_f))
     if ok and digest(f) != cache.load(meta)["sha256"]:
         warnings.warn(f"rebuilding corrupt decoded images {f}", stacklevel=2)
         ok = False
     if not ok:
         cache.discard(meta)
         tmp = f.with_name(f".{f.name}.tmp")
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(split), 3, size, size))
-        files = ImageFiles(split.paths, split.subclass, size, train=False, resize=size)
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        if layout == "centre":
+            files = ImageFiles(split.paths, split.subclass, size, train=False, resize=size)
+        else:
+            files = _WholeImageFiles(split.paths, size, shape[-1])
+        extent = np.zeros((len(split), 3), dtype=np.int32)
         loader = torch.utils.data.DataLoader(files, batch_size=64, num_workers=num_workers)
         i = 0
-        for x, _ in tqdm(loader, desc=f"decode {split.dataset}/{split.split} once", disable=not progress,
-                      file=sys.stderr, mininterval=2.0):
+        for x, e in tqdm(loader, desc=f"decode {split.dataset}/{split.split} once", disable=not progress,
+                         file=sys.stderr, mininterval=2.0):
             arr[i : i + len(x)] = x.numpy()
+            if layout == "whole":
+                extent[i : i + len(x)] = e.numpy()
             i += len(x)
         arr.flush()
         del arr
         os.replace(tmp, f)
-        cache.save(meta, {"bytes": f.stat().st_size, "sha256": digest(f), "shape": [len(split), 3, size, size]})
+        if layout == "whole":
+            cache.save(ext_f, {"extent": extent})
+        cache.save(meta, {"bytes": f.stat().st_size, "sha256": digest(f), "shape": list(shape), "layout": layout})
     arr = np.load(f, mmap_mode="r")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # read-only memory map: never written through
         images = torch.from_numpy(arr)
-    return Split(split.dataset, split.split, split.subclass, images=images, decoded=True)
+    extent_t = torch.from_numpy(cache.load(ext_f)["extent"]) if layout == "whole" else None
+    return Split(split.dataset, split.split, split.subclass, images=images, decoded=True, extent=extent_t)

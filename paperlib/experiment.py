@@ -4,7 +4,8 @@
 validation split superclass by superclass, extracts every probe point in one forward pass, builds
 one Ward tree per (superclass, layer), cuts it at every overclustering factor and scores the cuts
 against the hidden subclasses. Scores, cluster assignments, pooled penultimate embeddings and the
-superclass accuracy are cached under ``<cache>/scores/<key of (train config, eval config)>/``.
+superclass accuracy are cached under ``<cache>/scores/<key>/`` (:func:`scores_key`: train config,
+eval config, code version and data identity).
 :func:`run` does all of it for a grid of models and returns tidy tables.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -21,10 +22,10 @@ import pandas as pd
 import torch
 from tqdm.std import tqdm
 
-from . import cache, cluster, data, extract, metrics, train
+from . import cache, cluster, data, extract, metrics, provenance, train
 from .config import EvalConfig, Profile, TrainConfig, cache_root
 
-__all__ = ["Evaluation", "evaluate", "run", "score_superclass", "validate_grid", "validation_split"]
+__all__ = ["Evaluation", "evaluate", "pixel_scores", "run", "score_superclass", "scores_key", "validate_grid", "validation_split"]
 
 
 @dataclass
@@ -135,7 +136,7 @@ def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, cache_dir, dev
                desc=f"cluster {cfg.arch} {cfg.hierarchy} seed {cfg.seed}", unit="superclass")
     for s, index, emb, logits in extract.iter_superclasses(
         model, split, h, pool=ecfg.pool, l2_normalize=ecfg.l2_normalize, batch_size=batch_size,
-        image_size=ecfg.image_size, device=device, amp=cfg.amp,
+        image_size=ecfg.image_size, device=device, amp=ecfg.extract_bf16,  # float32 unless asked (training's bf16 is cfg.amp)
     ):
         correct += int((logits.argmax(1) == s).sum())
         last = emb[names[-1]]
@@ -165,6 +166,21 @@ def _tables(rows: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.DataFr
     return mean, per
 
 
+def scores_key(cfg: TrainConfig, ecfg: EvalConfig, data_root: str | Path | None = None) -> dict:
+    """What identifies the scores of the model ``cfg`` under ``ecfg``: configurations, code and data.
+
+    Returns
+    -------
+    dict
+        ``train`` and ``eval`` (the two configurations, canonical), ``code``
+        (:func:`paperlib.provenance.code_version` ``("scores")``: the training code and the
+        extraction, clustering and scoring code) and ``data``
+        (:func:`paperlib.provenance.data_identity` of both splits).
+    """
+    return {"train": cache.canonical(cfg), "eval": cache.canonical(ecfg), "code": provenance.code_version("scores"),
+            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train", "val"))}
+
+
 def evaluate(
     trained: train.Trained,
     ecfg: EvalConfig,
@@ -182,14 +198,16 @@ def evaluate(
     trained : paperlib.train.Trained
     ecfg : EvalConfig
         Factors, pooling, normalisation, validation subset.
+    data_root, cache_dir : path-like, optional
+        See :mod:`paperlib.config`. The scores are cached under :func:`scores_key`; after a change
+        of code or data they are computed anew in a new folder.
 
     Returns
     -------
     Evaluation
     """
     device = train.resolve_device(device)
-    key = {"train": asdict(trained.config), "eval": asdict(ecfg)}
-    d = cache.artifact_dir(cache_root(cache_dir), "scores", key)
+    d = cache.artifact_dir(cache_root(cache_dir), "scores", scores_key(trained.config, ecfg, data_root))
     sj, an = d / "scores.json", d / "arrays.npz"
     if cache.is_valid(sj) and cache.is_valid(an):
         meta, arrays = cache.load(sj), cache.load(an)
@@ -223,7 +241,7 @@ def run(
     losses: Sequence[str] = ("softmax",),
     factors: Sequence[int] = tuple(range(1, 11)),
     pool: str = "flatten",
-    l2_normalize: bool = False,
+    l2_normalize: bool = True,
     shuffle_seed: int = 0,
     data_root: str | Path | None = None,
     cache_dir: str | Path | None = None,
@@ -266,7 +284,64 @@ def run(
                       batch_size=profile.eval_batch_size)
         ident = {"arch": cfg.arch, "family": fam, "hierarchy": cfg.hierarchy, "seed": cfg.seed, "loss": cfg.loss}
         frames.append(ev.scores.assign(**ident))
-        accs.append({**ident, "accuracy": ev.accuracy, "epochs": cfg.epochs})
+        accs.append({**ident, "accuracy": ev.accuracy, "epochs": cfg.epochs, "n_superclasses": trained.hierarchy.n_superclasses})
         evals[(cfg.arch, cfg.hierarchy, cfg.seed, cfg.loss)] = ev
     cols = ["arch", "family", "hierarchy", "seed", "loss", "layer", "depth", "rel_depth", "factor", "ami", "purity"]
     return pd.concat(frames, ignore_index=True)[cols], pd.DataFrame(accs), evals
+
+
+def pixel_scores(
+    profile: Profile,
+    *,
+    hierarchies: Sequence[str] = ("standard", "shuffled"),
+    factors: Sequence[int] = (1,),
+    l2_normalize: bool = True,
+    shuffle_seed: int = 0,
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 256,
+) -> pd.DataFrame:
+    """What Ward finds in the raw pixels, before any network: the data's own subclass structure.
+
+    The validation images (evaluation transforms of the profile, e.g. the 224-pixel centre crop for
+    ImageNet) are flattened to vectors of pixel values in 0..1, optionally scaled to unit norm, and
+    clustered within each superclass of each hierarchy exactly as a layer's embeddings are
+    (:func:`score_superclass`). A network's per-layer AMI is read against this baseline: the paper's
+    situation is a standard hierarchy whose subclasses the pixels barely separate.
+
+    Parameters
+    ----------
+    profile : Profile
+    hierarchies : sequence of {"standard", "shuffled"}
+    factors : sequence of int
+    l2_normalize : bool
+        Unit-norm pixel vectors (as the embeddings are by default).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (hierarchy, factor): ``hierarchy``, ``factor``, ``ami``, ``purity`` (unweighted
+        means over superclasses).
+    """
+    ecfg = profile.eval_config(factors, "flatten", l2_normalize)
+    split = validation_split(profile.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir,
+                             progress=False)
+    frames = []
+    for hier in hierarchies:
+        h = data.hierarchy_for(profile.dataset, hier, shuffle_seed, data_root)
+        sup = h.superclass_labels(split.subclass)
+        rows = []
+        for s in range(h.n_superclasses):
+            index = np.flatnonzero(sup == s)
+            if len(index) == 0:
+                continue
+            sub = split.subset(index)
+            batches = data.iterate_batches(sub, sub.subclass, batch_size=batch_size, train=False,
+                                           image_size=ecfg.image_size)
+            x = torch.cat([b.float().div_(255.0).flatten(1) for b, _ in batches])
+            if l2_normalize:
+                x = torch.nn.functional.normalize(x, dim=1)
+            rows += score_superclass({"pixels": x.numpy()}, sub.subclass, len(h.groups[s]), ecfg.factors, s)[0]
+        mean = pd.DataFrame(rows).groupby("factor")[["ami", "purity"]].mean().reset_index()
+        frames.append(mean.assign(hierarchy=hier))
+    return pd.concat(frames, ignore_index=True)[["hierarchy", "factor", "ami", "purity"]]

@@ -54,9 +54,18 @@ def layer_profile(
 
 def factor_grid(
     scores: pd.DataFrame, *, metric: str = "ami", hue: str = "hierarchy", col: str = "arch", row: str = "factor",
-    col_order: Sequence | None = None, titles: dict | None = None,
+    col_order: Sequence | None = None, titles: dict | None = None, baseline: pd.DataFrame | None = None,
 ) -> plt.Figure:
     """A grid of :func:`layer_profile` panels: one row per ``row`` value, one column per ``col`` value.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Tidy scores (:func:`paperlib.experiment.run`).
+    baseline : pandas.DataFrame, optional
+        A score that does not depend on the layer, drawn as a dashed line per ``hue`` value in every
+        panel of its ``row`` value, e.g. Ward on raw pixels (:func:`paperlib.experiment.pixel_scores`:
+        columns ``hue``, ``row`` and ``metric``).
 
     Returns
     -------
@@ -71,6 +80,10 @@ def factor_grid(
             sub = scores[(scores[row] == r) & (scores[col] == c)]
             t = f"{(titles or {}).get(c, c)}, {row} {r}"
             layer_profile(axes[i, j], sub, metric=metric, hue=hue, title=t)
+            if baseline is not None:
+                for _, b in baseline[baseline[row] == r].iterrows():
+                    axes[i, j].axhline(b[metric], ls="--", lw=1, color=HIERARCHY_COLORS.get(b[hue], "grey"),
+                                       label=f"{b[hue]}, raw pixels")
             if i < len(rows) - 1:
                 axes[i, j].set_xticklabels([])
     axes[0, -1].legend(fontsize=8, title=hue, title_fontsize=8)

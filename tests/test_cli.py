@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from paperlib import cli
+from paperlib import cli, data
 
 
 def test_data_command_explains_missing_cifar(tmp_path, capsys):
@@ -40,7 +40,7 @@ def test_extract_writes_embeddings(tmp_path, capsys):
             "--layers", "stage2_block1", "penultimate", "--out", str(out)]
     assert cli.main(args) == 0
     z = cache.load(out)
-    assert z["layer/stage2_block1"].shape[0] == len(z["subclass"]) == len(z["superclass"]) == 480
+    assert z["layer/stage2_block1"].shape[0] == len(z["subclass"]) == len(z["superclass"]) == 16 * data.SYN_SIZES["val"]
     assert z["layer/penultimate"].ndim == 2
     assert cli.main(args[:-5] + ["--layers", "nope", "--out", str(out)]) == 2
     assert "stage1_block1" in capsys.readouterr().err

@@ -35,3 +35,23 @@ def test_eval_config_validation():
     with pytest.raises(ValueError, match="factors"):
         prof.eval_config(factors=[0, 1])
     assert prof.eval_config([1, 3]).factors == (1, 3)
+    assert prof.eval_config([1, 3]).l2_normalize  # unit-norm embeddings by default, as in the paper (Sec. 3)
+    assert not prof.eval_config([1], l2_normalize=False).l2_normalize
+
+
+def test_cifar_profile_is_whole_cifar100_to_convergence():
+    prof = config.get_profile("cifar")
+    assert config.PROFILES == ("smoke", "quick", "cifar", "paper")
+    assert prof.dataset == "cifar100" and prof.train_per_subclass is None and prof.val_per_subclass is None
+    r, v = prof.train_config("resnet"), prof.train_config("vgg")
+    assert (r.arch, r.width, r.epochs, r.batch_size, r.lr, r.amp) == ("resnet_mini", 64, 100, 256, 0.1, True)
+    assert (v.arch, v.width, v.lr) == ("vgg_mini", 64, 0.01)
+
+
+def test_profile_epoch_scale_and_ema_decay():
+    prof = config.get_profile("smoke")
+    r, v = prof.train_config("resnet"), prof.train_config("vgg")
+    assert (r.epochs, v.epochs) == (15, 40) and r.ema_decay == v.ema_decay == 0.98
+    short = config.get_profile("smoke", epochs=1)
+    assert (short.train_config("resnet").epochs, short.train_config("vgg").epochs) == (1, 3)
+    assert config.get_profile("paper").train_config("vgg").epochs == 400

@@ -91,8 +91,9 @@ def test_shuffling_paper_profile_on_imagenet_fixture(tmp_path_factory):
                               "num_workers": 0, "warmup_epochs": 0.5})
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
     assert "Claim 2" in text and "resnet50" in text and "vgg16" in text
+    cells = re.findall(r"(\w+), factor (\d+): gain > 0\.02 in (\d+) of (\d+) layers", text)
+    assert {(a, f) for a, f, _, _ in cells} == {(a, f) for a in ("resnet50", "vgg16") for f in ("1", "3", "5")}
     from paperlib import models
 
-    names = {p.name for a in ("resnet50", "vgg16") for p in models.probe_points(a)}
-    best = re.findall(r"at (\w+) \(relative depth", text)
-    assert best and len(best) % 6 == 0 and set(best) <= names  # 2 archs x 3 factors, paper layer names
+    n_layers = {a: len(models.probe_points(a)) for a in ("resnet50", "vgg16")}
+    assert all(int(n) == n_layers[a] for a, _, _, n in cells)  # every probe point of both paper models scored
