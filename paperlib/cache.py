@@ -7,6 +7,17 @@ written to a temporary file in the same folder and renamed into place (:func:`sa
 or corrupt file, or one whose write was interrupted before its sidecar, is detected
 (:class:`CorruptArtifact`) and rebuilt by :func:`cached`, never silently used.
 
+The cache may be shared by several processes and users at once. The data file and its sidecar are
+written as a pair under a short per-folder lock (``<dir>/.write.lock``), so concurrent writers never
+leave one writer's data next to another's checksum; :func:`load` reads without a lock and, only when
+the pair does not match, reads it again under that lock before declaring it corrupt. :func:`lock`
+is the longer per-artifact lock (``<dir>/.lock``) that :func:`paperlib.train.train_model` and
+:func:`paperlib.experiment.evaluate` hold while they compute an entry, so a second run waits for the
+first one and then loads its result. Files are created with the permissions the umask allows (not
+0600), so a group-shared cache stays readable. A cache that cannot be written to (read-only, full)
+still serves its valid entries; what has to be computed is kept in memory with a warning
+(:func:`try_save`).
+
 The keys of trained models and scores also hold the version of the code and the identity of the
 data that produced them (:mod:`paperlib.provenance`), so a change of either gives a new folder and
 leaves the old one alone; :func:`entries` lists the folders (size, age, state, stale or current)
@@ -15,12 +26,17 @@ and :func:`prune` removes the stale or old ones (``python -m paperlib cache list
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
+import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -29,8 +45,10 @@ import numpy as np
 
 __all__ = [
     "CorruptArtifact", "key_of", "canonical", "save", "load", "is_valid", "cached", "artifact_dir",
-    "Entry", "entries", "prune",
+    "Entry", "entries", "prune", "lock", "try_save", "discard",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class CorruptArtifact(RuntimeError):
@@ -71,10 +89,14 @@ def key_of(config: Any) -> str:
 def artifact_dir(root: Path, kind: str, config: Any) -> Path:
     """``<root>/<kind>/<key_of(config)>``, created, with ``config.json`` written once."""
     d = Path(root) / kind / key_of(config)
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only cache: what it lacks is computed and kept in memory
+        _warn_unwritable(root, exc)
+        return d
     cfg = d / "config.json"
     if not is_valid(cfg):
-        save(cfg, canonical(config))
+        try_save(cfg, canonical(config), root=root)
     return d
 
 
@@ -82,19 +104,125 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system tells (Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; honour the umask like open() does
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+# --------------------------------------------------------------------------- locks
+_held = threading.local()  # lock files this thread holds (flock is per open file: re-entry would deadlock)
+
+
+def _open_lock_file(lockfile: Path) -> int | None:
+    try:  # flock needs no write access: a read-only descriptor of a shared lock file will do
+        return os.open(lockfile, os.O_RDONLY | os.O_CREAT, 0o666)
+    except OSError:
+        try:
+            return os.open(lockfile, os.O_RDONLY)
+        except OSError:
+            return None
+
+
+@contextlib.contextmanager
+def _flock(lockfile: Path, *, shared: bool = False, what: str | None = None):
+    key = str(Path(lockfile).absolute())
+    held = _held.__dict__.setdefault("paths", set())
+    if key in held:  # this thread holds it already
+        yield True
+        return
+    fd = _open_lock_file(Path(lockfile))
+    if fd is None:  # folder missing or not writable: nobody can write there, nothing to guard
+        log.debug("cannot create lock file %s; going on without it", lockfile)
+        yield False
+        return
+    held.add(key)
+    try:
+        op = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, op | fcntl.LOCK_NB)
+        except BlockingIOError:
+            t0 = time.monotonic()
+            if what:
+                log.warning("waiting for another process %s (lock %s)", what, lockfile)
+            fcntl.flock(fd, op)
+            if what:
+                log.warning("lock %s acquired after %.1f s", lockfile, time.monotonic() - t0)
+        yield True
+    finally:
+        held.discard(key)
+        os.close(fd)  # releases the lock
+
+
+def lock(directory: Path | str, *, what: str | None = None):
+    """Context manager holding the exclusive per-artifact lock ``<directory>/.lock``.
+
+    Hold it while checking for an artifact, computing it and saving it, so that a second process
+    (or user) that needs the same artifact waits, then loads the finished result instead of
+    computing it again. Waiting is reported with a logged warning. Where the lock file cannot be
+    created (a read-only cache) it goes on without a lock. Re-entrant within one thread.
+
+    Parameters
+    ----------
+    directory : path-like
+        The artifact's folder (:func:`artifact_dir`).
+    what : str, optional
+        What the lock guards, for the waiting message (e.g. ``"to train <dir>"``).
+    """
+    d = Path(directory)
+    return _flock(d / ".lock", what=what or f"to finish {d}")
+
+
+def _pair_lock(path: Path, shared: bool = False):
+    """Short lock under which a file and its checksum sidecar are written (or re-read) together."""
+    return _flock(path.parent / ".write.lock", shared=shared)
+
+
+_warned_roots: set[str] = set()
+
+
+def _warn_unwritable(root: Path | str, exc: BaseException) -> None:
+    if str(root) not in _warned_roots:
+        _warned_roots.add(str(root))
+        warnings.warn(f"cache {root} is not writable; result kept in memory only ({exc})", stacklevel=3)
+
+
+def try_save(path: Path | str, obj: Any, *, root: Path | str | None = None) -> bool:
+    """:func:`save`, but an unwritable cache (read-only, full) only warns: returns whether it saved.
+
+    The warning (``cache <root> is not writable; result kept in memory only``) is given once per
+    ``root`` (default: the file's folder) and process.
+    """
+    try:
+        save(path, obj)
+        return True
+    except OSError as exc:
+        _warn_unwritable(root if root is not None else Path(path).parent, exc)
+        return False
 
 
 def _encode(path: Path, obj: Any) -> bytes:
@@ -125,22 +253,35 @@ def save(path: Path | str, obj: Any) -> Path:
     """
     path = Path(path)
     data = _encode(path, obj)
-    sc = _sidecar(path)
-    if sc.exists():
-        sc.unlink()  # the old checksum must never vouch for the new file
-    _write_atomic(path, data)
-    _write_atomic(sc, hashlib.sha256(data).hexdigest().encode())
+    digest = hashlib.sha256(data).hexdigest().encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Both renames under the folder's write lock: concurrent writers of one path never interleave,
+    # so the last writer leaves its own data and checksum. A reader that looks between the two
+    # renames sees a pair that does not match (a checksum only vouches for identical bytes) and
+    # re-reads under the lock (see _verified_bytes).
+    with _pair_lock(path):
+        _write_atomic(path, data)
+        _write_atomic(_sidecar(path), digest)
     return path
 
 
+def _read_pair(path: Path) -> tuple[bytes, str | None]:
+    data = path.read_bytes()  # FileNotFoundError if absent
+    try:
+        return data, _sidecar(path).read_text().strip()
+    except FileNotFoundError:
+        return data, None
+
+
 def _verified_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise FileNotFoundError(path)
-    sc = _sidecar(path)
-    if not sc.exists():
+    data, want = _read_pair(path)
+    if want != hashlib.sha256(data).hexdigest():
+        # Perhaps a save was between its two renames: read again once no writer holds the pair.
+        with _pair_lock(path, shared=True):
+            data, want = _read_pair(path)
+    if want is None:
         raise CorruptArtifact(f"{path}: no checksum sidecar (interrupted write?)")
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sc.read_text().strip():
+    if hashlib.sha256(data).hexdigest() != want:
         raise CorruptArtifact(f"{path}: checksum mismatch (truncated or corrupt)")
     return data
 
@@ -166,7 +307,7 @@ def load(path: Path | str, map_location: str = "cpu") -> Any:
         if path.suffix == ".pt":
             import torch
 
-            return torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+            return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any decode failure means corrupt
         raise CorruptArtifact(f"{path}: cannot decode ({exc})") from exc
     raise ValueError(f"unknown artifact format {path.suffix!r}")
@@ -184,25 +325,28 @@ def is_valid(path: Path | str) -> bool:
 def discard(path: Path | str) -> None:
     """Remove an artifact and its sidecar if present."""
     path = Path(path)
-    for p in (path, _sidecar(path)):
-        if p.exists():
-            p.unlink()
+    with _pair_lock(path):
+        for p in (_sidecar(path), path):
+            p.unlink(missing_ok=True)
 
 
 def cached(path: Path | str, build: Callable[[], Any]) -> Any:
     """Load ``path`` if it is valid, else ``build()``, save and return it.
 
-    A file that exists but fails its checksum is reported with a warning, deleted and rebuilt.
+    A file that exists but fails its checksum is reported with a warning, deleted and rebuilt. If
+    the cache cannot be written to, the result is returned unsaved, with a warning (:func:`try_save`).
     """
     path = Path(path)
-    if path.exists():
-        try:
-            return load(path)
-        except CorruptArtifact as exc:
-            warnings.warn(f"rebuilding corrupt cache entry: {exc}", stacklevel=2)
+    try:
+        return load(path)
+    except FileNotFoundError:
+        pass
+    except CorruptArtifact as exc:
+        warnings.warn(f"rebuilding corrupt cache entry: {exc}", stacklevel=2)
+        with contextlib.suppress(OSError):
             discard(path)
     obj = build()
-    save(path, obj)
+    try_save(path, obj)
     return obj
 
 

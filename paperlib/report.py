@@ -12,6 +12,13 @@ one forward pass, superclass by superclass), :func:`paperlib.cluster.ward_labels
 :func:`paperlib.plots.layer_profile`. Nothing is cached and nothing is downloaded: timm models are
 built with ``pretrained=False``; trained weights come only from ``--checkpoint``.
 
+Checkpoints are data, not code: they are read with ``torch.load(weights_only=True)`` (or as
+``.safetensors``); a file that needs full unpickling (which can run arbitrary code) is refused unless
+``--trust-checkpoint`` / ``trust_checkpoint=True`` is given. Every image of the folder is decoded
+once (at reduced JPEG scale, :func:`find_bad_images`) before the model is built; unreadable or
+truncated files stop the report with their paths listed, or are skipped with
+``--skip-bad-images`` / ``skip_bad_images=True``.
+
 Probe points of timm models (:func:`timm_probe_points`): every entry of ``model.feature_info`` (the
 stage outputs timm exposes for feature extraction, e.g. ``act1``, ``layer1`` .. ``layer4`` for a
 ResNet, ``blocks.0`` .. ``blocks.{d-1}`` for a ViT), named by module path with dots replaced by
@@ -45,8 +52,8 @@ from .hierarchy import Hierarchy
 from .models import ProbePoint
 
 __all__ = [
-    "FOLDER_DATASET", "IMAGE_EXTENSIONS", "LAYOUT", "FolderLayoutError", "CheckpointError",
-    "folder_split", "model_kind", "timm_probe_points", "read_checkpoint", "load_model",
+    "FOLDER_DATASET", "IMAGE_EXTENSIONS", "LAYOUT", "FolderLayoutError", "CheckpointError", "BadImageError",
+    "folder_split", "find_bad_images", "model_kind", "timm_probe_points", "read_checkpoint", "load_model",
     "layer_profile", "best_layers", "plot_profile", "write_outputs", "report",
 ]
 
@@ -69,6 +76,10 @@ class FolderLayoutError(ValueError):
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be read or does not fit the model; the message lists the differing keys."""
+
+
+class BadImageError(ValueError):
+    """Image files of a folder cannot be decoded (truncated, corrupt, not images); the message lists them."""
 
 
 # --------------------------------------------------------------------------- the folder
@@ -164,6 +175,59 @@ def folder_split(root: str | Path, max_per_subclass: int | None = None) -> tuple
     h = Hierarchy(root.resolve().name or "imagefolder", tuple(s.name for s in supers), tuple(groups), tuple(sub_names))
     split = data.Split(FOLDER_DATASET, "val", np.asarray(subclass, dtype=np.int64), paths=paths)
     return split, h
+
+
+def _image_problem(path: str) -> str | None:
+    """Why ``path`` cannot be decoded, or None. JPEGs are decoded at 1/8 scale (``draft``): every
+    byte of the entropy-coded data is still read, so truncation is caught, at about half the cost of a
+    full decode (``Image.verify`` alone does not notice a truncated JPEG)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.draft(im.mode, (1, 1))  # no-op for formats other than JPEG
+            im.load()
+    except Exception as exc:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError ... for bad data
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def find_bad_images(paths: Sequence[str | Path]) -> list[tuple[str, str]]:
+    """Image files that cannot be decoded, as ``(path, reason)`` pairs in the order of ``paths``.
+
+    Every file is opened and decoded with PIL (JPEGs at reduced scale), which catches files that
+    are not images, corrupt files and truncated files (unless
+    ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` was set). About 1 ms per image on one CPU core.
+    """
+    bad = []
+    for p in paths:
+        why = _image_problem(str(p))
+        if why is not None:
+            bad.append((str(p), why))
+    return bad
+
+
+def _drop_bad_images(split: data.Split, h: Hierarchy, skip: bool, stream) -> data.Split:
+    """Check every image of ``split`` (:func:`find_bad_images`); raise :class:`BadImageError` or skip them."""
+    bad = find_bad_images(split.paths)
+    if not bad:
+        return split
+    shown = "\n".join(f"  {p} ({why})" for p, why in bad[:50])
+    more = f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else ""
+    if not skip:
+        raise BadImageError(
+            f"{len(bad)} of {len(split)} image files cannot be decoded:\n{shown}{more}\n"
+            "Remove or replace them, or skip them with --skip-bad-images (skip_bad_images=True).")
+    gone = {p for p, _ in bad}
+    keep = np.array([p not in gone for p in split.paths], dtype=bool)
+    counts = np.bincount(split.subclass[keep], minlength=h.n_subclasses)
+    empty = [h.subclass_names[c] for c in range(h.n_subclasses) if counts[c] == 0]
+    if empty:
+        raise BadImageError(f"no decodable images left in subclass folders {empty} after skipping "
+                            f"{len(bad)} bad files:\n{shown}{more}")
+    print(f"skipping {len(bad)} image files that cannot be decoded:\n{shown}{more}", file=stream)
+    return data.Split(split.dataset, split.split, split.subclass[keep],
+                      paths=[p for p, k in zip(split.paths, keep) if k])
 
 
 # --------------------------------------------------------------------------- models
@@ -286,20 +350,52 @@ def _strip_prefixes(state: dict) -> dict:
     return state
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+def _untrusted(path: Path, exc: Exception) -> CheckpointError:
+    detail = str(exc).strip().splitlines()
+    why = next((line for line in detail if "Unsupported global" in line or "GLOBAL" in line), detail[0] if detail else "")
+    return CheckpointError(
+        f"refusing checkpoint {path}: it is not plain tensor data and loading it would unpickle arbitrary "
+        f"Python objects, which can run code ({why.strip()}). If you trust where the file comes from, pass "
+        "--trust-checkpoint (python -m paperlib report) or trust_checkpoint=True (paperlib.report); better, "
+        "re-save its state_dict() with torch.save or as .safetensors.")
+
+
+def _needs_unpickling(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch's refusal of a well-formed pickle under ``weights_only=True``."""
+    return isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in str(exc).lower()
+
+
+def _torch_load(path: Path, trust: bool):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if not _needs_unpickling(exc):
+            raise
+        if not trust:
+            raise _untrusted(path, exc) from None
+    warnings.warn(f"{path}: unpickling in full (trust_checkpoint=True)", stacklevel=3)
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> tuple[dict[str, torch.Tensor], dict]:
     """Read the weights in a checkpoint file (on the CPU).
 
     Accepts a raw ``state_dict``; a dictionary holding one under a key of :data:`STATE_KEYS`
     (``"ema_state"`` of a paperlib ``model.pt``, timm's ``"state_dict_ema"``/``"state_dict"``,
     ``"model"`` ...; EMA weights preferred); a pickled ``nn.Module``; or a ``.safetensors`` file.
     A file with a ``.sha256`` sidecar (a paperlib artifact) is checksum-verified with
-    :func:`paperlib.cache.load`. Other files are read with ``torch.load(weights_only=True)``, and
-    only if that refuses them with ``weights_only=False`` and a warning (trust the file first).
-    ``module.`` / ``_orig_mod.`` prefixes on every key are removed.
+    :func:`paperlib.cache.load`. Files are read with ``torch.load(weights_only=True)``, which
+    only rebuilds tensors and plain containers; a file it refuses (pickled modules, custom classes:
+    unpickling them can run arbitrary code) raises :class:`CheckpointError` naming the file and
+    ``trust_checkpoint``, and is read with ``weights_only=False`` (and a warning) only with
+    ``trust_checkpoint=True``. ``module.`` / ``_orig_mod.`` prefixes on every key are removed.
 
     Parameters
     ----------
     path : path-like
+    trust_checkpoint : bool
+        Allow full unpickling of a file that is not plain tensor data. Only for files whose
+        source you trust.
 
     Returns
     -------
@@ -313,7 +409,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     FileNotFoundError
         If the file does not exist.
     CheckpointError
-        If the file cannot be read or holds no state dict.
+        If the file cannot be read, needs full unpickling without ``trust_checkpoint``, or holds
+        no state dict.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -324,13 +421,14 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         return _strip_prefixes(load_file(str(path), device="cpu")), {"key": None}
     try:
         if path.with_name(path.name + ".sha256").exists():
-            blob = cache.load(path, map_location="cpu")
-        else:
             try:
-                blob = torch.load(path, map_location="cpu", weights_only=True)
-            except pickle.UnpicklingError:
-                warnings.warn(f"{path}: not loadable with weights_only=True; unpickling it in full", stacklevel=2)
-                blob = torch.load(path, map_location="cpu", weights_only=False)
+                blob = cache.load(path, map_location="cpu")  # checksum, then weights_only=True
+            except cache.CorruptArtifact as exc:
+                if not _needs_unpickling(exc.__cause__):
+                    raise
+                blob = _torch_load(path, trust_checkpoint)  # checksum fine; refuse or trust as any file
+        else:
+            blob = _torch_load(path, trust_checkpoint)
     except (cache.CorruptArtifact, RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     state, key = _state_of(blob, path)
@@ -403,6 +501,8 @@ def load_model(
     checkpoint: str | Path | None = None,
     num_classes: int | None = None,
     image_size: int | None = None,
+    *,
+    trust_checkpoint: bool = False,
 ) -> nn.Module:
     """Build a model with probe points, optionally with a checkpoint's weights; never downloads.
 
@@ -422,6 +522,8 @@ def load_model(
         Input side. Default: the checkpoint's training size (paperlib artifacts), else
         :func:`paperlib.models.default_image_size` or timm's ``pretrained_cfg`` test size. Given
         to timm models that take ``img_size`` (ViTs: position embeddings).
+    trust_checkpoint : bool
+        Allow a checkpoint that needs full unpickling (see :func:`read_checkpoint`).
 
     Returns
     -------
@@ -438,7 +540,7 @@ def load_model(
         and shape mismatches listed).
     """
     kind = model_kind(name)
-    state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
+    state, meta = read_checkpoint(checkpoint, trust_checkpoint) if checkpoint is not None else (None, {})
     if kind == "paperlib":
         cfg = meta.get("config") or {}
         if cfg.get("arch") and cfg["arch"] != name:
@@ -651,13 +753,17 @@ def report(
     num_workers: int = 0,
     progress: bool = True,
     stream=None,
+    trust_checkpoint: bool = False,
+    skip_bad_images: bool = False,
 ) -> tuple[pd.DataFrame, Path, Path]:
     """Everything ``python -m paperlib report`` does: check, load, profile, write, summarise.
 
-    All inputs (model name, folder layout, factors, checkpoint) are checked before any forward
-    pass. Parameters are those of :func:`folder_split`, :func:`load_model` and
-    :func:`layer_profile`; ``out_dir`` defaults to ``report_<model>``; the summary (best layer per
-    factor) goes to ``stream`` (default stdout).
+    All inputs (model name, folder layout, factors, every image file, checkpoint) are checked
+    before any forward pass; the images (:func:`find_bad_images`) before the model is built.
+    Parameters are those of :func:`folder_split`, :func:`load_model` and :func:`layer_profile`;
+    ``out_dir`` defaults to ``report_<model>``; the summary (best layer per factor) goes to
+    ``stream`` (default stdout). ``skip_bad_images``: leave out image files that cannot be decoded
+    (their count and paths are printed) instead of raising :class:`BadImageError`.
 
     Returns
     -------
@@ -672,7 +778,8 @@ def report(
         raise ValueError(f"unknown pool {pool!r}; valid: {list(extract.POOLS)}")
     cluster.n_clusters_for(1, list(factors))
     split, h = folder_split(folder, max_per_subclass)
-    net = load_model(model, checkpoint, image_size=image_size)
+    split = _drop_bad_images(split, h, skip_bad_images, stream)
+    net = load_model(model, checkpoint, image_size=image_size, trust_checkpoint=trust_checkpoint)
     extract.resolve_layers(net, layers)
     out_dir = Path(out_dir).expanduser() if out_dir is not None else Path(f"report_{model}")
     out_dir.mkdir(parents=True, exist_ok=True)  # fail on an unwritable place before the compute

@@ -199,3 +199,98 @@ def test_layer_profile_unweighted_mean(folder):
 def test_report_subcommand_registered():
     res = subprocess.run([sys.executable, "-m", "paperlib", "report", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--checkpoint" in res.stdout and "--max-per-subclass" in res.stdout
+
+
+class _RunsCode:
+    """Pickles as a call to ``exec``: unpickling it in full creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').close()",))
+
+
+def test_checkpoint_that_runs_code_is_refused(folder, tmp_path, capsys):
+    from paperlib import models
+
+    src = models.build_model("resnet_mini", 3, width=4).eval()
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"state_dict": src.state_dict(), "extra": _RunsCode(marker)}, evil)
+    with pytest.raises(report.CheckpointError) as e:
+        report.load_model("resnet_mini", checkpoint=evil)
+    msg = str(e.value)
+    assert str(evil) in msg and "--trust-checkpoint" in msg and "trust_checkpoint=True" in msg
+    assert not marker.exists()
+    rc = cli.main(["report", "--model", "resnet_mini", "--folder", str(folder), "--checkpoint", str(evil),
+                   "--out-dir", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(evil) in err and "--trust-checkpoint" in err
+    assert not marker.exists() and not (tmp_path / "o" / "profile.csv").exists()
+    # the same file with a valid paperlib checksum sidecar is refused as well
+    cache.save(tmp_path / "evil_artifact.pt", {"ema_state": src.state_dict(), "x": _RunsCode(marker)})
+    with pytest.raises(report.CheckpointError, match="trust_checkpoint=True"):
+        report.read_checkpoint(tmp_path / "evil_artifact.pt")
+    assert not marker.exists()
+
+
+def test_trust_checkpoint_allows_full_unpickling(tmp_path, monkeypatch):
+    from paperlib import models
+
+    torch.manual_seed(0)
+    src = models.build_model("resnet_mini", 3, width=4).eval()
+    torch.save(src, tmp_path / "module.pt")  # a pickled nn.Module: harmless, but not plain data
+    with pytest.raises(report.CheckpointError, match=r"module\.pt.*--trust-checkpoint"):
+        report.read_checkpoint(tmp_path / "module.pt")
+    with pytest.warns(UserWarning, match="unpickling in full"):
+        m = report.load_model("resnet_mini", checkpoint=tmp_path / "module.pt", trust_checkpoint=True)
+    assert _same(m, src)
+    calls = []
+    real = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k.get("weights_only")) or real(*a, **k))
+    with pytest.warns(UserWarning, match="unpickling in full"):
+        report.read_checkpoint(tmp_path / "module.pt", trust_checkpoint=True)
+    assert calls == [True, False]
+    calls.clear()
+    torch.save(src.state_dict(), tmp_path / "raw.pt")
+    report.read_checkpoint(tmp_path / "raw.pt", trust_checkpoint=True)
+    assert calls == [True]  # plain data never reaches the full unpickler
+
+
+def _bad_folder(root):
+    write_folder(root, per=3)
+    good = root / "animals" / "cat" / "img0.jpg"
+    data_ = good.read_bytes()
+    good.write_bytes(data_[: len(data_) // 2])  # truncated JPEG: PIL's verify() does not notice
+    (root / "vehicles" / "bus" / "readme.jpg").write_text("not an image")
+    return good, root / "vehicles" / "bus" / "readme.jpg"
+
+
+def test_bad_images_named_before_the_model_is_built(tmp_path, monkeypatch, capsys):
+    truncated, fake = _bad_folder(tmp_path / "imgs")
+    assert [p for p, _ in report.find_bad_images(sorted(map(str, (tmp_path / "imgs").rglob("*.*"))))
+            if p.endswith(".jpg")] == [str(truncated), str(fake)]
+
+    def boom(*a, **k):
+        raise AssertionError("model built before the images were checked")
+
+    monkeypatch.setattr(report, "load_model", boom)
+    with pytest.raises(report.BadImageError) as e:
+        report.report("resnet_mini", tmp_path / "imgs", out_dir=tmp_path / "o", progress=False)
+    msg = str(e.value)
+    assert str(truncated) in msg and str(fake) in msg and "--skip-bad-images" in msg and "2 of 13" in msg
+    rc = cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "imgs"),
+                   "--out-dir", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(truncated) in err and str(fake) in err
+
+
+def test_skip_bad_images(tmp_path, capsys):
+    truncated, fake = _bad_folder(tmp_path / "imgs")
+    out = tmp_path / "o"
+    rc = cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "imgs"), "--image-size", "32",
+                   "--factors", "1", "--skip-bad-images", "--out-dir", str(out), "--no-progress"])
+    stdout = capsys.readouterr().out
+    assert rc == 0 and "skipping 2 image files" in stdout and str(truncated) in stdout
+    assert "11 images" in stdout and (out / "profile.csv").exists()
