@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "subclasses x factor clusters) and score against the subclasses (AMI, purity).")
     r.add_argument("--model", required=True, help="a paperlib architecture (resnet_mini, resnet50, ...) or a timm model name")
     r.add_argument("--checkpoint", default=None, help="state dict / checkpoint file to load (default: random weights)")
+    r.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow a checkpoint that is not plain tensor data to be unpickled in full (can run code)")
+    r.add_argument("--skip-bad-images", action="store_true",
+                   help="skip image files that cannot be decoded (default: stop and list them)")
     r.add_argument("--folder", required=True, help="ROOT of ROOT/<superclass>/<subclass>/<image>")
     r.add_argument("--factors", nargs="+", type=int, default=[1, 3, 5], help="overclustering factors (default 1 3 5)")
     r.add_argument("--pool", default="flatten", choices=["flatten", "avg"])
@@ -152,6 +156,7 @@ def _report(args) -> int:
         image_size=args.image_size, batch_size=args.batch_size, max_per_subclass=args.max_per_subclass,
         out_dir=args.out_dir, device=args.device, layers=args.layers, l2_normalize=args.l2_normalize,
         num_workers=args.num_workers, progress=not args.no_progress,
+        trust_checkpoint=args.trust_checkpoint, skip_bad_images=args.skip_bad_images,
     )
     return 0
 
@@ -182,7 +187,7 @@ def _extract(args, prof, cfg) -> int:
 def _profile(args):
     from . import config
 
-    over = {"epochs": args.epochs} if getattr(args, "epochs", None) else {}
+    over = {"epochs": args.epochs} if getattr(args, "epochs", None) is not None else {}
     return config.get_profile(args.profile, **over)
 
 

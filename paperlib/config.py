@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "EXPERIMENTS", "experiment_configs",
+    "EXPERIMENTS", "experiment_configs", "parse_param",
     "PROFILES", "Profile", "TrainConfig", "EvalConfig", "get_profile", "data_root", "cache_root",
 ]
 
@@ -51,6 +51,32 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
         return Path(root).expanduser().resolve()
     env = os.environ.get("PAPERLIB_CACHE")
     return Path(env).expanduser().resolve() if env else _user_cache() / "artifacts"
+
+
+def _check_values(obj: Any, positive_int=(), positive_or_none=(), non_negative=(), positive=(), unit=()) -> None:
+    """Raise ``ValueError`` naming the field and the value when a field is out of its range.
+
+    ``positive_int``: integers >= 1; ``positive_or_none``: None or integers >= 1; ``non_negative``:
+    numbers >= 0; ``positive``: numbers > 0; ``unit``: numbers in [0, 1).
+    """
+    kind = type(obj).__name__
+    for name in positive_int + positive_or_none:
+        v = getattr(obj, name)
+        if v is None and name in positive_or_none:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            what = "None or a positive integer" if name in positive_or_none else "a positive integer"
+            raise ValueError(f"{kind}.{name} must be {what}, got {v!r}")
+    for name in non_negative + positive + unit:
+        v = getattr(obj, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{kind}.{name} must be a number, got {v!r}")
+        if name in non_negative and v < 0:
+            raise ValueError(f"{kind}.{name} must be >= 0, got {v!r}")
+        if name in positive and v <= 0:
+            raise ValueError(f"{kind}.{name} must be > 0, got {v!r}")
+        if name in unit and not 0 <= v < 1:
+            raise ValueError(f"{kind}.{name} must lie in [0, 1), got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +106,12 @@ class TrainConfig:
     seed: int = 0
     amp: bool = False  # bf16 autocast (CUDA only)
     decode_size: int | None = None  # image files decoded once to this side (data.decode_once); None: every epoch
+
+    def __post_init__(self) -> None:
+        _check_values(self, positive_int=("epochs", "batch_size", "image_size"),
+                      positive_or_none=("width", "train_per_subclass", "decode_size"),
+                      non_negative=("weight_decay", "warmup_epochs", "shuffle_seed", "seed"), positive=("lr",),
+                      unit=("momentum", "ema_decay"))
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with some fields changed."""
@@ -147,6 +179,18 @@ class Profile:
     epoch_scale: dict[str, float] = field(default_factory=dict)  # family -> factor on ``epochs`` (rounded, >= 1)
     ema_decay: float = 0.99  # the paper's; smaller for short schedules, so the average spans a small part
     decode_once: bool = False  # decode image files once at image_size * 256 / 224 (data.decode_once)
+
+    def __post_init__(self) -> None:
+        _check_values(self, positive_int=("epochs", "batch_size", "image_size", "eval_batch_size"),
+                      positive_or_none=("train_per_subclass", "val_per_subclass"),
+                      non_negative=("warmup_epochs", "num_workers"), unit=("ema_decay",))
+        for arch, w in self.widths.items():
+            if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 1):
+                raise ValueError(f"Profile.widths[{arch!r}] must be None or a positive integer, got {w!r}")
+        for table in ("lr_scale", "epoch_scale"):
+            for fam, v in getattr(self, table).items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                    raise ValueError(f"Profile.{table}[{fam!r}] must be a positive number, got {v!r}")
 
     def replace(self, **changes: Any) -> "Profile":
         """A copy with some fields changed (unknown fields raise ``TypeError`` listing valid ones)."""
@@ -421,3 +465,44 @@ def get_profile(name: str, **overrides: Any) -> Profile:
         raise ValueError(f"unknown profile {name!r}; valid: {list(PROFILES)}")
     prof = _PROFILES[name]
     return prof.replace(**overrides) if overrides else prof
+
+
+def parse_param(name: str, value: Any, kind: type) -> Any:
+    """A notebook parameter as papermill hands it over, checked and converted to ``kind``.
+
+    ``papermill -p architectures '["vgg"]'`` passes the *string* ``'["vgg"]'``; ``-y`` passes YAML
+    values. A string given for a list or dict parameter is read as YAML (JSON is YAML), so both
+    forms work; anything else of the wrong type raises a ``ValueError`` naming the parameter and
+    showing the ``-y`` form.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : object
+        What the notebook received.
+    kind : {list, dict, str, int, float, bool}
+
+    Examples
+    --------
+    >>> parse_param("seeds", "[0, 1]", list)
+    [0, 1]
+    >>> parse_param("overrides", "{epochs: 2}", dict)
+    {'epochs': 2}
+    """
+    if isinstance(value, str) and kind is not str:
+        import yaml
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"parameter {name}={value!r} is not a YAML/JSON {kind.__name__} ({exc}); "
+                             f"pass it with -y, e.g. papermill ... -y '{name}: ...'") from exc
+    if kind is list and isinstance(value, tuple):
+        value = list(value)
+    if kind is dict and value is None:
+        value = {}
+    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+        raise ValueError(f"parameter {name} must be a {kind.__name__}, got {value!r}; "
+                         f"pass it with -y, e.g. papermill ... -y '{name}: ...'")
+    return value

@@ -612,8 +612,13 @@ def iterate_batches(
     rank: int = 0,
     world_size: int = 1,
     device: torch.device | str | None = None,
+    augment_generator: torch.Generator | None = None,
 ):
     """Yield ``(images, targets)`` batches: uint8 ``(batch, 3, S, S)`` and int64 ``(batch,)``.
+
+    The batch order comes from ``generator`` (the same on every rank, so the ranks split one global
+    batch); the augmentation from ``augment_generator`` (default ``generator``), which each DDP rank
+    seeds differently so that no two ranks draw the same crops and flips.
 
     Training batches come in a seeded random order, with the last incomplete batch dropped
     (unless it is the only one), the global batch split across ``world_size`` ranks; evaluation
@@ -625,6 +630,7 @@ def iterate_batches(
     from the whole image (:func:`augment_batch` with ``extent``).
     """
     n = len(split)
+    aug = augment_generator if augment_generator is not None else generator
     if train:
         order = torch.randperm(n, generator=generator).numpy()
         n_batches = max(1, n // batch_size)
@@ -642,7 +648,7 @@ def iterate_batches(
             if device is not None:
                 x = x.to(device, non_blocking=True)
             if train:
-                x = augment_batch(x, augment, generator, image_size, extent=ext)
+                x = augment_batch(x, augment, aug, image_size, extent=ext)
             elif ext is not None:
                 x = centre_crop_whole(x, ext, image_size or round(x.shape[-2] * 224 / 256), x.shape[-2])
             elif split.decoded and image_size is not None and x.shape[-1] != image_size:
@@ -655,7 +661,7 @@ def iterate_batches(
             yield x, torch.from_numpy(targets[idx])
         return
     ds = ImageFiles(split.paths, targets, image_size or 224, train)
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator is not None else 0
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=aug)) if aug is not None else 0
     loader = torch.utils.data.DataLoader(
         ds,
         batch_sampler=[b.tolist() for b in batches],

@@ -11,6 +11,7 @@ eval config, code version and data identity).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 from dataclasses import dataclass
@@ -207,17 +208,20 @@ def evaluate(
     Evaluation
     """
     device = train.resolve_device(device)
-    d = cache.artifact_dir(cache_root(cache_dir), "scores", scores_key(trained.config, ecfg, data_root))
+    root = cache_root(cache_dir)
+    d = cache.artifact_dir(root, "scores", scores_key(trained.config, ecfg, data_root))
     sj, an = d / "scores.json", d / "arrays.npz"
-    if cache.is_valid(sj) and cache.is_valid(an):
-        meta, arrays = cache.load(sj), cache.load(an)
-    else:
-        res = _compute(trained, ecfg, data_root, cache_dir, device, progress, batch_size)
-        arrays = {f"assign/{n}": a for n, a in res["assignments"].items()}
-        arrays.update(subclass=res["subclass"], superclass=res["superclass"], penultimate=res["penultimate"])
-        cache.save(an, arrays)
-        meta = {"rows": res["rows"], "accuracy": res["accuracy"], "names": res["names"]}
-        cache.save(sj, meta)
+    with contextlib.nullcontext() if cache.is_valid(sj) and cache.is_valid(an) else cache.lock(d, what=f"to score {d}"):
+        # checked again under the lock: another run may just have written them
+        if cache.is_valid(sj) and cache.is_valid(an):
+            meta, arrays = cache.load(sj), cache.load(an)
+        else:
+            res = _compute(trained, ecfg, data_root, cache_dir, device, progress, batch_size)
+            arrays = {f"assign/{n}": a for n, a in res["assignments"].items()}
+            arrays.update(subclass=res["subclass"], superclass=res["superclass"], penultimate=res["penultimate"])
+            meta = {"rows": res["rows"], "accuracy": res["accuracy"], "names": res["names"]}
+            if cache.try_save(an, arrays, root=root):  # scores.json last: it marks the entry finished
+                cache.try_save(sj, meta, root=root)
     mean, per = _tables(meta["rows"], meta["names"])
     return Evaluation(
         scores=mean, per_superclass=per, accuracy=float(meta["accuracy"]),
@@ -270,6 +274,9 @@ def run(
     evaluations : dict
         ``(arch, hierarchy, seed, loss) -> Evaluation`` for further analysis (ARI, galleries).
     """
+    for what, values in (("architectures", archs), ("hierarchies", hierarchies), ("seeds", seeds), ("losses", losses)):
+        if len(values) == 0:
+            raise ValueError(f"{what} must be a non-empty list, got {list(values)!r}")
     ecfg = profile.eval_config(factors, pool, l2_normalize)
     grid = []
     for a, hier, seed, loss in itertools.product(archs, hierarchies, seeds, losses):

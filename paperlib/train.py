@@ -13,8 +13,10 @@ TrainConfig, the version of the code and the identity of the data): ``model.pt``
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import warnings
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,12 +34,17 @@ __all__ = ["Trained", "train_model", "lr_at", "EMA", "model_dir", "model_key", "
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available else CPU; anything else is passed to :class:`torch.device`."""
+    """``"auto"`` -> CUDA if available else CPU; anything else is passed to :class:`torch.device`.
+
+    Under ``torchrun`` (``LOCAL_RANK`` set) a bare ``"cuda"`` (or ``"auto"`` on a GPU machine) means
+    ``cuda:LOCAL_RANK``, so every rank trains on its own GPU.
+    """
     if device is None or device == "auto":
-        if "LOCAL_RANK" in os.environ and torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # torchrun: rank r on its own GPU
+    return device
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
@@ -47,12 +54,14 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> flo
     --------
     >>> lr_at(0, 100, 10, 1.0)
     0.1
-    >>> round(lr_at(99, 100, 10, 1.0), 4)
+    >>> round(lr_at(99, 100, 10, 1.0), 4)  # the last step still trains: no step at lr 0
     0.0003
+    >>> lr_at(10, 100, 10, 1.0)  # the first step after warm-up is at the base rate
+    1.0
     """
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
-    progress = (step - warmup_steps + 1) / max(1, total_steps - warmup_steps)
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
@@ -160,6 +169,18 @@ def _dist_info() -> tuple[int, int]:
 
 def _epoch_seed(cfg: TrainConfig, epoch: int) -> int:
     return (cfg.seed * 1_000_003 + epoch * 7_919 + 17) % (2**31 - 1)
+
+
+def augment_seed(cfg: TrainConfig, epoch: int, rank: int) -> int:
+    """Seed of the augmentation of one epoch on one DDP rank: distinct ranks draw distinct crops.
+
+    Examples
+    --------
+    >>> from paperlib.config import TrainConfig
+    >>> len({augment_seed(TrainConfig(), 0, r) for r in range(8)})
+    8
+    """
+    return (_epoch_seed(cfg, epoch) + 104_729 * (rank + 1)) % (2**31 - 1)
 
 
 def _build(cfg: TrainConfig, n_classes: int, device: torch.device) -> nn.Module:
@@ -279,13 +300,31 @@ def train_model(
     final = path / "model.pt"
     if cache.is_valid(final):
         return _load_final(cfg, path, device)
+    # Not there yet: hold the model's lock while checking again, training and saving, so that a second
+    # run into the same cache waits for this one and then loads its model (rank 0 holds it for all ranks).
+    with cache.lock(path, what=f"to train {path}") if _dist_info()[0] == 0 else contextlib.nullcontext():
+        return _train_locked(cfg, path, device, data_root=data_root, cache_dir=cache_dir,
+                             num_workers=num_workers, progress=progress, on_epoch_end=on_epoch_end)
 
+
+def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_root, cache_dir, num_workers: int,
+                  progress: bool, on_epoch_end) -> Trained:
+    final = path / "model.pt"
+    root = cache_root(cache_dir)
     rank, world = _dist_info()
     distributed = world > 1
     if distributed and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if device.type == "cuda":
             torch.cuda.set_device(device)
+    done = [cache.is_valid(final)]
+    if distributed:  # rank 0 looked under the lock: every rank follows its answer
+        torch.distributed.broadcast_object_list(done, src=0)
+    if done[0]:
+        return _load_final(cfg, path, device)
+    if rank == 0 and final.exists():
+        warnings.warn(f"cached model {final} fails its checksum (corrupt or incomplete); retraining it "
+                      f"({cfg.epochs} epochs)", stacklevel=3)
 
     h = data.hierarchy_for(cfg.dataset, cfg.hierarchy, cfg.shuffle_seed, data_root)
     split = data.load_split(cfg.dataset, "train", data_root, per_subclass=cfg.train_per_subclass)
@@ -316,10 +355,9 @@ def train_model(
             ema.load({**state["ema"], "shadow": {k: v.to(device) for k, v in state["ema"]["shadow"].items()}})
             history, start_epoch = state["history"], state["epoch"]
         except cache.CorruptArtifact as exc:
-            import warnings
-
-            warnings.warn(f"ignoring corrupt checkpoint, training from scratch: {exc}", stacklevel=2)
-            cache.discard(ckpt)
+            warnings.warn(f"ignoring corrupt checkpoint, training from scratch: {exc}", stacklevel=3)
+            with contextlib.suppress(OSError):
+                cache.discard(ckpt)
 
     steps_per_epoch = max(1, len(split) // cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
@@ -332,7 +370,8 @@ def train_model(
     )
     for epoch in range(start_epoch, cfg.epochs):
         torch.manual_seed(_epoch_seed(cfg, epoch) + rank)
-        gen = torch.Generator().manual_seed(_epoch_seed(cfg, epoch))
+        gen = torch.Generator().manual_seed(_epoch_seed(cfg, epoch))  # batch order: the same on every rank
+        aug_gen = torch.Generator().manual_seed(augment_seed(cfg, epoch, rank))  # crops and flips: per rank
         net.train()
         tot_loss = torch.zeros((), device=device)  # accumulated on the device: no host sync per step
         tot_correct = torch.zeros((), device=device, dtype=torch.long)
@@ -340,7 +379,7 @@ def train_model(
         batches = data.iterate_batches(
             split, targets, batch_size=cfg.batch_size, train=True, augment=cfg.augment,
             image_size=cfg.image_size, generator=gen, num_workers=num_workers, rank=rank, world_size=world,
-            device=device,
+            device=device, augment_generator=aug_gen,
         )
         for i, (x, y) in enumerate(batches):
             step = epoch * steps_per_epoch + i
@@ -356,17 +395,17 @@ def train_model(
         bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}", acc=f"{record['train_acc']:.3f}")
         history.append(record)
         if rank == 0:
-            cache.save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
-                              "history": history, "epoch": epoch + 1, "config": asdict(cfg)})
+            cache.try_save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
+                                  "history": history, "epoch": epoch + 1, "config": asdict(cfg)}, root=root)
         if distributed:
             torch.distributed.barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, record)
     bar.close()
     if rank == 0:
-        cache.save(final, {"ema_state": ema.state_dict_for(model), "state": model.state_dict(), "history": history,
-                           "hierarchy": h.to_dict(), "config": asdict(cfg)})
-        cache.discard(ckpt)
+        if cache.try_save(final, {"ema_state": ema.state_dict_for(model), "state": model.state_dict(),
+                                  "history": history, "hierarchy": h.to_dict(), "config": asdict(cfg)}, root=root):
+            cache.discard(ckpt)
     if distributed:
         torch.distributed.barrier()
     model.load_state_dict(ema.state_dict_for(model))

@@ -44,3 +44,9 @@ def test_extract_writes_embeddings(tmp_path, capsys):
     assert z["layer/penultimate"].ndim == 2
     assert cli.main(args[:-5] + ["--layers", "nope", "--out", str(out)]) == 2
     assert "stage1_block1" in capsys.readouterr().err
+
+
+def test_epochs_zero_or_negative_is_refused_not_replaced(capsys):
+    for bad in ("0", "-1"):
+        assert cli.main(["train", "--profile", "smoke", "--epochs", bad, "--no-progress"]) == 2
+        assert "epochs" in capsys.readouterr().err

@@ -55,3 +55,30 @@ def test_profile_epoch_scale_and_ema_decay():
     short = config.get_profile("smoke", epochs=1)
     assert (short.train_config("resnet").epochs, short.train_config("vgg").epochs) == (1, 3)
     assert config.get_profile("paper").train_config("vgg").epochs == 400
+
+
+@pytest.mark.parametrize("field,value", [("epochs", -1), ("epochs", 0), ("batch_size", 0), ("eval_batch_size", 0),
+                                         ("ema_decay", 1.0), ("train_per_subclass", 0), ("widths", {"resnet_mini": 0}),
+                                         ("lr_scale", {"vgg": 0.0}), ("epoch_scale", {"vgg": -1})])
+def test_profile_values_are_checked_before_compute(field, value):
+    with pytest.raises(ValueError, match=field):
+        config.get_profile("smoke", **{field: value})
+
+
+def test_train_config_values_are_checked():
+    cfg = config.get_profile("smoke").train_config("resnet")
+    for field, value in [("epochs", -1), ("batch_size", 0), ("lr", 0.0), ("momentum", 1.0), ("width", 0)]:
+        with pytest.raises(ValueError, match=field):
+            cfg.replace(**{field: value})
+
+
+def test_notebook_parameters_accept_papermill_strings():
+    assert config.parse_param("architectures", '["alexnet"]', list) == ["alexnet"]
+    assert config.parse_param("factors", "[0]", list) == [0]
+    assert config.parse_param("seeds", "[]", list) == []
+    assert config.parse_param("overrides", '{"epochs": 2}', dict) == {"epochs": 2}
+    assert config.parse_param("overrides", "{}", dict) == {}
+    with pytest.raises(ValueError, match="-y"):
+        config.parse_param("seeds", "[0", list)
+    with pytest.raises(ValueError, match="seeds must be a list"):
+        config.parse_param("seeds", "3", list)

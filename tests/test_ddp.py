@@ -20,3 +20,38 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
     # the same configuration is now a cache hit for a single process
     t = train.train_model(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda *a: (_ for _ in ()).throw(AssertionError))
     assert t.history == blob["history"]
+
+
+def test_each_rank_draws_its_own_augmentation():
+    """Two DDP ranks split one global batch (same order) but draw different crops and flips."""
+    import numpy as np
+    import torch
+
+    from paperlib import config, data, train
+
+    cfg = config.get_profile("smoke").train_config("resnet")
+    one = data.load_split("synthetic", "train", per_subclass=1).subset(np.zeros(32, dtype=np.int64))  # 32 equal images
+    targets = np.zeros(32, dtype=np.int64)
+    out = []
+    for rank in (0, 1):
+        batches = data.iterate_batches(
+            one, targets, batch_size=16, train=True, augment="crop_flip", image_size=32, rank=rank, world_size=2,
+            generator=torch.Generator().manual_seed(train._epoch_seed(cfg, 0)),
+            augment_generator=torch.Generator().manual_seed(train.augment_seed(cfg, 0, rank)),
+        )
+        out.append(torch.cat([x for x, _ in batches]))
+    assert out[0].shape == out[1].shape == (16, 3, 32, 32)
+    assert not torch.equal(out[0], out[1])  # equal images, so any difference is the augmentation
+
+
+def test_torchrun_puts_each_rank_on_its_own_gpu(monkeypatch):
+    import torch
+
+    from paperlib import train
+
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert train.resolve_device("cuda") == torch.device("cuda", 3)
+    assert train.resolve_device("cuda:1") == torch.device("cuda", 1)  # an explicit index is kept
+    assert train.resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.delenv("LOCAL_RANK")
+    assert train.resolve_device("cuda") == torch.device("cuda")

@@ -67,10 +67,19 @@ def test_book_builds_with_warnings_as_errors(smoke_book):
 
 def test_shuffling_quick_profile_on_cifar_fixture(cifar_root, tmp_path):
     """The quick path (CIFAR-100 loader, mini models at quick widths) end to end, tiny epochs."""
+    # lists and dicts as strings, as `papermill -p` passes them
     out = _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "quick.ipynb", profile="quick",
-                   data_root=str(cifar_root), overrides={"epochs": 1, "train_per_subclass": 3})
+                   data_root=str(cifar_root), architectures='["vgg", "resnet"]', factors="[1, 3, 5]",
+                   overrides='{"epochs": 1, "train_per_subclass": 3}')
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
     assert "Claim 2" in text and "vgg_mini" in text and "resnet_mini" in text
+
+
+def test_bad_parameters_stop_before_compute(tmp_path):
+    for params, match in [({"architectures": '["alexnet"]'}, "alexnet"), ({"seeds": "[]"}, "seeds must be a non-empty"),
+                          ({"factors": "[0]"}, "factors"), ({"overrides": '{"epochs": -1}'}, "epochs")]:
+        with pytest.raises(pm.PapermillExecutionError, match=match):
+            _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "bad.ipynb", profile="smoke", **params)
 
 
 def test_quick_profile_without_data_stops_before_compute(tmp_path):

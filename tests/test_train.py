@@ -16,8 +16,9 @@ def test_lr_schedule():
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10]))  # warm-up rises
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # cosine falls
-    assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
-    assert lrs[55] == pytest.approx(0.5 * (1 + math.cos(math.pi * 46 / 90)))
+    assert lrs[10] == pytest.approx(1.0)  # cosine starts at the base rate
+    assert lrs[-1] > 0 and lrs[-1] == pytest.approx(0.5 * (1 + math.cos(math.pi * 89 / 90)))  # no step at lr 0
+    assert lrs[55] == pytest.approx(0.5 * (1 + math.cos(math.pi * 45 / 90)))
 
 
 def test_ema_bias_correction_recovers_constant_weights():
