@@ -22,7 +22,7 @@ from .hierarchy import Hierarchy
 
 __all__ = [
     "DATASETS", "DataNotFound", "Split", "load_split", "base_hierarchy", "hierarchy_for",
-    "synthetic_images", "ensure_data", "write_cifar100_fixture",
+    "synthetic_images", "ensure_data", "write_cifar100_fixture", "Preprocess", "normalize",
 ]
 
 IMAGENET_DATASETS = ("living17", "nonliving26", "entity13")
@@ -405,9 +405,93 @@ NORMALIZE = {
 }
 
 
-def normalize(x: torch.Tensor, dataset: str) -> torch.Tensor:
-    """uint8 images ``(batch, 3, H, W)`` -> float32, scaled to 0-1 and standardised per channel."""
-    mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS else dataset]
+#: Interpolation names :class:`Preprocess` accepts (torchvision's ``InterpolationMode`` values).
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How images are prepared for a model at evaluation time.
+
+    Image files: resize the shorter side to :attr:`resize` ``= round(size / crop_pct)`` with
+    ``interpolation``, centre crop ``size x size``; then scale to 0-1 and standardise with ``mean``
+    and ``std`` (:func:`normalize`). The defaults (bilinear, ``crop_pct`` 0.875, i.e. resize
+    ``size * 256 / 224``) are the library's evaluation transform.
+
+    Parameters
+    ----------
+    mean, std : tuple of 3 floats
+        Per-channel statistics on the 0-1 scale.
+    size : int
+        Output side (the model's input size).
+    interpolation : str
+        One of :data:`INTERPOLATIONS` (timm's ``"bicubic"``, ``"bilinear"`` ...).
+    crop_pct : float
+        Fraction of the resized shorter side kept by the centre crop, in ``(0, 1]``.
+    source : str
+        Where the description comes from (e.g. ``"timm data config"``, ``"checkpoint dataset synthetic"``);
+        informational, not used by the transforms.
+    """
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    size: int
+    interpolation: str = "bilinear"
+    crop_pct: float = 0.875
+    source: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        object.__setattr__(self, "size", int(self.size))
+        object.__setattr__(self, "crop_pct", float(self.crop_pct))
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ValueError(f"mean and std need 3 values (RGB), got {self.mean} and {self.std}")
+        if min(self.std) <= 0:
+            raise ValueError(f"std must be positive, got {self.std}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"unknown interpolation {self.interpolation!r}; valid: {list(INTERPOLATIONS)}")
+        if not 0 < self.crop_pct <= 1:
+            raise ValueError(f"crop_pct must be in (0, 1], got {self.crop_pct}")
+        if self.size < 1:
+            raise ValueError(f"size must be >= 1, got {self.size}")
+
+    @property
+    def resize(self) -> int:
+        """Shorter side before the centre crop: ``round(size / crop_pct)``."""
+        return round(self.size / self.crop_pct)
+
+    @classmethod
+    def for_dataset(cls, dataset: str, size: int, **kwargs) -> "Preprocess":
+        """The statistics of a dataset of :data:`NORMALIZE` (ImageNet for the BREEDS datasets)."""
+        mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS else dataset]
+        kwargs.setdefault("source", f"dataset {dataset}")
+        return cls(mean, std, size, **kwargs)
+
+    def to_dict(self) -> dict:
+        """JSON-ready description, with the derived ``resize``."""
+        return {"mean": list(self.mean), "std": list(self.std), "size": self.size,
+                "interpolation": self.interpolation, "crop_pct": self.crop_pct, "resize": self.resize,
+                "source": self.source}
+
+    def describe(self) -> str:
+        """One line: statistics, resize, crop and source."""
+        fmt = lambda v: "(" + ", ".join(f"{x:.4g}" for x in v) + ")"  # noqa: E731
+        src = f" [{self.source}]" if self.source else ""
+        return (f"mean {fmt(self.mean)}, std {fmt(self.std)}; {self.interpolation} resize to {self.resize}, "
+                f"centre crop {self.size} (crop_pct {self.crop_pct:g}){src}")
+
+
+def normalize(x: torch.Tensor, dataset: "str | Preprocess") -> torch.Tensor:
+    """uint8 images ``(batch, 3, H, W)`` -> float32, scaled to 0-1 and standardised per channel.
+
+    ``dataset``: a dataset name of :data:`NORMALIZE` (ImageNet statistics for the BREEDS
+    datasets) or a :class:`Preprocess`, whose ``mean`` and ``std`` are used.
+    """
+    if isinstance(dataset, Preprocess):
+        mean, std = dataset.mean, dataset.std
+    else:
+        mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS else dataset]
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
     s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
     return (x.float() / 255.0 - m) / s
@@ -572,11 +656,15 @@ class ImageFiles(torch.utils.data.Dataset):
     """Image files decoded to uint8 tensors ``(3, size, size)``, with the paper's transforms.
 
     Training: random resized crop (area 5-100 %) and horizontal flip (the authors' code);
-    evaluation: resize the shorter side to ``resize`` (default ``size * 256 / 224``) then centre
-    crop ``size``.
+    evaluation: resize the shorter side to ``resize`` (default ``size * 256 / 224``, bilinear) then
+    centre crop ``size``. With ``preprocess`` (:class:`Preprocess`), evaluation resizes to
+    ``round(size / preprocess.crop_pct)`` with ``preprocess.interpolation`` instead (``size`` stays
+    the crop; an explicit ``resize`` still wins).
     """
 
-    def __init__(self, paths: list[str], targets: np.ndarray, size: int, train: bool, resize: int | None = None):
+    def __init__(self, paths: list[str], targets: np.ndarray, size: int, train: bool, resize: int | None = None,
+                 preprocess: Preprocess | None = None):
+        from torchvision.transforms import InterpolationMode
         from torchvision.transforms import v2 as T
 
         self.paths, self.targets = paths, np.asarray(targets, dtype=np.int64)
@@ -585,8 +673,14 @@ class ImageFiles(torch.utils.data.Dataset):
                 [T.RandomResizedCrop(size, scale=(0.05, 1.0), antialias=True), T.RandomHorizontalFlip(), T.PILToTensor()]
             )
         else:
-            resize = resize or round(size * 256 / 224)
-            self.transform = T.Compose([T.Resize(resize, antialias=True), T.CenterCrop(size), T.PILToTensor()])
+            if preprocess is None:
+                resize = resize or round(size * 256 / 224)
+                interp = InterpolationMode.BILINEAR
+            else:
+                resize = resize or round(size / preprocess.crop_pct)
+                interp = InterpolationMode(preprocess.interpolation)
+            self.transform = T.Compose(
+                [T.Resize(resize, interpolation=interp, antialias=True), T.CenterCrop(size), T.PILToTensor()])
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -613,8 +707,13 @@ def iterate_batches(
     world_size: int = 1,
     device: torch.device | str | None = None,
     augment_generator: torch.Generator | None = None,
+    preprocess: Preprocess | None = None,
 ):
     """Yield ``(images, targets)`` batches: uint8 ``(batch, 3, S, S)`` and int64 ``(batch,)``.
+
+    ``preprocess`` (:class:`Preprocess`, evaluation of image files only): its interpolation and
+    ``crop_pct`` replace the default resize (``image_size`` defaults to ``preprocess.size``);
+    in-memory splits and training batches ignore it.
 
     The batch order comes from ``generator`` (the same on every rank, so the ranks split one global
     batch); the augmentation from ``augment_generator`` (default ``generator``), which each DDP rank
@@ -660,7 +759,10 @@ def iterate_batches(
                 x = TF.resize(x, [image_size, image_size], antialias=True)
             yield x, torch.from_numpy(targets[idx])
         return
-    ds = ImageFiles(split.paths, targets, image_size or 224, train)
+    if preprocess is not None and not train:
+        ds = ImageFiles(split.paths, targets, image_size or preprocess.size, train, preprocess=preprocess)
+    else:
+        ds = ImageFiles(split.paths, targets, image_size or 224, train)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=aug)) if aug is not None else 0
     loader = torch.utils.data.DataLoader(
         ds,

@@ -121,6 +121,7 @@ def extract(
     device: torch.device | str = "cpu",
     amp: bool = False,
     num_workers: int = 0,
+    preprocess: data.Preprocess | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Embeddings of ``split``'s images at every probe point, one forward pass per batch.
 
@@ -141,6 +142,10 @@ def extract(
         bf16 autocast on CUDA. Default ``False``: the forward pass runs in float32 (the authors
         used no mixed precision), whatever precision the model was trained in; the pipeline
         passes :attr:`paperlib.config.EvalConfig.extract_bf16`, the command line ``--bf16``.
+    preprocess : paperlib.data.Preprocess, optional
+        Normalise with its ``mean``/``std`` instead of the dataset's statistics, and (image-file
+        splits) resize with its interpolation and ``crop_pct``; ``image_size`` defaults to its
+        ``size``. Default: the dataset's statistics and the library's evaluation transform.
 
     Returns
     -------
@@ -153,10 +158,13 @@ def extract(
     chunks: dict[str, list[np.ndarray]] = {p.name: [] for p in points}
     logit_chunks = []
     dummy = np.zeros(len(split), dtype=np.int64)
+    if preprocess is not None and image_size is None:
+        image_size = preprocess.size
+    stats = preprocess if preprocess is not None else split.dataset
     with ProbeRecorder(model, points) as rec:
         for x, _ in data.iterate_batches(split, dummy, batch_size=batch_size, train=False, image_size=image_size,
-                                         num_workers=num_workers):
-            x = data.normalize(x.to(device), split.dataset)
+                                         num_workers=num_workers, preprocess=preprocess):
+            x = data.normalize(x.to(device), stats)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):

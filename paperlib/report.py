@@ -25,9 +25,15 @@ ResNet, ``blocks.0`` .. ``blocks.{d-1}`` for a ViT), named by module path with d
 underscores (``layer1``, ``blocks_0``), then ``penultimate``: the input of the classifier
 (``model.get_classifier()``), i.e. the pooled pre-logits features, shape ``(B, D)``.
 
-Images are decoded with the library's evaluation transform (resize to ``size * 256 / 224``, centre
-crop ``size``) and normalised with ImageNet mean and standard deviation (dataset name
-``"imagefolder"`` in :data:`paperlib.data.NORMALIZE`).
+Images are prepared as each model expects (:func:`model_preprocess`, a
+:class:`paperlib.data.Preprocess` kept as ``model.preprocess``): timm models use their own data
+config (``timm.data.resolve_model_data_config``: mean, std, interpolation, ``crop_pct``, input
+size); paperlib architectures loaded from a paperlib checkpoint whose config names its dataset use
+that dataset's statistics (:data:`paperlib.data.NORMALIZE`, ImageNet for BREEDS) and image size;
+anything else the library's evaluation transform (bilinear resize to ``size * 256 / 224``, centre
+crop ``size``) and ImageNet statistics (dataset name ``"imagefolder"``). An explicit image size
+always wins for the size. :func:`report` prints the preprocessing used and writes it to
+``preprocess.json`` beside ``profile.csv``.
 
 Importing this module has no side effects (timm and matplotlib are imported when used).
 """
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import json
 import pickle
 import sys
 import warnings
@@ -54,6 +61,7 @@ from .models import ProbePoint
 __all__ = [
     "FOLDER_DATASET", "IMAGE_EXTENSIONS", "LAYOUT", "FolderLayoutError", "CheckpointError", "BadImageError",
     "folder_split", "find_bad_images", "model_kind", "timm_probe_points", "read_checkpoint", "load_model",
+    "model_preprocess",
     "layer_profile", "best_layers", "plot_profile", "write_outputs", "report",
 ]
 
@@ -490,10 +498,37 @@ def _first_conv_width(state: dict) -> int | None:
     return None
 
 
-def _timm_image_size(model: nn.Module) -> int:
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    size = cfg.get("test_input_size") or cfg.get("input_size") or (3, 224, 224)
-    return int(size[-1])
+def model_preprocess(model: nn.Module, config: dict | None = None, image_size: int | None = None) -> data.Preprocess:
+    """The evaluation preprocessing a model expects, as a :class:`paperlib.data.Preprocess`.
+
+    timm models (they have ``get_classifier``): ``timm.data.resolve_model_data_config(model)``'s
+    ``mean``, ``std``, ``interpolation``, ``crop_pct`` and ``input_size[-1]``. Otherwise, a
+    paperlib checkpoint ``config`` with a ``"dataset"`` of :data:`paperlib.data.NORMALIZE` gives
+    that dataset's statistics (ImageNet for BREEDS) and its ``"image_size"``; anything else gets
+    ImageNet statistics (``"imagefolder"``), bilinear resize and ``crop_pct`` 0.875. A given
+    ``image_size`` always wins for the size (default: the source's, else ``model.image_size``,
+    else 224).
+    """
+    config = config or {}
+    if hasattr(model, "get_classifier"):
+        from timm.data import resolve_model_data_config
+
+        cfg = resolve_model_data_config(model)
+        interp = cfg.get("interpolation") or "bilinear"
+        if interp not in data.INTERPOLATIONS:
+            warnings.warn(f"timm interpolation {interp!r} is not supported for evaluation; using bilinear",
+                          stacklevel=2)
+            interp = "bilinear"
+        size = image_size or int(cfg.get("input_size", (3, 224, 224))[-1])
+        return data.Preprocess(cfg["mean"], cfg["std"], size, interp, cfg.get("crop_pct") or 0.875,
+                               source=f"timm data config of {getattr(model, 'arch', type(model).__name__)}")
+    size = int(image_size or config.get("image_size") or getattr(model, "image_size", None) or 224)
+    dataset = config.get("dataset")
+    if dataset is not None and (dataset in data.NORMALIZE or dataset in data.IMAGENET_DATASETS):
+        return data.Preprocess.for_dataset(dataset, size, source=f"checkpoint trained on {dataset}")
+    if dataset is not None:
+        warnings.warn(f"checkpoint dataset {dataset!r} has no known statistics; using ImageNet's", stacklevel=2)
+    return data.Preprocess.for_dataset(FOLDER_DATASET, size, source="ImageNet statistics (default)")
 
 
 def load_model(
@@ -529,7 +564,9 @@ def load_model(
     -------
     torch.nn.Module
         In eval mode on the CPU, mapping images ``(B, 3, image_size, image_size)`` to logits,
-        with attributes ``probe_points``, ``arch`` (= ``name``) and ``image_size``.
+        with attributes ``probe_points``, ``arch`` (= ``name``), ``image_size`` and ``preprocess``
+        (:func:`model_preprocess`; for timm models the default ``image_size`` is the data
+        config's ``input_size``).
 
     Raises
     ------
@@ -541,6 +578,7 @@ def load_model(
     """
     kind = model_kind(name)
     state, meta = read_checkpoint(checkpoint, trust_checkpoint) if checkpoint is not None else (None, {})
+    explicit_size = image_size
     if kind == "paperlib":
         cfg = meta.get("config") or {}
         if cfg.get("arch") and cfg["arch"] != name:
@@ -563,8 +601,9 @@ def load_model(
             model = timm.create_model(name, pretrained=False, **kw)
         except TypeError:  # the model does not take img_size (CNNs accept any size)
             model = timm.create_model(name, pretrained=False)
+        model.arch = name
         if image_size is None:
-            image_size = _timm_image_size(model)
+            image_size = model_preprocess(model).size
         if num_classes is None and state is not None:
             head = _classifier_name(model)
             w = state.get(f"{head}.weight")
@@ -579,6 +618,8 @@ def load_model(
         _load_state(model, state, checkpoint, name)
     model.arch = name
     model.image_size = int(image_size)
+    model.preprocess = model_preprocess(model, meta.get("config") if kind == "paperlib" else None,
+                                        explicit_size or model.image_size)
     return model.eval()
 
 
@@ -598,6 +639,7 @@ def layer_profile(
     num_workers: int = 0,
     progress: bool = False,
     return_per_superclass: bool = False,
+    preprocess: data.Preprocess | None = None,
 ):
     """AMI and purity of Ward clusterings at every probe point, averaged over superclasses.
 
@@ -629,6 +671,9 @@ def layer_profile(
         Show a progress bar over superclasses (stderr).
     return_per_superclass : bool
         Also return the scores per superclass.
+    preprocess : paperlib.data.Preprocess, optional
+        Normalisation and eval transform; defaults to ``model.preprocess`` if set
+        (:func:`load_model`), else the split's dataset statistics.
 
     Returns
     -------
@@ -647,6 +692,7 @@ def layer_profile(
     factors = [int(f) for f in factors]
     device = train.resolve_device(device)
     image_size = image_size or getattr(model, "image_size", None)
+    preprocess = preprocess or getattr(model, "preprocess", None)
     names = [p.name for p in extract.resolve_layers(model, layers)]
     model = model.to(device).eval()
     rows = []
@@ -654,7 +700,7 @@ def layer_profile(
                desc=f"cluster {getattr(model, 'arch', '')}", unit="superclass")
     for s, index, emb, _ in extract.iter_superclasses(
         model, split, hierarchy, layers=layers, pool=pool, l2_normalize=l2_normalize, batch_size=batch_size,
-        image_size=image_size, device=device, num_workers=num_workers,
+        image_size=image_size, device=device, num_workers=num_workers, preprocess=preprocess,
     ):
         rows += experiment.score_superclass(emb, split.subclass[index], len(hierarchy.groups[s]), factors, s, device)[0]
         bar.update(1)
@@ -785,6 +831,9 @@ def report(
     out_dir.mkdir(parents=True, exist_ok=True)  # fail on an unwritable place before the compute
     print(f"{h.name}: {h.n_superclasses} superclasses, {h.n_subclasses} subclasses, {len(split)} images; "
           f"{model} ({len(net.probe_points)} probe points, {net.image_size} px, pool {pool})", file=stream)
+    print(f"preprocessing: {net.preprocess.describe()}", file=stream)
+    side = {"model": model, "checkpoint": str(checkpoint) if checkpoint else None, **net.preprocess.to_dict()}
+    cache._write_atomic(out_dir / "preprocess.json", (json.dumps(side, indent=2) + "\n").encode())
     profile = layer_profile(net, split, h, factors, pool, layers=layers, l2_normalize=l2_normalize,
                             batch_size=batch_size, device=device, num_workers=num_workers, progress=progress)
     title = f"{model}{' (' + Path(checkpoint).name + ')' if checkpoint else ''} on {h.name}, pool {pool}"
@@ -794,5 +843,5 @@ def report(
     for r in best.itertuples():
         print(f"  factor {r.factor}: {r.layer} (depth {r.depth}, rel {r.rel_depth:.2f})  "
               f"AMI {r.ami:.3f}  purity {r.purity:.3f}", file=stream)
-    print(f"wrote {csv} and {png}", file=stream)
+    print(f"wrote {csv}, {png} and {out_dir / 'preprocess.json'}", file=stream)
     return profile, csv, png

@@ -214,3 +214,33 @@ def test_whole_decode_crops_follow_torchvision_on_the_whole_image(tmp_path, shap
     along = "cx" if W > H else "cy"
     if W != H:
         assert ks_2samp(old[along], ref[along]).statistic > 0.1
+
+
+def test_preprocess_normalises_and_resizes_as_described(tmp_path):
+    from PIL import Image
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import v2 as T
+
+    x = torch.full((1, 3, 2, 2), 128, dtype=torch.uint8)
+    half = data.Preprocess((0.5,) * 3, (0.5,) * 3, 224, "bicubic", 0.9)
+    assert half.resize == 249 and data.Preprocess.for_dataset("entity13", 224).resize == 256
+    assert torch.allclose(data.normalize(x, half), torch.full_like(x, 128, dtype=torch.float32) / 127.5 - 1)
+    # a dataset's Preprocess normalises exactly as the dataset name does
+    for name in ("synthetic", "cifar100", "entity13", "imagefolder"):
+        assert torch.equal(data.normalize(x, data.Preprocess.for_dataset(name, 32)), data.normalize(x, name))
+    with pytest.raises(ValueError, match="interpolation"):
+        data.Preprocess((0.5,) * 3, (0.5,) * 3, 32, "cubic")
+    # image files: resize shorter side to round(size / crop_pct) with the interpolation, centre crop
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    paths, t = [str(tmp_path / "a.png")], np.zeros(1)
+    pre = data.Preprocess((0.5,) * 3, (0.5,) * 3, 32, "bicubic", 0.9)
+    with Image.open(paths[0]) as im:
+        want = T.Compose([T.Resize(36, interpolation=InterpolationMode.BICUBIC, antialias=True), T.CenterCrop(32),
+                          T.PILToTensor()])(im.convert("RGB"))
+        old = T.Compose([T.Resize(37, antialias=True), T.CenterCrop(32), T.PILToTensor()])(im.convert("RGB"))
+    assert torch.equal(data.ImageFiles(paths, t, 32, False, preprocess=pre)[0][0], want)
+    assert torch.equal(data.ImageFiles(paths, t, 32, False)[0][0], old)  # default unchanged
+    split = data.Split("imagefolder", "val", np.zeros(1, dtype=np.int64), paths=paths)
+    (got, _), = data.iterate_batches(split, t, batch_size=4, train=False, preprocess=pre)
+    assert torch.equal(got[0], want)

@@ -294,3 +294,79 @@ def test_skip_bad_images(tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert rc == 0 and "skipping 2 image files" in stdout and str(truncated) in stdout
     assert "11 images" in stdout and (out / "profile.csv").exists()
+
+
+def _grey_folder(root, value=128):
+    """2 x 2 subclasses x 2 images of near-constant grey ``value`` (+-2 noise)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for sup, sub in COLOURS:
+        d = root / sup / sub
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(2):
+            img = np.clip(value + rng.integers(-2, 3, (40, 48, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(d / f"g{i}.png")
+    return root
+
+
+def _report_inputs(monkeypatch, **kwargs):
+    """Run report.report and return its model's preprocessing and every input batch it saw."""
+    seen, real = {}, report.load_model
+
+    def load(*a, **k):
+        net = real(*a, **k)
+        seen["preprocess"] = getattr(net, "preprocess", None)
+        seen["inputs"] = []
+        net.register_forward_pre_hook(lambda m, inp: seen["inputs"].append(inp[0].detach().clone()))
+        return net
+
+    monkeypatch.setattr(report, "load_model", load)
+    report.report(factors=(1,), pool="avg", layers=["penultimate"], device="cpu", progress=False, **kwargs)
+    return seen["preprocess"], torch.cat(seen["inputs"])
+
+
+def test_report_uses_timm_data_config(tmp_path, monkeypatch, capsys):
+    import json
+
+    folder = _grey_folder(tmp_path / "grey")
+    pre, x = _report_inputs(monkeypatch, model="vit_base_patch32_224", folder=folder, out_dir=tmp_path / "o")
+    assert x.shape == (8, 3, 224, 224)
+    per_channel = x.mean(dim=(0, 2, 3))
+    imagenet = data.normalize(torch.full((1, 3, 1, 1), 128, dtype=torch.uint8), "imagefolder").flatten()
+    assert (imagenet - per_channel).abs().min() > 0.05  # not ImageNet statistics (0.07, 0.2, 0.43 for grey 128)
+    assert per_channel.abs().max() < 0.02 and x.std(dim=(0, 2, 3)).max() < 0.05  # grey 128 -> ~0 under 0.5/0.5
+    assert (pre.mean, pre.std, pre.interpolation, pre.crop_pct, pre.size) == (
+        (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic", 0.9, 224)
+    assert report.load_model("vit_base_patch32_224").preprocess == pre
+    out = capsys.readouterr().out
+    assert "preprocessing: mean (0.5, 0.5, 0.5), std (0.5, 0.5, 0.5); bicubic resize to 249, centre crop 224" in out
+    side = json.loads((tmp_path / "o" / "preprocess.json").read_text())
+    assert side["mean"] == [0.5] * 3 and side["interpolation"] == "bicubic" and side["crop_pct"] == 0.9
+    assert list(pd.read_csv(tmp_path / "o" / "profile.csv").columns) == report._COLUMNS
+    # an explicit image size wins for the size, the rest stays timm's
+    small = report.load_model("test_vit", image_size=32).preprocess
+    assert small.size == 32 and small.interpolation == "bicubic" and small.mean == (0.5, 0.5, 0.5)
+
+
+def test_report_uses_paperlib_checkpoint_dataset(tmp_path, monkeypatch):
+    from paperlib import config, train
+
+    cfg = config.get_profile("smoke", epochs=1).train_config("resnet").replace(
+        width=2, train_per_subclass=4, batch_size=32)
+    train.train_model(cfg, cache_dir=tmp_path / "cache", progress=False)
+    ckpt = train.model_dir(cfg, tmp_path / "cache") / "model.pt"
+    assert cfg.dataset == "synthetic" and cfg.image_size == 32 and ckpt.exists()
+    folder = _grey_folder(tmp_path / "grey", value=64)
+    pre, x = _report_inputs(monkeypatch, model=cfg.arch, folder=folder, checkpoint=ckpt, out_dir=tmp_path / "o")
+    assert x.shape[-2:] == (32, 32)
+    # grey 64 under synthetic statistics (mean 0.5, std 0.25): (64/255 - 0.5) / 0.25 = -0.996 in every channel
+    torch.testing.assert_close(x.mean(dim=(0, 2, 3)), torch.full((3,), (64 / 255 - 0.5) / 0.25), atol=0.03, rtol=0)
+    want = data.NORMALIZE["synthetic"]
+    assert (pre.mean, pre.std, pre.size) == (want[0], want[1], 32)
+    assert report.load_model(cfg.arch, checkpoint=ckpt).preprocess == pre
+    # an explicit image size wins; without a checkpoint: ImageNet statistics as before
+    assert report.load_model(cfg.arch, checkpoint=ckpt, image_size=40).preprocess.size == 40
+    plain = report.load_model("resnet_mini").preprocess
+    assert (plain.mean, plain.std, plain.interpolation, plain.crop_pct) == (
+        *data.NORMALIZE["imagefolder"], "bilinear", 0.875)
