@@ -37,6 +37,7 @@ notebooks: $(STAMP)
 	  echo "papermill $$nb -> book/$$(basename $$nb) (profile $(PROFILE))"; \
 	  $(VENV)/bin/papermill --no-progress-bar "$$nb" "book/$$(basename $$nb)" -p profile $(PROFILE) -k python3; \
 	done
+	$(PY) -m paperlib.book $(EXECUTED)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -162,14 +162,19 @@ def _report(args) -> int:
 
 
 def _extract(args, prof, cfg) -> int:
-    from . import cache, experiment, extract, train
+    from . import cache, experiment, extract, models, train
 
+    layers = None if args.layers == ["all"] else args.layers
+    valid = [p.name for p in models.probe_points(cfg.arch)]
+    bad = [name for name in layers or [] if name not in valid]
+    if bad:  # before any training: at paper scale a model is 400 epochs away
+        raise ValueError(f"unknown layer(s) {bad} for {cfg.arch}; valid: {valid} (or 'all')")
+    if Path(args.out).suffix != ".npz":
+        raise ValueError(f"--out must end in .npz, got {args.out}")
     tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,
                            num_workers=prof.num_workers, progress=not args.no_progress)
     split = experiment.validation_split(cfg.dataset, prof.val_per_subclass, cfg.decode_size, args.data_root,
                                         args.cache_dir, progress=not args.no_progress, num_workers=prof.num_workers)
-    layers = None if args.layers == ["all"] else args.layers
-    extract.resolve_layers(tr.model, layers)  # unknown names fail here, listing the valid ones
     emb, logits = extract.extract(tr.model, split, layers=layers, pool=args.pool, l2_normalize=args.l2_normalize,
                                   batch_size=prof.eval_batch_size, image_size=cfg.image_size,
                                   device=train.resolve_device(args.device), amp=args.bf16, num_workers=prof.num_workers)
@@ -177,8 +182,6 @@ def _extract(args, prof, cfg) -> int:
     out = {f"layer/{k}": v for k, v in emb.items()}
     out.update(subclass=split.subclass, superclass=sup, logits=logits)
     path = Path(args.out)
-    if path.suffix != ".npz":
-        raise ValueError(f"--out must end in .npz, got {path}")
     cache.save(path, out)
     print(f"{len(split)} images, layers {list(emb)} -> {path}")
     return 0
@@ -194,7 +197,7 @@ def _profile(args):
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    from . import config, data, experiment, train
+    from . import config  # no torch: profile names and values are checked in a fraction of a second
 
     try:
         if args.command == "report":
@@ -202,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "cache":
             return _cache(args)
         prof = _profile(args)
+        from . import data, experiment, train
         if args.command == "data":
             root = data.ensure_data(prof.dataset, args.data_root, download=args.download)
             print(f"{prof.dataset}: ready under {root}" if prof.dataset != "synthetic" else "synthetic: made in code, nothing to fetch")

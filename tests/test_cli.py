@@ -50,3 +50,22 @@ def test_epochs_zero_or_negative_is_refused_not_replaced(capsys):
     for bad in ("0", "-1"):
         assert cli.main(["train", "--profile", "smoke", "--epochs", bad, "--no-progress"]) == 2
         assert "epochs" in capsys.readouterr().err
+
+
+def test_extract_refuses_unknown_layers_before_training(tmp_path, capsys, monkeypatch):
+    from paperlib import train
+
+    monkeypatch.setattr(train, "train_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    args = ["extract", "--profile", "smoke", "--arch", "vgg", "--no-progress", "--layers", "conv9_9",
+            "--out", str(tmp_path / "e.npz")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "conv9_9" in err and "fc6" in err
+
+
+def test_bad_profile_values_are_refused_before_torch_loads():
+    code = ("import sys\nfrom paperlib import cli\nrc = cli.main(['train', '--profile', 'smoke', '--epochs', '-1'])\n"
+            "print(rc, 'torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.stdout.split() == ["2", "False"], res.stdout + res.stderr
+    assert "epochs" in res.stderr

@@ -40,8 +40,11 @@ def smoke_book(tmp_path_factory) -> Path:
     for f in ("intro.md", "claims.md", "_toc.yml"):
         shutil.copy(REPO / "book" / f, book / f)
     shutil.copy(REPO / "_config.yml", book / "_config.yml")
+    from paperlib.book import fold_parameters
+
     for nb in NOTEBOOKS:
         _execute(nb, book / nb.name, profile="smoke")
+        assert fold_parameters(book / nb.name) == 2  # the notebook's parameters and papermill's injected ones
     return book
 
 
@@ -61,8 +64,10 @@ def test_book_builds_with_warnings_as_errors(smoke_book):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     html = (smoke_book / "_build" / "html" / "05_shuffling.html").read_text()
     assert "<img" in html and "Claim 2" in html
+    assert html.count("tag_hide-input") == 2  # parameter cells folded behind a toggle
     claims_html = (smoke_book / "_build" / "html" / "claims.html").read_text()
     assert "reproduced" in claims_html and "Markdown object" not in claims_html
+    assert claims_html.count('class="pasted-text"') == 3 and "<code" not in claims_html  # pasted as prose
 
 
 def test_shuffling_quick_profile_on_cifar_fixture(cifar_root, tmp_path):
