@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 PROFILES = ("smoke", "quick", "cifar", "paper")
+#: The BREEDS datasets read from an ImageNet root, and every dataset name (paperlib.data reads them).
+IMAGENET_DATASETS = ("living17", "nonliving26", "entity13")
+DATASETS = ("synthetic", "cifar100") + IMAGENET_DATASETS
 
 
 def _user_cache() -> Path:
@@ -282,9 +285,7 @@ class Profile:
         )
 
     def _decode_size(self, dataset: str) -> int | None:
-        from . import data
-
-        if self.decode_once and dataset in data.IMAGENET_DATASETS:
+        if self.decode_once and dataset in IMAGENET_DATASETS:
             return round(self.image_size * 256 / 224)
         return None
 

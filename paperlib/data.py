@@ -25,8 +25,8 @@ __all__ = [
     "synthetic_images", "ensure_data", "write_cifar100_fixture", "Preprocess", "normalize",
 ]
 
-IMAGENET_DATASETS = ("living17", "nonliving26", "entity13")
-DATASETS = ("synthetic", "cifar100") + IMAGENET_DATASETS
+IMAGENET_DATASETS = _config.IMAGENET_DATASETS  # the names live in config, the root of the pipeline
+DATASETS = _config.DATASETS
 CIFAR_FILES = ("cifar-100-python/train", "cifar-100-python/test", "cifar-100-python/meta")
 
 
