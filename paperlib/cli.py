@@ -162,13 +162,10 @@ def _report(args) -> int:
 
 
 def _extract(args, prof, cfg) -> int:
-    from . import cache, experiment, extract, models, train
+    from . import cache, experiment, extract, train
 
     layers = None if args.layers == ["all"] else args.layers
-    valid = [p.name for p in models.probe_points(cfg.arch)]
-    bad = [name for name in layers or [] if name not in valid]
-    if bad:  # before any training: at paper scale a model is 400 epochs away
-        raise ValueError(f"unknown layer(s) {bad} for {cfg.arch}; valid: {valid} (or 'all')")
+    extract.resolve_layers(cfg.arch, layers)  # before any training: at paper scale a model is 400 epochs away
     if Path(args.out).suffix != ".npz":
         raise ValueError(f"--out must end in .npz, got {args.out}")
     tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,

@@ -49,15 +49,24 @@ def pool_activation(a: torch.Tensor, pool: str) -> torch.Tensor:
     raise ValueError(f"cannot pool an activation of shape {tuple(a.shape)}")
 
 
-def resolve_layers(model: nn.Module, layers: Sequence[str] | None = None):
-    """The model's probe points, or the named subset of them (unknown names list the valid ones)."""
-    points = tuple(model.probe_points)
+def resolve_layers(model: nn.Module | str, layers: Sequence[str] | None = None):
+    """The model's probe points, or the named subset of them (unknown names list the valid ones).
+
+    ``model`` is a built model (it carries ``probe_points``) or an architecture name, so names can
+    be checked before a model is built or trained.
+    """
+    if isinstance(model, str):
+        from . import models
+
+        points, label = models.probe_points(model), model
+    else:
+        points, label = tuple(model.probe_points), getattr(model, "arch", "this model")
     if layers is None:
         return points
     names = [p.name for p in points]
     bad = [l for l in layers if l not in names]
     if bad:
-        raise ValueError(f"unknown layer(s) {bad} for {getattr(model, 'arch', 'this model')}; valid: {names}")
+        raise ValueError(f"unknown layer(s) {bad} for {label}; valid: {names}")
     return tuple(p for p in points if p.name in set(layers))
 
 
