@@ -20,6 +20,8 @@ all: book
 env: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "paperlib needs Python >= 3.11 (numpy, pandas and scipy of the lock do); $(PYTHON) is $$($(PYTHON) -V 2>&1). Run: make PYTHON=python3.11" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -45,9 +47,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run_all.py
 
-lock:
-	$(PY) -m pip freeze --exclude-editable | grep -v '^paperlib' > requirements.lock.new
-	mv requirements.lock.new requirements.lock
+# Regenerate requirements.lock from pyproject.toml with uv's resolver: one universal lock (platform
+# markers, hashes) for Linux x86-64/aarch64, macOS and Windows. The versions already in the lock are
+# kept where they still satisfy pyproject; `make lock UPGRADE=1` moves everything to the newest releases.
+LOCK_ARGS := --universal --python-version 3.11 --extra book --extra test --extra dev --generate-hashes
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_ARGS) $(if $(UPGRADE),--upgrade) -q -o requirements.lock
 
 clean:
 	rm -rf book/_build _build book/*.ipynb
