@@ -20,8 +20,8 @@ still serves its valid entries; what has to be computed is kept in memory with a
 
 The keys of trained models and scores also hold the version of the code and the identity of the
 data that produced them (:mod:`paperlib.provenance`), so a change of either gives a new folder and
-leaves the old one alone; :func:`entries` lists the folders (size, age, state, stale or current)
-and :func:`prune` removes the stale or old ones (``python -m paperlib cache list|prune``).
+leaves the old one alone; :mod:`paperlib.inventory` lists the folders (size, age, state, stale or
+current) and removes the stale or old ones (``python -m paperlib cache list|prune``).
 """
 
 from __future__ import annotations
@@ -43,12 +43,18 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import names
+
 __all__ = [
     "CorruptArtifact", "key_of", "canonical", "save", "load", "is_valid", "cached", "artifact_dir",
-    "Entry", "entries", "prune", "lock", "try_save", "discard",
+    "lock", "try_save", "discard", "write_atomic", "atomic_path", "file_sha256",
+    "sidecar", "KINDS",
 ]
 
 log = logging.getLogger(__name__)
+
+#: The kinds of artifact folders, ``<root>/<kind>/<key>/`` (listed and pruned by :mod:`paperlib.inventory`).
+KINDS = names.ARTIFACT_KINDS
 
 
 class CorruptArtifact(RuntimeError):
@@ -100,7 +106,8 @@ def artifact_dir(root: Path, kind: str, config: Any) -> Path:
     return d
 
 
-def _sidecar(path: Path) -> Path:
+def sidecar(path: Path) -> Path:
+    """The checksum sidecar of an artifact file: ``<file>.sha256`` beside it."""
     return path.with_name(path.name + ".sha256")
 
 
@@ -118,20 +125,49 @@ def _umask() -> int:
     return old
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_path(path: Path | str):
+    """Context manager: a fresh temporary file beside ``path``, renamed to ``path`` when the block ends.
+
+    The temporary file (``.<name>.<random>.tmp`` in the same folder, with the permissions the umask
+    allows) is yielded as a :class:`pathlib.Path` for the block to write, by any means (e.g. a
+    memory map); if the block raises, it is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; honour the umask like open() does
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; honour the umask like open() does
+        finally:
+            os.close(fd)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_atomic(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (:func:`atomic_path`), synced to disk.
+
+    No checksum sidecar: for files read by people or other programs (:func:`save` adds one).
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def file_sha256(path: Path | str) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 16 MiB chunks (for files too large to hold in memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- locks
@@ -260,15 +296,15 @@ def save(path: Path | str, obj: Any) -> Path:
     # renames sees a pair that does not match (a checksum only vouches for identical bytes) and
     # re-reads under the lock (see _verified_bytes).
     with _pair_lock(path):
-        _write_atomic(path, data)
-        _write_atomic(_sidecar(path), digest)
+        write_atomic(path, data)
+        write_atomic(sidecar(path), digest)
     return path
 
 
 def _read_pair(path: Path) -> tuple[bytes, str | None]:
     data = path.read_bytes()  # FileNotFoundError if absent
     try:
-        return data, _sidecar(path).read_text().strip()
+        return data, sidecar(path).read_text().strip()
     except FileNotFoundError:
         return data, None
 
@@ -326,7 +362,7 @@ def discard(path: Path | str) -> None:
     """Remove an artifact and its sidecar if present."""
     path = Path(path)
     with _pair_lock(path):
-        for p in (_sidecar(path), path):
+        for p in (sidecar(path), path):
             p.unlink(missing_ok=True)
 
 
@@ -348,203 +384,3 @@ def cached(path: Path | str, build: Callable[[], Any]) -> Any:
     obj = build()
     try_save(path, obj)
     return obj
-
-
-# --------------------------------------------------------------------------- listing and pruning
-KINDS = ("models", "scores", "decoded")
-
-
-@dataclasses.dataclass
-class Entry:
-    """One cached artifact folder ``<root>/<kind>/<key>/``.
-
-    Attributes
-    ----------
-    kind : {"models", "scores", "decoded"}
-    key : str
-        The folder's name (hash of its ``config.json``).
-    path : pathlib.Path
-    summary : str
-        One line: dataset, arch, hierarchy, seed, loss, epochs (and pool, l2, factors for scores).
-    bytes : int
-        Size on disk of all its files.
-    age_days : float
-        Days since its newest file was written.
-    state : {"finished", "partial", "empty", "corrupt"}
-        ``partial``: a training checkpoint or some of the files only; ``corrupt``: no readable
-        ``config.json`` or (with ``verify``) a file failing its checksum.
-    code : {"current", "stale", "-"}
-        Whether the code version in its key is the current one (:func:`paperlib.provenance.code_version`);
-        ``"stale"`` also for entries written before keys held one; ``"-"`` for decoded images.
-    data : {"current", "stale", "unknown", "-"}
-        Whether its data identity is the current one, where that was checked (``"unknown"``: not
-        checked or the data is not there).
-    config : dict
-        The content of ``config.json``.
-    """
-
-    kind: str
-    key: str
-    path: Path
-    summary: str
-    bytes: int
-    age_days: float
-    state: str
-    code: str
-    data: str
-    config: dict
-
-    @property
-    def stale(self) -> bool:
-        """Produced by other code or from other data than the current ones."""
-        return self.code == "stale" or self.data == "stale"
-
-
-def _summary(kind: str, meta: dict) -> str:
-    if kind == "decoded":
-        return f"{meta.get('n', '?')} images decoded at {meta.get('size', '?')} px"
-    cfg = meta.get("config") or meta.get("train") or (meta if "dataset" in meta else {})
-    text = (f"{cfg.get('dataset', '?')} {cfg.get('arch', '?')} {cfg.get('hierarchy', '?')} seed {cfg.get('seed', '?')} "
-            f"{cfg.get('loss', '?')} {cfg.get('epochs', '?')} ep")
-    ev = meta.get("eval")
-    if kind == "scores" and isinstance(ev, dict):
-        f = ev.get("factors") or []
-        fs = f"{f[0]}-{f[-1]}" if len(f) > 1 else ",".join(map(str, f))
-        text += f" | pool {ev.get('pool')} l2 {ev.get('l2_normalize')} factors {fs}"
-    return text
-
-
-def _state(kind: str, d: Path, verify: bool) -> str:
-    ok = (lambda p: is_valid(p)) if verify else (lambda p: p.exists() and _sidecar(p).exists())
-    main = {"models": ["model.pt"], "scores": ["scores.json", "arrays.npz"], "decoded": ["meta.json", "images.npy"]}[kind]
-    if kind == "decoded":
-        done = ok(d / "meta.json") and (d / "images.npy").exists()
-        if done and verify:
-            done = (d / "images.npy").stat().st_size == load(d / "meta.json").get("bytes")
-    else:
-        done = all(ok(d / f) for f in main)
-    if done:
-        return "finished"
-    present = [f for f in main + ["checkpoint.pt"] if (d / f).exists()]
-    if verify and any((d / f).exists() and not is_valid(d / f) for f in main if f != "images.npy"):
-        return "corrupt"
-    return "partial" if present else "empty"
-
-
-def entries(
-    root: str | Path | None = None, *, kinds=KINDS, verify: bool = False, check_data: bool | None = None,
-    data_root: str | Path | None = None,
-) -> list[Entry]:
-    """Every cached artifact under ``root``, with its size, age, state and staleness.
-
-    Parameters
-    ----------
-    root : path-like, optional
-        The cache (see :func:`paperlib.config.cache_root`).
-    kinds : sequence of str
-        Which of :data:`KINDS` to list.
-    verify : bool
-        Check every file's checksum (reads them all) rather than only that they and their
-        checksum sidecars exist.
-    check_data : bool, optional
-        Compare the data identity in each key with the current one: ``True`` for every dataset,
-        ``False`` for none, ``None`` (default) only where it is cheap (synthetic images, made in
-        code, and CIFAR-100, whose three files are hashed once); ImageNet lists are then not read.
-    data_root : path-like, optional
-        Where the data is (see :func:`paperlib.config.data_root`).
-
-    Returns
-    -------
-    list of Entry
-        Sorted by kind, then newest first.
-    """
-    import time
-
-    from . import config, provenance
-
-    root = config.cache_root(root)
-    now = time.time()
-    code_now: dict[str, str] = {}
-    data_now: dict[tuple, Any] = {}
-    out: list[Entry] = []
-    for kind in kinds:
-        if kind not in KINDS:
-            raise ValueError(f"unknown artifact kind {kind!r}; valid: {list(KINDS)}")
-        base = root / kind
-        if not base.is_dir():
-            continue
-        for d in sorted(p for p in base.iterdir() if p.is_dir()):
-            files = [p for p in d.rglob("*") if p.is_file()]
-            size = sum(p.stat().st_size for p in files)
-            newest = max((p.stat().st_mtime for p in files), default=d.stat().st_mtime)
-            try:
-                meta = load(d / "config.json")
-                meta = meta if isinstance(meta, dict) else {}
-                state = _state(kind, d, verify)
-            except (FileNotFoundError, CorruptArtifact):
-                meta, state = {}, "corrupt"
-            code = data_state = "-"
-            if kind in provenance.CODE_MODULES:
-                if kind not in code_now:
-                    code_now[kind] = provenance.code_version(kind)
-                code = "current" if meta.get("code") == code_now[kind] else "stale"
-                ident = meta.get("data")
-                data_state = "unknown"
-                cheap = isinstance(ident, dict) and ident.get("dataset") in ("synthetic", "cifar100")
-                if isinstance(ident, dict) and (check_data or (check_data is None and cheap)):
-                    k = (ident.get("dataset"), tuple(ident.get("splits") or ()))
-                    if k not in data_now:
-                        try:
-                            data_now[k] = provenance.data_identity(k[0], data_root, splits=k[1])
-                        except (ValueError, FileNotFoundError):
-                            data_now[k] = None
-                    if data_now[k] is not None:
-                        data_state = "current" if data_now[k] == ident else "stale"
-            out.append(Entry(kind, d.name, d, _summary(kind, meta), size, max(0.0, (now - newest) / 86400),
-                             state, code, data_state, meta))
-    out.sort(key=lambda e: (KINDS.index(e.kind), e.age_days))
-    return out
-
-
-def prune(
-    root: str | Path | None = None, *, stale: bool = False, older_than: float | None = None, kinds=None,
-    dry_run: bool = False, check_data: bool | None = None, data_root: str | Path | None = None,
-) -> list[Entry]:
-    """Remove the cached artifacts that match every criterion given.
-
-    Parameters
-    ----------
-    root : path-like, optional
-        The cache (see :func:`paperlib.config.cache_root`).
-    stale : bool
-        Only entries whose code version or data identity is not the current one
-        (:attr:`Entry.stale`; see :func:`entries` for ``check_data``).
-    older_than : float, optional
-        Only entries whose newest file is older than this many days.
-    kinds : sequence of str, optional
-        Only these kinds (default all of :data:`KINDS`).
-    dry_run : bool
-        Remove nothing; return what would go.
-
-    Returns
-    -------
-    list of Entry
-        The entries removed (or that would be); their ``bytes`` sum to the space freed.
-
-    Raises
-    ------
-    ValueError
-        If no criterion is given (use ``kinds`` to empty a whole kind).
-    """
-    import shutil
-
-    if not stale and older_than is None and not kinds:
-        raise ValueError("name what to prune: stale=True, older_than=DAYS and/or kinds=[...]")
-    chosen = [
-        e for e in entries(root, kinds=tuple(kinds or KINDS), check_data=check_data, data_root=data_root)
-        if (not stale or e.stale) and (older_than is None or e.age_days > older_than)
-    ]
-    if not dry_run:
-        for e in chosen:
-            shutil.rmtree(e.path, ignore_errors=True)
-    return chosen

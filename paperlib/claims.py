@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["VERDICTS", "CLAIMS", "ClaimCheck", "AccuracyGate", "accuracy_gate", "shuffling", "GlueText"]
+__all__ = ["VERDICTS", "CLAIMS", "ClaimCheck", "AccuracyGate", "accuracy_gate", "shuffling", "within_network",
+           "consistency", "GlueText"]
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 
@@ -302,13 +303,7 @@ def shuffling(
     min_seeds = int(seeds_per_hier.min())
     one_seed = " With 1 seed there is no spread estimate, so seed noise is not ruled out." if min_seeds < 2 else ""
     if not gate_result.passed:
-        verdict = "inconclusive"
-        one = len(gate_result.failing) == 1
-        explanation = (
-            f"{'A model is' if one else 'Models are'} under the accuracy gate ({gate_result.rule}): "
-            f"{'; '.join(gate_result.failing)}; {'its' if one else 'their'} clusters say little about "
-            "a trained network."
-        )
+        verdict, explanation = "inconclusive", _gate_explanation(gate_result)
     elif fails:
         verdict = "not reproduced"
         explanation = _sentence("; ".join(fails)) + one_seed
@@ -337,6 +332,194 @@ def shuffling(
         verdict=verdict,
         explanation=explanation,
         seeds=tuple(seeds),
+    )
+
+
+def _gate_explanation(gate_result: AccuracyGate) -> str:
+    one = len(gate_result.failing) == 1
+    return (
+        f"{'A model is' if one else 'Models are'} under the accuracy gate ({gate_result.rule}): "
+        f"{'; '.join(gate_result.failing)}; {'its' if one else 'their'} clusters say little about "
+        "a trained network."
+    )
+
+
+def _thirds(values: np.ndarray, depth: np.ndarray) -> tuple[float, float]:
+    """Mean of ``values`` over the first third (``depth <= 1/3``) and the last third (``>= 2/3``)."""
+    return float(values[depth <= 1 / 3 + _EPS].mean()), float(values[depth >= 2 / 3 - _EPS].mean())
+
+
+def _check_columns(df: pd.DataFrame, need: list[str], what: str) -> None:
+    missing = [c for c in need if c not in df]
+    if missing:
+        raise ValueError(f"the {what} table lacks column(s) {missing}")
+
+
+def within_network(
+    scores: pd.DataFrame, probe: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.02,
+    aligned: float = 0.9, gate: float = 0.5,
+) -> ClaimCheck:
+    """Claim 1: clusterability rises with depth but is not aligned with linear-probe accuracy.
+
+    For every architecture, hierarchy and factor (a *cell*) the check takes the AMI profile over
+    layers and the probe-accuracy profile (each the mean over seeds) and asks:
+
+    - *rises with depth*: the mean AMI over the last third of the layers (``rel_depth >= 2/3``)
+      exceeds the mean over the first third (``<= 1/3``) by more than ``margin``;
+    - *not aligned*: the Spearman rank correlation of AMI and probe accuracy over layers is below
+      ``aligned`` (the two would order the layers differently somewhere); the measured text names
+      the best layer by each.
+
+    The verdict: *inconclusive* if any model is under the accuracy gate; else *reproduced* if every
+    cell meets both conditions; else *not reproduced*, naming the cells that fail.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`paperlib.experiment.run`'s scores: ``arch``, ``hierarchy``, ``seed``, ``layer``,
+        ``rel_depth``, ``factor``, ``ami``.
+    probe : pandas.DataFrame
+        Linear-probe accuracy per layer for the same models: ``arch``, ``hierarchy``, ``seed``,
+        ``layer``, ``probe_acc``.
+    accuracy : pandas.DataFrame
+        The accuracy table of the same models (see :func:`accuracy_gate`).
+    margin, aligned, gate : float
+        The rise the last third must show, the rank correlation that counts as aligned, the gate.
+
+    Returns
+    -------
+    ClaimCheck
+    """
+    _check_columns(scores, ["arch", "hierarchy", "seed", "layer", "rel_depth", "factor", "ami"], "scores")
+    _check_columns(probe, ["arch", "hierarchy", "seed", "layer", "probe_acc"], "probe")
+    from scipy import stats
+
+    gate_result = accuracy_gate(accuracy, gate)
+    pmean = probe.groupby(["arch", "hierarchy", "layer"])["probe_acc"].mean()
+    cells, fails = [], []
+    for (arch, hier, factor), g in scores.groupby(["arch", "hierarchy", "factor"], sort=True):
+        prof = g.groupby(["layer", "rel_depth"])["ami"].mean().reset_index().sort_values("rel_depth")
+        try:
+            acc = pmean.loc[(arch, hier)].reindex(prof["layer"]).to_numpy()
+        except KeyError:
+            raise ValueError(f"no probe accuracy for {arch} ({hier})") from None
+        if np.isnan(acc).any() or len(prof) < 3:
+            raise ValueError(f"{arch} ({hier}): needs probe accuracy at every scored layer, and at least 3 layers")
+        ami, depth = prof["ami"].to_numpy(), prof["rel_depth"].to_numpy()
+        early, late = _thirds(ami, depth)
+        rho = float(stats.spearmanr(ami, acc).statistic)
+        best_ami, best_probe = prof["layer"].iloc[int(np.argmax(ami))], prof["layer"].iloc[int(np.argmax(acc))]
+        name = f"{arch} {hier}, factor {factor}"
+        cells.append(f"{name}: AMI first third {early:.3f}, last third {late:.3f}; rank correlation with the probe "
+                     f"{rho:+.2f}; best layer by AMI {best_ami}, by probe {best_probe}")
+        if not late > early + margin:
+            fails.append(f"for {name} AMI does not rise with depth (last third {late:.3f} vs first {early:.3f})")
+        if not rho < aligned:
+            fails.append(f"for {name} AMI and probe accuracy order the layers alike (rank correlation {rho:+.2f})")
+    seeds = sorted(int(s) for s in scores["seed"].unique())
+    if not gate_result.passed:
+        verdict, explanation = "inconclusive", _gate_explanation(gate_result)
+    elif fails:
+        verdict, explanation = "not reproduced", _sentence("; ".join(fails))
+    else:
+        verdict = "reproduced"
+        explanation = (f"In every cell AMI rises by more than {margin:.2f} from the first third of the layers to "
+                       f"the last, and its layer order departs from the probe's (rank correlation < {aligned}).")
+    per_hier = int(scores.groupby(["arch", "hierarchy"])["seed"].nunique().min())
+    measured = "; ".join(cells) + f". {_seed_text(seeds, per_hier)}. {gate_result.text}"
+    return ClaimCheck(
+        number=1, claim=CLAIMS[1],
+        paper=("Fig. 1 (ResNet-50, entity-13-shuffled) and D.9 (entity-13): AMI and purity generally rise with "
+               "depth but vary more across layers than linear-probe accuracy, which rises steadily; the two "
+               "are not aligned."),
+        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+    )
+
+
+def consistency(
+    scores: pd.DataFrame, ari: pd.DataFrame, accuracy: pd.DataFrame, *, similar: float = 0.05, low: float = 0.5,
+    margin: float = 0.1, gate: float = 0.5,
+) -> ClaimCheck:
+    """Claim 7: seeds give similar AMI profiles but low cross-seed ARI, except late layers when shuffled.
+
+    Per architecture and factor (a *cell*), with both hierarchies and at least 2 seeds:
+
+    - *similar AMI profiles*: for each hierarchy, the standard deviation of AMI across seeds,
+      averaged over layers, is at most ``similar``;
+    - *low cross-seed ARI*: on the standard hierarchy the ARI between seeds, averaged over seed pairs
+      and layers, is below ``low``;
+    - *except late layers when shuffled*: the shuffled hierarchy's mean ARI over the last third of
+      the layers exceeds the standard hierarchy's there by more than ``margin``.
+
+    The verdict: *inconclusive* if a model is under the accuracy gate or there are fewer than 2
+    seeds; else *reproduced* if every cell meets the three conditions; else *not reproduced*.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``arch``, ``hierarchy``, ``seed``, ``layer``, ``rel_depth``, ``factor``, ``ami``.
+    ari : pandas.DataFrame
+        ARI between the cluster assignments of two seeds: ``arch``, ``hierarchy``, ``factor``,
+        ``layer``, ``rel_depth``, ``seed_a``, ``seed_b``, ``ari``.
+    accuracy : pandas.DataFrame
+        The accuracy table (see :func:`accuracy_gate`).
+
+    Returns
+    -------
+    ClaimCheck
+    """
+    _check_columns(scores, ["arch", "hierarchy", "seed", "layer", "rel_depth", "factor", "ami"], "scores")
+    _check_columns(ari, ["arch", "hierarchy", "factor", "layer", "rel_depth", "seed_a", "seed_b", "ari"], "ARI")
+    gate_result = accuracy_gate(accuracy, gate)
+    seeds = sorted(int(s) for s in scores["seed"].unique())
+    per_hier = int(scores.groupby(["arch", "hierarchy"])["seed"].nunique().min())
+    cells, fails = [], []
+    for (arch, factor), g in scores.groupby(["arch", "factor"], sort=True):
+        hiers = set(g["hierarchy"])
+        if not {"standard", "shuffled"} <= hiers:
+            raise ValueError(f"{arch}, factor {factor}: needs both hierarchies, has {sorted(hiers)}")
+        name = f"{arch}, factor {factor}"
+        sd = {h: float(g[g["hierarchy"] == h].groupby("layer")["ami"].std(ddof=1).mean()) for h in ("standard", "shuffled")}
+        a = ari[(ari["arch"] == arch) & (ari["factor"] == factor)]
+        late_ari, mean_ari = {}, {}
+        for h in ("standard", "shuffled"):
+            prof = a[a["hierarchy"] == h].groupby(["layer", "rel_depth"])["ari"].mean().reset_index()
+            if prof.empty:
+                raise ValueError(f"{name}: no ARI for the {h} hierarchy")
+            mean_ari[h] = float(prof["ari"].mean())
+            late_ari[h] = _thirds(prof["ari"].to_numpy(), prof["rel_depth"].to_numpy())[1]
+        cells.append(
+            f"{name}: AMI seed sd {sd['standard']:.3f} (standard) and {sd['shuffled']:.3f} (shuffled); mean ARI "
+            f"between seeds {mean_ari['standard']:.3f} (standard) and {mean_ari['shuffled']:.3f} (shuffled); "
+            f"last-third ARI {late_ari['standard']:.3f} vs {late_ari['shuffled']:.3f}")
+        if per_hier < 2:
+            continue
+        if max(sd.values()) > similar:
+            fails.append(f"for {name} AMI differs across seeds by more than {similar:.2f} on average "
+                         f"(sd {max(sd.values()):.3f})")
+        if not mean_ari["standard"] < low:
+            fails.append(f"for {name} the standard hierarchy's ARI between seeds is not low ({mean_ari['standard']:.3f})")
+        if not late_ari["shuffled"] > late_ari["standard"] + margin:
+            fails.append(f"for {name} shuffling does not raise late-layer ARI by more than {margin:.2f} "
+                         f"({late_ari['shuffled']:.3f} vs {late_ari['standard']:.3f})")
+    if not gate_result.passed:
+        verdict, explanation = "inconclusive", _gate_explanation(gate_result)
+    elif per_hier < 2:
+        verdict, explanation = "inconclusive", "The claim compares seeds; this run trained only one per model."
+    elif fails:
+        verdict, explanation = "not reproduced", _sentence("; ".join(fails))
+    else:
+        verdict = "reproduced"
+        explanation = (f"In every cell the AMI profiles of the seeds agree (sd <= {similar:.2f}), the standard "
+                       f"hierarchy's clusters differ between seeds (ARI < {low}), and shuffling makes the late "
+                       f"layers' clusters agree more (by > {margin:.2f}).")
+    measured = "; ".join(cells) + f". {_seed_text(seeds, per_hier)}. {gate_result.text}"
+    return ClaimCheck(
+        number=7, claim=CLAIMS[7],
+        paper=("Fig. 8 and H.1-H.3 (entity-13, VGG-16 and ResNet-50, 3 seeds): AMI per layer is much the same "
+               "across seeds, but the ARI between two seeds' clusters is low, except in the last layers of "
+               "models trained on the shuffled hierarchy."),
+        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
     )
 
 

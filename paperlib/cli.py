@@ -21,15 +21,18 @@ import argparse
 import sys
 from pathlib import Path
 
+# imports nothing: the valid names, for argparse's choices, before torch loads
+from . import names
+
 __all__ = ["main", "build_parser"]
 
 
 def _grid_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="quick", help="smoke, quick, cifar or paper (default quick)")
+    p.add_argument("--profile", default="quick", help=f"{', '.join(names.PROFILES)} (default quick)")
     p.add_argument("--arch", nargs="+", default=["resnet"], help="families (resnet, vgg, ...) or architecture names")
-    p.add_argument("--hierarchy", nargs="+", default=["standard"], choices=["standard", "shuffled"])
+    p.add_argument("--hierarchy", nargs="+", default=["standard"], choices=names.HIERARCHIES)
     p.add_argument("--seed", nargs="+", type=int, default=[0])
-    p.add_argument("--loss", nargs="+", default=["softmax"])
+    p.add_argument("--loss", nargs="+", default=["softmax"], help=f"{', '.join(names.LOSSES)} (default softmax)")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--data-root", default=None, help="data root (default $PAPERLIB_DATA)")
     p.add_argument("--cache-dir", default=None, help="artifact cache (default $PAPERLIB_CACHE)")
@@ -43,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("data", help="check or download the data of a profile")
-    d.add_argument("--profile", default="quick")
+    d.add_argument("--profile", default="quick", help=f"{', '.join(names.PROFILES)} (default quick)")
     d.add_argument("--data-root", default=None)
     d.add_argument("--download", action="store_true", help="download what torchvision can (CIFAR-100)")
 
@@ -56,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("extract", help="validation embeddings of one model at chosen probe points, as .npz")
     _grid_args(e)
     e.add_argument("--layers", nargs="+", default=["penultimate"], help="probe points (default penultimate; 'all' for every one)")
-    e.add_argument("--pool", default="avg", choices=["flatten", "avg"], help="default avg (flattened maps are large)")
+    e.add_argument("--pool", default="avg", choices=names.POOLS, help="default avg (flattened maps are large)")
     e.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
                    help="scale embeddings to unit norm (default, as they are clustered)")
     e.add_argument("--bf16", action="store_true",
@@ -66,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="per-layer AMI and purity of the models of a grid, as CSV")
     _grid_args(s)
     s.add_argument("--factors", nargs="+", type=int, default=list(range(1, 11)))
-    s.add_argument("--pool", default="flatten", choices=["flatten", "avg"])
+    s.add_argument("--pool", default="flatten", choices=names.POOLS)
     s.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
                    help="scale embeddings to unit norm before clustering (default; the paper's choice)")
     s.add_argument("--out", default="-", help="CSV file (default stdout)")
@@ -83,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip image files that cannot be decoded (default: stop and list them)")
     r.add_argument("--folder", required=True, help="ROOT of ROOT/<superclass>/<subclass>/<image>")
     r.add_argument("--factors", nargs="+", type=int, default=[1, 3, 5], help="overclustering factors (default 1 3 5)")
-    r.add_argument("--pool", default="flatten", choices=["flatten", "avg"])
+    r.add_argument("--pool", default="flatten", choices=names.POOLS)
     r.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
                    help="scale embeddings to unit norm before clustering (default; the paper's choice)")
     r.add_argument("--layers", nargs="+", default=None, help="probe points to score (default all)")
@@ -101,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         a = csub.add_parser(name, help=text)
         a.add_argument("--cache-dir", default=None, help="artifact cache (default $PAPERLIB_CACHE)")
         a.add_argument("--data-root", default=None, help="data root, to check data identities (default $PAPERLIB_DATA)")
-        a.add_argument("--kind", nargs="+", default=None, choices=["models", "scores", "decoded"])
+        a.add_argument("--kind", nargs="+", default=None, choices=names.ARTIFACT_KINDS)
         a.add_argument("--check-data", action=argparse.BooleanOptionalAction, default=None,
                        help="compare data identities for every dataset (default: only synthetic and CIFAR-100)")
     lst = csub.choices["list"]
@@ -126,11 +129,11 @@ def _age(days: float) -> str:
 
 
 def _cache(args) -> int:
-    from . import cache
+    from . import inventory
 
     if args.action == "list":
-        rows = cache.entries(args.cache_dir, kinds=tuple(args.kind or cache.KINDS), verify=args.verify,
-                             check_data=args.check_data, data_root=args.data_root)
+        rows = inventory.entries(args.cache_dir, kinds=tuple(args.kind or names.ARTIFACT_KINDS), verify=args.verify,
+                                 check_data=args.check_data, data_root=args.data_root)
         print(f"{'kind':8} {'key':16} {'size':>9} {'age':>8} {'state':8} {'code':7} {'data':7} summary")
         for e in rows:
             print(f"{e.kind:8} {e.key:16} {_size(e.bytes):>9} {_age(e.age_days):>8} {e.state:8} {e.code:7} {e.data:7} "
@@ -139,8 +142,8 @@ def _cache(args) -> int:
         print(f"{len(rows)} entries, {_size(sum(e.bytes for e in rows))}; {len(stale)} stale "
               f"({_size(sum(e.bytes for e in stale))})")
         return 0
-    gone = cache.prune(args.cache_dir, stale=args.stale, older_than=args.older_than, kinds=args.kind,
-                       dry_run=args.dry_run, check_data=args.check_data, data_root=args.data_root)
+    gone = inventory.prune(args.cache_dir, stale=args.stale, older_than=args.older_than, kinds=args.kind,
+                           dry_run=args.dry_run, check_data=args.check_data, data_root=args.data_root)
     verb = "would remove" if args.dry_run else "removed"
     for e in gone:
         print(f"{verb} {e.kind}/{e.key} ({_size(e.bytes)}, {e.code} code, {e.data} data): {e.summary}")

@@ -25,15 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import names
+from .names import DATASETS, FAMILIES, IMAGENET_DATASETS, PROFILES  # noqa: F401 - DATASETS re-exported
+
 __all__ = [
     "EXPERIMENTS", "experiment_configs", "parse_param",
     "PROFILES", "Profile", "TrainConfig", "EvalConfig", "get_profile", "data_root", "cache_root",
 ]
 
-PROFILES = ("smoke", "quick", "cifar", "paper")
-#: The BREEDS datasets read from an ImageNet root, and every dataset name (paperlib.data reads them).
-IMAGENET_DATASETS = ("living17", "nonliving26", "entity13")
-DATASETS = ("synthetic", "cifar100") + IMAGENET_DATASETS
+# The valid names (PROFILES, DATASETS, IMAGENET_DATASETS, FAMILIES, ...) live in paperlib.names.
 
 
 def _user_cache() -> Path:
@@ -82,6 +82,21 @@ def _check_values(obj: Any, positive_int=(), positive_or_none=(), non_negative=(
             raise ValueError(f"{kind}.{name} must lie in [0, 1), got {v!r}")
 
 
+def snapshot_epochs(epochs: int, points: int) -> tuple[int, ...]:
+    """``points`` epochs spread evenly over ``1..epochs``, the last one included.
+
+    Examples
+    --------
+    >>> snapshot_epochs(40, 5)
+    (8, 16, 24, 32, 40)
+    >>> snapshot_epochs(3, 5)
+    (1, 2, 3)
+    """
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise ValueError(f"points must be a positive integer, got {points!r}")
+    return tuple(sorted({max(1, round(epochs * (i + 1) / points)) for i in range(points)}))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a trained model; its hash is the model's cache key.
@@ -109,12 +124,36 @@ class TrainConfig:
     seed: int = 0
     amp: bool = False  # bf16 autocast (CUDA only)
     decode_size: int | None = None  # image files decoded once to this side (data.decode_once); None: every epoch
+    snapshot_epochs: tuple[int, ...] | None = None  # keep the EMA weights after these epochs (Fig. D.10)
 
     def __post_init__(self) -> None:
         _check_values(self, positive_int=("epochs", "batch_size", "image_size"),
                       positive_or_none=("width", "train_per_subclass", "decode_size"),
                       non_negative=("weight_decay", "warmup_epochs", "shuffle_seed", "seed"), positive=("lr",),
                       unit=("momentum", "ema_decay"))
+        if self.snapshot_epochs is not None:
+            snaps = self.snapshot_epochs
+            if (isinstance(snaps, (str, bytes)) or not all(isinstance(e, int) and not isinstance(e, bool) for e in snaps)
+                    or not snaps or not all(1 <= e <= self.epochs for e in snaps)):
+                raise ValueError(f"TrainConfig.snapshot_epochs must be None or a non-empty list of epochs in "
+                                 f"1..{self.epochs} (the epochs trained), got {snaps!r}")
+            object.__setattr__(self, "snapshot_epochs", tuple(sorted(set(snaps))))
+
+    def with_snapshots(self, points: int | None) -> "TrainConfig":
+        """A copy keeping ``points`` EMA snapshots spread evenly over training (:func:`snapshot_epochs`);
+        None: unchanged."""
+        return self if points is None else self.replace(snapshot_epochs=snapshot_epochs(self.epochs, points))
+
+    def key_dict(self) -> dict[str, Any]:
+        """The fields that identify the trained model: all of them, but ``snapshot_epochs`` only when set.
+
+        A model trained without snapshots keeps the key it had before the field existed, and one that
+        keeps snapshots is a different artifact (it holds more files).
+        """
+        d = dataclasses.asdict(self)
+        if d["snapshot_epochs"] is None:
+            del d["snapshot_epochs"]
+        return d
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with some fields changed."""
@@ -149,9 +188,6 @@ def paper_lr(family: str, batch_size: int, loss: str = "softmax") -> float:
     raise ValueError(f"unknown architecture family {family!r}")
 
 
-FAMILIES = ("resnet", "vgg", "vgg_bn", "vgg_ln", "vit")
-
-
 @dataclass(frozen=True)
 class Profile:
     """The scale of every experiment: which data, which models, how long to train.
@@ -182,10 +218,13 @@ class Profile:
     epoch_scale: dict[str, float] = field(default_factory=dict)  # family -> factor on ``epochs`` (rounded, >= 1)
     ema_decay: float = 0.99  # the paper's; smaller for short schedules, so the average spans a small part
     decode_once: bool = False  # decode image files once at image_size * 256 / 224 (data.decode_once)
+    # Keep this many EMA snapshots spread over training in every model (Fig. D.10 then reuses the
+    # chapters' models); None: only the timeline chapter's own models keep them (big models, big files).
+    snapshot_points: int | None = None
 
     def __post_init__(self) -> None:
         _check_values(self, positive_int=("epochs", "batch_size", "image_size", "eval_batch_size"),
-                      positive_or_none=("train_per_subclass", "val_per_subclass"),
+                      positive_or_none=("train_per_subclass", "val_per_subclass", "snapshot_points"),
                       non_negative=("warmup_epochs", "num_workers"), unit=("ema_decay",))
         for arch, w in self.widths.items():
             if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 1):
@@ -205,15 +244,13 @@ class Profile:
 
     def arch(self, family_or_arch: str) -> str:
         """Concrete architecture for a family name (``"resnet"``) or a concrete name (kept)."""
-        from . import models
-
         if family_or_arch in self.archs:
             return self.archs[family_or_arch]
-        if family_or_arch in models.ARCHITECTURES:
+        if family_or_arch in names.ARCHITECTURES:
             return family_or_arch
         raise ValueError(
             f"unknown architecture {family_or_arch!r} for profile {self.name!r}; "
-            f"families: {sorted(self.archs)}; architectures: {list(models.ARCHITECTURES)}"
+            f"families: {sorted(self.archs)}; architectures: {list(names.ARCHITECTURES)}"
         )
 
     def family(self, arch: str) -> str:
@@ -253,11 +290,8 @@ class Profile:
         shuffle_seed : int
             Seed of the shuffled hierarchy.
         """
-        from . import losses
-
-        if hierarchy not in ("standard", "shuffled"):
-            raise ValueError(f"unknown hierarchy {hierarchy!r}; valid: ['standard', 'shuffled']")
-        losses.get_loss(loss)  # validates the name
+        names.check("hierarchy", hierarchy)
+        names.check("loss", loss)
         concrete = self.arch(arch)
         family = self.family(concrete)
         vit = family == "vit"
@@ -282,7 +316,7 @@ class Profile:
             ema_decay=self.ema_decay,
             amp=self.amp,
             decode_size=self._decode_size(dataset or self.dataset),
-        )
+        ).with_snapshots(self.snapshot_points)
 
     def _decode_size(self, dataset: str) -> int | None:
         if self.decode_once and dataset in IMAGENET_DATASETS:
@@ -294,8 +328,7 @@ class Profile:
         factors = tuple(int(f) for f in factors)
         if not factors or any(f < 1 for f in factors):
             raise ValueError(f"overclustering factors must be integers >= 1, got {factors}")
-        if pool not in ("flatten", "avg"):
-            raise ValueError(f"unknown pool {pool!r}; valid: ['flatten', 'avg']")
+        names.check("pool", pool)
         return EvalConfig(
             factors=factors,
             pool=pool,
@@ -333,6 +366,7 @@ _PROFILES: dict[str, Profile] = {
         lr_scale={"resnet": 2.0, "vgg": 2.0, "vgg_bn": 2.0, "vgg_ln": 2.0},
         epoch_scale={"vgg": 8 / 3, "vgg_bn": 8 / 3, "vgg_ln": 8 / 3},
         ema_decay=0.98,
+        snapshot_points=5,
     ),
     # Minutes per notebook on a 2-core CPU: CIFAR-100, 20 x 5, small models, 100 training images per
     # subclass (3 epochs) and 50 validation images per subclass (as ImageNet's val split has): measured
@@ -352,6 +386,7 @@ _PROFILES: dict[str, Profile] = {
         amp=False,
         eval_batch_size=500,
         lr_scale={"vgg": 5.0, "vgg_bn": 5.0, "vgg_ln": 5.0},
+        snapshot_points=5,
     ),
     # Real data, trained to convergence, on one GPU: the whole CIFAR-100 train split (500 images per
     # subclass), CIFAR-size ResNet-18 (width 64) and VGG-16 (width 64: 64-128-256-512-512, fc 1024),
@@ -462,9 +497,7 @@ def get_profile(name: str, **overrides: Any) -> Profile:
     >>> get_profile("smoke").dataset
     'synthetic'
     """
-    if name not in _PROFILES:
-        raise ValueError(f"unknown profile {name!r}; valid: {list(PROFILES)}")
-    prof = _PROFILES[name]
+    prof = _PROFILES[names.check("profile", name)]
     return prof.replace(**overrides) if overrides else prof
 
 

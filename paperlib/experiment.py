@@ -1,11 +1,11 @@
 """The cached pipeline the notebooks and the command line share.
 
-``train -> extract -> cluster -> score``: :func:`evaluate` takes a trained model, walks the
-validation split superclass by superclass, extracts every probe point in one forward pass, builds
-one Ward tree per (superclass, layer), cuts it at every overclustering factor and scores the cuts
-against the hidden subclasses. Scores, cluster assignments, pooled penultimate embeddings and the
-superclass accuracy are cached under ``<cache>/scores/<key>/`` (:func:`scores_key`: train config,
-eval config, code version and data identity).
+``train -> extract -> cluster -> score``: :func:`evaluate` takes a trained model and scores it on
+the validation split with :func:`paperlib.scoring.score_layers`: superclass by superclass, every
+probe point extracted in one forward pass, one Ward tree per (superclass, layer), cut at every
+overclustering factor, the cuts scored against the hidden subclasses. Scores, cluster assignments,
+pooled penultimate embeddings and the superclass accuracy are cached under ``<cache>/scores/<key>/``
+(:func:`scores_key`: train config, eval config, code version and data identity).
 :func:`run` does all of it for a grid of models and returns tidy tables.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,12 +20,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.std import tqdm
 
-from . import cache, cluster, data, extract, metrics, provenance, train
+from . import cache, data, names, provenance, scoring, train
 from .config import EvalConfig, Profile, TrainConfig, cache_root
+from .scoring import score_superclass  # noqa: F401 - its former home; the scoring lives in paperlib.scoring
 
-__all__ = ["Evaluation", "evaluate", "pixel_scores", "run", "score_superclass", "scores_key", "validate_grid", "validation_split"]
+__all__ = ["Evaluation", "evaluate", "pixel_scores", "run", "scores_key", "validate_grid", "validation_split"]
 
 
 @dataclass
@@ -63,52 +62,6 @@ class Evaluation:
     penultimate: np.ndarray
 
 
-def score_superclass(
-    emb: dict[str, np.ndarray],
-    subclass: np.ndarray,
-    n_subclasses: int,
-    factors,
-    superclass: int,
-    device: str | torch.device | None = None,
-) -> tuple[list[dict], dict[str, np.ndarray]]:
-    """Ward-cluster one superclass's embeddings at every layer and factor, and score the cuts.
-
-    Layers are consumed (popped from ``emb``) one at a time, so each flattened map is freed as soon
-    as it is clustered.
-
-    Parameters
-    ----------
-    emb : dict of str -> numpy.ndarray, shape ``(n_s, n_features)``
-        Embeddings of the superclass's images per probe point, in depth order.
-    subclass : numpy.ndarray, shape ``(n_s,)``
-        Their subclasses.
-    n_subclasses : int
-        Subclasses of this superclass; clusters = ``n_subclasses * factor``.
-    factors : sequence of int
-    superclass : int
-        Recorded in the rows.
-    device : str or torch.device, optional
-        The Gram matrix is computed there when it is a CUDA device.
-
-    Returns
-    -------
-    rows : list of dict
-        ``superclass``, ``layer``, ``factor``, ``ami``, ``purity`` per layer and factor.
-    labels : dict of str -> numpy.ndarray, shape ``(len(factors), n_s)``
-        The cluster of every image at every factor, per layer.
-    """
-    ks = cluster.n_clusters_for(n_subclasses, factors)
-    gram_device = device if device is not None and torch.device(device).type == "cuda" else None
-    rows, labels = [], {}
-    for name in list(emb):
-        lab = cluster.ward_labels(emb.pop(name), ks, device=gram_device)
-        labels[name] = lab
-        for fi, f in enumerate(factors):
-            rows.append({"superclass": superclass, "layer": name, "factor": int(f),
-                         "ami": metrics.ami(subclass, lab[fi]), "purity": metrics.purity(subclass, lab[fi])})
-    return rows, labels
-
-
 def validation_split(
     dataset: str, val_per_subclass: int | None, decode_size: int | None, data_root=None, cache_dir=None,
     progress: bool = True, num_workers: int = 0,
@@ -124,50 +77,18 @@ def validation_split(
 def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, cache_dir, device, progress: bool, batch_size: int) -> dict:
     cfg, h, model = trained.config, trained.hierarchy, trained.model
     split = validation_split(cfg.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress)
-    sup = h.superclass_labels(split.subclass)
-    keep = np.flatnonzero(sup >= 0)
-    split, sup = split.subset(keep), sup[keep]
-    points = list(model.probe_points)
-    names = [p.name for p in points]
-    n_f = len(ecfg.factors)
-    assign = {n: np.full((n_f, len(split)), -1, dtype=np.int32) for n in names}
-    penult = None
-    rows, correct = [], 0
-    bar = tqdm(total=h.n_superclasses, disable=not progress, file=sys.stderr, mininterval=2.0,
-               desc=f"cluster {cfg.arch} {cfg.hierarchy} seed {cfg.seed}", unit="superclass")
-    for s, index, emb, logits in extract.iter_superclasses(
-        model, split, h, pool=ecfg.pool, l2_normalize=ecfg.l2_normalize, batch_size=batch_size,
+    res = scoring.score_layers(
+        model, split, h, ecfg.factors, pool=ecfg.pool, l2_normalize=ecfg.l2_normalize, batch_size=batch_size,
         image_size=ecfg.image_size, device=device, amp=ecfg.extract_bf16,  # float32 unless asked (training's bf16 is cfg.amp)
-    ):
-        correct += int((logits.argmax(1) == s).sum())
-        last = emb[names[-1]]
-        if penult is None:
-            penult = np.zeros((len(split), last.shape[1]), dtype=np.float32)
-        penult[index] = last
-        new_rows, labels = score_superclass(emb, split.subclass[index], len(h.groups[s]), ecfg.factors, s, device)
-        rows += new_rows
-        for name, lab in labels.items():
-            assign[name][:, index] = lab + s * 10_000  # ids unique across superclasses
-        bar.update(1)
-    bar.close()
+        keep_last=True, progress=progress, desc=f"cluster {cfg.arch} {cfg.hierarchy} seed {cfg.seed}",
+    )
     return {
-        "rows": rows, "accuracy": correct / len(split), "names": names,
-        "assignments": assign, "subclass": split.subclass, "superclass": sup, "penultimate": penult,
+        "rows": res.rows, "accuracy": res.accuracy, "names": res.names, "assignments": res.assignments,
+        "subclass": res.subclass, "superclass": res.superclass, "penultimate": res.last,
     }
 
 
-def _tables(rows: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    per = pd.DataFrame(rows)
-    depth = {n: i for i, n in enumerate(names)}
-    mean = per.groupby(["layer", "factor"], sort=False)[["ami", "purity"]].mean().reset_index()
-    for df in (per, mean):
-        df["depth"] = df["layer"].map(depth)
-        df["rel_depth"] = df["depth"] / max(1, len(names) - 1)
-    mean = mean.sort_values(["depth", "factor"]).reset_index(drop=True)
-    return mean, per
-
-
-def scores_key(cfg: TrainConfig, ecfg: EvalConfig, data_root: str | Path | None = None) -> dict:
+def scores_key(cfg: TrainConfig, ecfg: EvalConfig, data_root: str | Path | None = None, epoch: int | None = None) -> dict:
     """What identifies the scores of the model ``cfg`` under ``ecfg``: configurations, code and data.
 
     Returns
@@ -176,10 +97,14 @@ def scores_key(cfg: TrainConfig, ecfg: EvalConfig, data_root: str | Path | None 
         ``train`` and ``eval`` (the two configurations, canonical), ``code``
         (:func:`paperlib.provenance.code_version` ``("scores")``: the training code and the
         extraction, clustering and scoring code) and ``data``
-        (:func:`paperlib.provenance.data_identity` of both splits).
+        (:func:`paperlib.provenance.data_identity` of both splits); and ``epoch`` for the scores of
+        a training snapshot (:func:`paperlib.train.load_snapshot`), absent for the finished model.
     """
-    return {"train": cache.canonical(cfg), "eval": cache.canonical(ecfg), "code": provenance.code_version("scores"),
-            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train", "val"))}
+    key = {"train": cache.canonical(cfg.key_dict()), "eval": cache.canonical(ecfg), "code": provenance.code_version("scores"),
+           "data": provenance.data_identity(cfg.dataset, data_root, splits=("train", "val"))}
+    if epoch is not None:
+        key["epoch"] = int(epoch)
+    return key
 
 
 def evaluate(
@@ -209,7 +134,7 @@ def evaluate(
     """
     device = train.resolve_device(device)
     root = cache_root(cache_dir)
-    d = cache.artifact_dir(root, "scores", scores_key(trained.config, ecfg, data_root))
+    d = cache.artifact_dir(root, "scores", scores_key(trained.config, ecfg, data_root, trained.epoch))
     sj, an = d / "scores.json", d / "arrays.npz"
     with contextlib.nullcontext() if cache.is_valid(sj) and cache.is_valid(an) else cache.lock(d, what=f"to score {d}"):
         # checked again under the lock: another run may just have written them
@@ -222,7 +147,7 @@ def evaluate(
             meta = {"rows": res["rows"], "accuracy": res["accuracy"], "names": res["names"]}
             if cache.try_save(an, arrays, root=root):  # scores.json last: it marks the entry finished
                 cache.try_save(sj, meta, root=root)
-    mean, per = _tables(meta["rows"], meta["names"])
+    mean, per = scoring.score_tables(meta["rows"], meta["names"])
     return Evaluation(
         scores=mean, per_superclass=per, accuracy=float(meta["accuracy"]),
         assignments={n: arrays[f"assign/{n}"] for n in meta["names"]},
@@ -300,7 +225,7 @@ def run(
 def pixel_scores(
     profile: Profile,
     *,
-    hierarchies: Sequence[str] = ("standard", "shuffled"),
+    hierarchies: Sequence[str] = names.HIERARCHIES,
     factors: Sequence[int] = (1,),
     l2_normalize: bool = True,
     shuffle_seed: int = 0,
@@ -313,7 +238,7 @@ def pixel_scores(
     The validation images (evaluation transforms of the profile, e.g. the 224-pixel centre crop for
     ImageNet) are flattened to vectors of pixel values in 0..1, optionally scaled to unit norm, and
     clustered within each superclass of each hierarchy exactly as a layer's embeddings are
-    (:func:`score_superclass`). A network's per-layer AMI is read against this baseline: the paper's
+    (:func:`paperlib.scoring.score_superclass`). A network's per-layer AMI is read against this baseline: the paper's
     situation is a standard hierarchy whose subclasses the pixels barely separate.
 
     Parameters
@@ -348,7 +273,7 @@ def pixel_scores(
             x = torch.cat([b.float().div_(255.0).flatten(1) for b, _ in batches])
             if l2_normalize:
                 x = torch.nn.functional.normalize(x, dim=1)
-            rows += score_superclass({"pixels": x.numpy()}, sub.subclass, len(h.groups[s]), ecfg.factors, s)[0]
-        mean = pd.DataFrame(rows).groupby("factor")[["ami", "purity"]].mean().reset_index()
+            rows += scoring.score_superclass({"pixels": x.numpy()}, sub.subclass, len(h.groups[s]), ecfg.factors, s)[0]
+        mean = scoring.score_tables(rows, ["pixels"])[0][["factor", "ami", "purity"]]
         frames.append(mean.assign(hierarchy=hier))
     return pd.concat(frames, ignore_index=True)[["hierarchy", "factor", "ami", "purity"]]

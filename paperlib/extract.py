@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data
+from . import data, names
 from .hierarchy import Hierarchy
 
 __all__ = ["POOLS", "ProbeRecorder", "pool_activation", "extract", "iter_superclasses", "resolve_layers"]
 
-POOLS = ("flatten", "avg")
+POOLS = names.POOLS
 
 
 def pool_activation(a: torch.Tensor, pool: str) -> torch.Tensor:
@@ -36,8 +36,7 @@ def pool_activation(a: torch.Tensor, pool: str) -> torch.Tensor:
     -------
     torch.Tensor, shape ``(batch, n_features)``
     """
-    if pool not in POOLS:
-        raise ValueError(f"unknown pool {pool!r}; valid: {list(POOLS)}")
+    names.check("pool", pool)
     if a.ndim == 2:
         return a
     if pool == "flatten":

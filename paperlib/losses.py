@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from . import names
+
 __all__ = ["LOSSES", "get_loss", "softmax_cross_entropy", "squared_error"]
 
 
@@ -44,6 +46,7 @@ def squared_error(logits: torch.Tensor, target: torch.Tensor, k: float = 9.0, m:
     return per.mean()
 
 
+#: The implementation of every name of :data:`paperlib.names.LOSSES`.
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "softmax": softmax_cross_entropy,
     "squared_error": squared_error,
@@ -52,6 +55,4 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 def get_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The loss function called ``name``; unknown names raise ``ValueError`` listing valid ones."""
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid: {sorted(LOSSES)}")
-    return LOSSES[name]
+    return LOSSES[names.check("loss", name)]

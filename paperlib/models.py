@@ -94,6 +94,8 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
+from . import names
+
 __all__ = [
     "ARCHITECTURES",
     "BN_MOMENTUM",
@@ -110,11 +112,11 @@ BN_MOMENTUM: float = 0.01
 #: Epsilon of the layer norms in the ``*_ln`` VGGs (flax ``nn.LayerNorm`` default).
 LN_EPS: float = 1e-6
 
-_MINI = ("resnet_mini", "vgg_mini", "vgg_mini_bn", "vgg_mini_ln")
-_PAPER = ("resnet50", "vgg16", "vgg16_bn", "vgg16_ln", "vit_b_32")
+_MINI = names.SMALL_ARCHITECTURES
+_PAPER = names.PAPER_ARCHITECTURES
 
-#: All valid architecture names for :func:`build_model`.
-ARCHITECTURES: tuple[str, ...] = _MINI + _PAPER
+#: All valid architecture names for :func:`build_model` (:data:`paperlib.names.ARCHITECTURES`).
+ARCHITECTURES: tuple[str, ...] = names.ARCHITECTURES
 
 _DEFAULT_WIDTH = {"resnet_mini": 16, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8}
 
@@ -151,8 +153,7 @@ class ProbePoint:
 
 
 def _check_arch(arch: str) -> None:
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; valid names: {', '.join(ARCHITECTURES)}")
+    names.check("architecture", arch)
 
 
 def _resolve_width(arch: str, width: int | None) -> int | None:

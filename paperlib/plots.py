@@ -1,4 +1,4 @@
-"""Figures: every function takes data and a matplotlib ``ax`` and draws; none computes scores."""
+"""Figures: every function takes scores and draws them, on a given matplotlib ``ax`` or on a figure of its own; none computes scores."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-__all__ = ["HIERARCHY_COLORS", "layer_profile", "factor_grid"]
+__all__ = ["HIERARCHY_COLORS", "layer_profile", "factor_grid", "plot_profile", "over_training", "heatmap"]
 
 HIERARCHY_COLORS = {"standard": "tab:green", "shuffled": "tab:orange"}
 
@@ -88,3 +88,93 @@ def factor_grid(
                 axes[i, j].set_xticklabels([])
     axes[0, -1].legend(fontsize=8, title=hue, title_fontsize=8)
     return fig
+
+
+def plot_profile(profile: pd.DataFrame, title: str | None = None):
+    """AMI and purity per layer of one model, one line per factor (:func:`layer_profile`).
+
+    Parameters
+    ----------
+    profile : pandas.DataFrame
+        A per-layer profile (:func:`paperlib.report.layer_profile`): columns ``layer``, ``depth``,
+        ``factor``, ``ami``, ``purity``.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels (AMI, purity); not registered with pyplot.
+    """
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    factors = sorted(profile["factor"].unique())
+    cmap = colormaps["viridis"]
+    colors = {f: cmap(i / max(1, len(factors) - 1) * 0.85) for i, f in enumerate(factors)}
+    n_layers = profile["layer"].nunique()
+    fig = Figure(figsize=(max(6.0, 0.32 * n_layers + 2.5), 6.4), constrained_layout=True)
+    axes = fig.subplots(2, 1, sharex=True)
+    scores = profile.assign(seed=0)  # one model: no spread band
+    every = max(1, n_layers // 40)
+    for ax, metric in zip(axes, ("ami", "purity")):
+        layer_profile(ax, scores, metric=metric, hue="factor", colors=colors, label_every=every)
+    axes[0].legend(fontsize=8, title="factor", title_fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def over_training(scores: pd.DataFrame, *, metric: str = "ami", factor: int | None = None) -> plt.Figure:
+    """Score per layer at each training snapshot (Fig. D.10): one panel per architecture and hierarchy.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`paperlib.timeline.over_training`'s scores: ``arch``, ``hierarchy``, ``epoch``,
+        ``layer``, ``depth``, ``factor`` and ``metric``.
+    factor : int, optional
+        The factor to draw; the smallest one by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Lines coloured from light (early epochs) to dark (the last).
+    """
+    from matplotlib import colormaps
+
+    factor = min(scores["factor"]) if factor is None else factor
+    scores = scores[scores["factor"] == factor]
+    panels = list(scores.groupby(["arch", "hierarchy"], sort=False))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), squeeze=False, sharey=True,
+                             constrained_layout=True)
+    epochs = sorted(scores["epoch"].unique())
+    cmap = colormaps["viridis_r"]
+    colors = {e: cmap(0.1 + 0.8 * i / max(1, len(epochs) - 1)) for i, e in enumerate(epochs)}
+    for ax, ((arch, hier), g) in zip(axes[0], panels):
+        layer_profile(ax, g.assign(seed=0), metric=metric, hue="epoch", colors=colors,
+                      title=f"{arch}, {hier}, factor {factor}")
+    axes[0, -1].legend(fontsize=8, title="epoch", title_fontsize=8)
+    return fig
+
+
+def heatmap(ax: plt.Axes, matrix: pd.DataFrame, *, title: str | None = None, label: str = "",
+            vmin: float = 0.0, vmax: float = 1.0) -> plt.Axes:
+    """A layer x layer matrix (e.g. :func:`paperlib.consistency.layer_by_layer_ari`) as an image.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    matrix : pandas.DataFrame, shape (n_rows, n_cols)
+        Rows and columns named by layer; the row index name and column name label the axes.
+    label : str
+        Colour bar label.
+    """
+    im = ax.imshow(matrix.to_numpy(), vmin=vmin, vmax=vmax, cmap="viridis", origin="upper")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=7)
+    ax.set_xlabel(matrix.columns.name or "")
+    ax.set_ylabel(matrix.index.name or "")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.figure.colorbar(im, ax=ax, label=label, shrink=0.8)
+    return ax

@@ -4,7 +4,7 @@ A cached model or score is only reusable if it was produced by the same code fro
 :func:`code_version` is a short hash of every module whose change can change a result (the files'
 bytes, and the source of whatever functions and classes are bound on those modules *now*, so a
 monkeypatch is seen, plus the values of their simple module-level constants such as
-``data.SYN_SIZES``); :func:`data_identity` describes the data a dataset's splits read (the
+``data.synthetic.SYN_SIZES``); :func:`data_identity` describes the data a dataset's splits read (the
 generated synthetic images, CIFAR-100's files, the list of ImageNet files of a BREEDS split). Both
 go into the cache keys (:func:`paperlib.train.model_dir`, :func:`paperlib.experiment.evaluate`),
 so after a change to the code or the data a new folder is used and the old one is left alone
@@ -34,10 +34,15 @@ __all__ = ["CODE_MODULES", "NOTION_VERSION", "code_version", "data_identity", "m
 #: Bumped when what goes into a code version or a data identity changes meaning.
 NOTION_VERSION = 1
 
+#: The modules of :mod:`paperlib.data` that training and scoring read through (not ``data.folder``).
+_DATA_MODULES = ("data", "data.split", "data.synthetic", "data.cifar", "data.imagenet", "data.preprocess",
+                 "data.augment", "data.loading")
+
 #: The modules whose change can change each kind of artifact.
 CODE_MODULES: dict[str, tuple[str, ...]] = {
-    "models": ("hierarchy", "data", "breeds", "models", "losses", "train"),
-    "scores": ("hierarchy", "data", "breeds", "models", "losses", "train", "extract", "cluster", "metrics", "experiment"),
+    "models": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "train"),
+    "scores": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "train", "extract", "cluster", "metrics",
+                                                "scoring", "experiment"),
 }
 
 _PKG = __name__.rpartition(".")[0] or "paperlib"
@@ -61,11 +66,9 @@ def file_digest(path: str | os.PathLike) -> str:
     st = os.stat(path)
     sig = (path, st.st_size, st.st_mtime_ns, st.st_ino)
     if sig not in _FILE_MEMO:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 24), b""):
-                h.update(chunk)
-        _FILE_MEMO[sig] = h.hexdigest()
+        from .cache import file_sha256
+
+        _FILE_MEMO[sig] = file_sha256(path)
     return _FILE_MEMO[sig]
 
 
@@ -201,8 +204,9 @@ def code_version(kind: str) -> str:
     Parameters
     ----------
     kind : {"models", "scores"}
-        ``"models"``: the modules :data:`CODE_MODULES` ``["models"]`` (hierarchy, data, breeds,
-        models, losses, train); ``"scores"``: those plus extract, cluster, metrics, experiment.
+        ``"models"``: the modules :data:`CODE_MODULES` ``["models"]`` (hierarchy, the data package's
+        modules but ``data.folder``, breeds, models, losses, train); ``"scores"``: those plus
+        extract, cluster, metrics, scoring, experiment.
 
     Returns
     -------
@@ -243,8 +247,8 @@ def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, s
         ``dataset``, ``splits``, ``sha256`` (a digest of all that follows) and per dataset:
 
         - ``"synthetic"``: the digest of the generated images and labels of each split (made in
-          code; memoised per process on the fingerprint of :mod:`paperlib.data`, so a change of
-          ``SYN_SIZES`` or of the generator is seen);
+          code; memoised per process on the fingerprints of :mod:`paperlib.data` and
+          :mod:`paperlib.data.synthetic`, so a change of ``SYN_SIZES`` or of the generator is seen);
         - ``"cifar100"``: ``files``: size and SHA-256 of each file the splits read (the
           ``meta`` file and ``train`` and/or ``test``), hashed once per process per
           (path, size, mtime);
@@ -259,17 +263,15 @@ def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, s
     paperlib.data.DataNotFound, FileNotFoundError
         If the dataset's files are not there.
     """
-    from . import config, data
+    from . import config, data, names
 
-    if dataset not in data.DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; valid: {list(data.DATASETS)}")
+    names.check("dataset", dataset)
     splits = tuple(sorted(set(splits)))
-    bad = [s for s in splits if s not in ("train", "val")]
-    if bad:
-        raise ValueError(f"unknown split {bad[0]!r}; valid: ['train', 'val']")
+    for s in splits:
+        names.check("split", s)
     out: dict[str, Any] = {"dataset": dataset, "splits": list(splits)}
     if dataset == "synthetic":
-        fp = module_fingerprint("data")
+        fp = (module_fingerprint("data"), module_fingerprint("data.split"), module_fingerprint("data.synthetic"))
         for s in splits:
             key = ("synthetic", s, fp)
             if key not in _DATA_MEMO:

@@ -26,21 +26,26 @@ import torch
 from torch import nn
 from tqdm.std import tqdm
 
-from . import cache, data, losses, models, provenance
+from . import cache, data, losses, models, names, provenance
 from .config import TrainConfig, cache_root
 from .hierarchy import Hierarchy
 
-__all__ = ["Trained", "train_model", "lr_at", "EMA", "model_dir", "model_key", "resolve_device"]
+__all__ = ["Trained", "train_model", "load_snapshot", "snapshot_path", "lr_at", "EMA", "model_dir", "model_key", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available else CPU; anything else is passed to :class:`torch.device`.
+    """``"auto"`` -> CUDA if available, else Apple's MPS, else the CPU; anything else goes to :class:`torch.device`.
 
     Under ``torchrun`` (``LOCAL_RANK`` set) a bare ``"cuda"`` (or ``"auto"`` on a GPU machine) means
     ``cuda:LOCAL_RANK``, so every rank trains on its own GPU.
     """
     if device is None or device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
     device = torch.device(device)
     if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
         return torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # torchrun: rank r on its own GPU
@@ -129,6 +134,8 @@ class Trained:
         Per epoch: ``epoch``, ``loss``, ``train_acc``, ``lr``.
     path : pathlib.Path
         The cache folder of this model.
+    epoch : int or None
+        None for the finished model; the epoch of a snapshot (:func:`load_snapshot`) otherwise.
     """
 
     model: nn.Module
@@ -136,6 +143,7 @@ class Trained:
     hierarchy: Hierarchy
     history: list = field(default_factory=list)
     path: Path | None = None
+    epoch: int | None = None
 
 
 def model_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
@@ -148,7 +156,7 @@ def model_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
         (:func:`paperlib.provenance.code_version` ``("models")``) and ``data``
         (:func:`paperlib.provenance.data_identity` of the training split).
     """
-    return {"config": cache.canonical(cfg), "code": provenance.code_version("models"),
+    return {"config": cache.canonical(cfg.key_dict()), "code": provenance.code_version("models"),
             "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",))}
 
 
@@ -193,12 +201,11 @@ def _build(cfg: TrainConfig, n_classes: int, device: torch.device) -> nn.Module:
 
 
 def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    names.check("optimizer", cfg.optimizer)
     groups = models.param_groups(model, cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=False)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: ['sgd', 'adamw']")
+    return torch.optim.AdamW(groups, lr=cfg.lr)  # "adamw"
 
 
 def train_step(
@@ -239,15 +246,12 @@ def train_step(
 
 def validate(cfg: TrainConfig, data_root=None) -> None:
     """Check names and data before any compute (raises ``ValueError`` / ``DataNotFound``)."""
-    if cfg.arch not in models.ARCHITECTURES:
-        raise ValueError(f"unknown architecture {cfg.arch!r}; valid: {list(models.ARCHITECTURES)}")
+    names.check("architecture", cfg.arch)
     losses.get_loss(cfg.loss)
-    if cfg.dataset not in data.DATASETS:
-        raise ValueError(f"unknown dataset {cfg.dataset!r}; valid: {list(data.DATASETS)}")
-    if cfg.hierarchy not in ("standard", "shuffled"):
-        raise ValueError(f"unknown hierarchy {cfg.hierarchy!r}; valid: ['standard', 'shuffled']")
-    if cfg.optimizer not in ("sgd", "adamw"):
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: ['sgd', 'adamw']")
+    names.check("dataset", cfg.dataset)
+    names.check("hierarchy", cfg.hierarchy)
+    names.check("optimizer", cfg.optimizer)
+    names.check("augmentation", cfg.augment)
     data.check_data(cfg.dataset, data_root)
 
 
@@ -258,6 +262,31 @@ def _load_final(cfg: TrainConfig, path: Path, device: torch.device) -> Trained:
     model.load_state_dict(blob["ema_state"])
     model.to(device).eval()
     return Trained(model, cfg, h, blob["history"], path)
+
+
+def snapshot_path(path: Path, epoch: int) -> Path:
+    """Where the EMA weights after ``epoch`` of the model cached in ``path`` are kept."""
+    return Path(path) / f"ema_epoch{epoch:04d}.pt"
+
+
+def load_snapshot(trained: Trained, epoch: int, device: str | torch.device | None = None) -> Trained:
+    """The model of ``trained`` with its EMA weights as they were after ``epoch`` (Fig. D.10).
+
+    ``trained.config.snapshot_epochs`` must list ``epoch``; the snapshot was written by
+    :func:`train_model` when that epoch finished. The returned :class:`Trained` shares the config,
+    hierarchy and path, and carries the history up to that epoch.
+    """
+    snaps = trained.config.snapshot_epochs or ()
+    if epoch not in snaps:
+        raise ValueError(f"no snapshot at epoch {epoch!r}: this model kept {list(snaps) or 'none'} "
+                         "(set TrainConfig.snapshot_epochs before training)")
+    blob = cache.load(snapshot_path(trained.path, epoch))
+    device = next(trained.model.parameters()).device if device is None else resolve_device(device)
+    cfg = trained.config
+    model = models.build_model(cfg.arch, trained.hierarchy.n_superclasses, width=cfg.width, image_size=cfg.image_size)
+    model.load_state_dict(blob["ema_state"])
+    model.to(device).eval()
+    return Trained(model, cfg, trained.hierarchy, blob["history"], trained.path, epoch=epoch)
 
 
 def train_model(
@@ -394,6 +423,9 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
                   "train_acc": int(tot_correct) / max(1, tot_n), "lr": opt.param_groups[0]["lr"]}
         bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}", acc=f"{record['train_acc']:.3f}")
         history.append(record)
+        if rank == 0 and cfg.snapshot_epochs and epoch + 1 in cfg.snapshot_epochs:
+            cache.try_save(snapshot_path(path, epoch + 1), {"ema_state": ema.state_dict_for(model), "epoch": epoch + 1,
+                                                            "history": list(history)}, root=root)
         if rank == 0:
             cache.try_save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
                                   "history": history, "epoch": epoch + 1, "config": asdict(cfg)}, root=root)

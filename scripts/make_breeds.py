@@ -3,9 +3,10 @@
 
 ``<name>`` is each of ``living17``, ``nonliving26`` and ``entity13``.
 
-Each file is :meth:`paperlib.hierarchy.Hierarchy.to_dict` of :func:`paperlib.breeds.build_breeds`
-plus ``"wnids"`` (list of lists parallel to ``"groups"``), ``"superclass_wnids"``, ``"source"`` (how
-it was derived) and ``"info_sha256"`` (hashes of the input files). The output is deterministic.
+Each file is :meth:`paperlib.hierarchy.Hierarchy.to_dict` of ``build_breeds`` (``breeds_builder.py``,
+beside this script) plus ``"wnids"`` (list of lists parallel to ``"groups"``), ``"superclass_wnids"``,
+``"source"`` (how it was derived) and ``"info_sha256"`` (hashes of the input files). The output is
+deterministic.
 
 Usage::
 
@@ -24,6 +25,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(Path(__file__).resolve().parent) not in sys.path:  # breeds_builder.py lives beside this script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 DEFAULT_INFO_DIR = REPO.parent / "shared" / "data" / "breeds"
 DEFAULT_OUT_DIR = REPO / "paperlib" / "resources" / "breeds"
 
@@ -41,7 +44,9 @@ SOURCE = (
 
 def payload(name: str, info_dir: Path) -> dict:
     """JSON-ready content of ``<name>.json``."""
-    from paperlib.breeds import BREEDS_SPECS, build_breeds_with_wnids
+    from breeds_builder import build_breeds_with_wnids
+
+    from paperlib.breeds import BREEDS_SPECS
 
     spec = BREEDS_SPECS[name]
     h, wnids, sup_wnids = build_breeds_with_wnids(name, info_dir)

@@ -1,8 +1,16 @@
-"""Shared fixtures: every test session gets its own artifact cache and an empty data root."""
+"""Shared fixtures: every test session gets its own artifact cache and an empty data root.
+
+``smoke_book`` and ``built_smoke_book`` execute every chapter with profile smoke and build the book
+once per session; tests/test_notebooks.py and tests/test_book_browser.py both read that build.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,6 +36,50 @@ def _isolated_paths(tmp_path_factory):
 @pytest.fixture(scope="session")
 def cifar_root(tmp_path_factory) -> Path:
     """A CIFAR-100-format fixture (real pickle layout, 20 x 5 labels, few images per class)."""
-    from paperlib import data
+    from paperlib.testing import write_cifar100_fixture
 
-    return data.write_cifar100_fixture(tmp_path_factory.mktemp("cifar"), {"train": 6, "test": 4})
+    return write_cifar100_fixture(tmp_path_factory.mktemp("cifar"), {"train": 6, "test": 4})
+
+
+#: What the smoke book copies from book/ besides the executed chapters: every page written in
+#: markdown (intro, claims, references, ...), the bibliography and the table of contents.
+BOOK_SOURCES = ("*.md", "*.bib", "_toc.yml")
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> Path:
+    """The book's sources with every chapter of nbs/ executed by papermill with profile smoke."""
+    import papermill as pm
+
+    from paperlib.book import fold_parameters
+
+    book = tmp_path_factory.mktemp("book")
+    for pattern in BOOK_SOURCES:
+        for f in sorted((REPO / "book").glob(pattern)):
+            shutil.copy(f, book / f.name)
+    shutil.copy(REPO / "_config.yml", book / "_config.yml")
+    for nb in sorted((REPO / "nbs").glob("*.ipynb")):
+        pm.execute_notebook(str(nb), str(book / nb.name), parameters={"profile": "smoke"}, kernel_name="python3",
+                            progress_bar=False, cwd=str(book))
+        assert fold_parameters(book / nb.name) == 2  # the notebook's parameters and papermill's injected ones
+    return book
+
+
+@dataclass(frozen=True)
+class BuiltBook:
+    """One ``jupyter-book build`` of :func:`smoke_book`: where it is and how it went."""
+
+    root: Path  # the book's sources
+    html: Path  # root / "_build" / "html"
+    returncode: int
+    log: str  # stdout and stderr of the build
+
+
+@pytest.fixture(scope="session")
+def built_smoke_book(smoke_book) -> BuiltBook:
+    """The smoke book built once per session as CI builds it: ``-n -W --keep-going`` (warnings are
+    errors, every warning reported). The fixture does not judge the build: the tests do."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    res = subprocess.run([str(jb), "build", str(smoke_book), "-n", "-W", "--keep-going"], check=False,
+                         capture_output=True, text=True)
+    return BuiltBook(smoke_book, smoke_book / "_build" / "html", res.returncode, res.stdout + res.stderr)

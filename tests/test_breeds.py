@@ -1,7 +1,9 @@
-"""Tests of :mod:`paperlib.breeds`: BREEDS class lists and ImageNet folder reading (fast, CPU)."""
+"""Tests of :mod:`paperlib.breeds` (BREEDS class lists, ImageNet folder reading) and of the builder
+of the class lists, ``scripts/breeds_builder.py`` (fast, CPU)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -11,13 +13,24 @@ import pytest
 from paperlib.breeds import (
     BREEDS_DATASETS,
     breeds_wnids,
-    build_breeds,
-    build_breeds_with_wnids,
     find_imagenet_split,
     imagenet_samples,
     load_breeds,
 )
 from paperlib.hierarchy import Hierarchy
+
+
+def _load_builder():
+    """``scripts/breeds_builder.py``, loaded by path (the scripts folder is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "breeds_builder.py"
+    spec = importlib.util.spec_from_file_location("breeds_builder", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_builder = _load_builder()
+build_breeds, build_breeds_with_wnids = _builder.build_breeds, _builder.build_breeds_with_wnids
 
 INFO_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "breeds"
 needs_info = pytest.mark.skipif(

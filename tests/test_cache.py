@@ -193,7 +193,7 @@ def test_read_only_cache_serves_valid_entries_and_computes_the_rest(tmp_path, mo
     def read_only(path, data):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(cache, "_write_atomic", read_only)
+    monkeypatch.setattr(cache, "write_atomic", read_only)
     monkeypatch.setattr(cache, "_warned_roots", set())
     assert cache.cached(good, lambda: pytest.fail("a valid entry must not be rebuilt")) == {"v": "stored"}
     with warnings.catch_warnings(record=True) as w:

@@ -152,3 +152,81 @@ def test_shuffling_needs_both_hierarchies():
     scores = make_scores(LATE_RISING)
     with pytest.raises(ValueError, match="both hierarchies"):
         claims.shuffling(scores[scores.hierarchy == "standard"], make_accuracy())
+
+
+# ------------------------------------------------------------------ claim 1: within network
+def make_profile_tables(ami, probe, *, seeds=(0,), archs=("resnet50",), hierarchies=("standard", "shuffled")):
+    """Scores with AMI profile ``ami`` and a probe table with accuracy profile ``probe`` (same layers)."""
+    n = len(ami)
+    rows, prows = [], []
+    for arch in archs:
+        for hier in hierarchies:
+            for seed in seeds:
+                for d in range(n):
+                    rows.append({"arch": arch, "hierarchy": hier, "seed": seed, "layer": f"l{d}", "depth": d,
+                                 "rel_depth": d / (n - 1), "factor": 1, "ami": ami[d]})
+                    prows.append({"arch": arch, "hierarchy": hier, "seed": seed, "layer": f"l{d}", "probe_acc": probe[d]})
+    return pd.DataFrame(rows), pd.DataFrame(prows)
+
+
+def _acc(archs=("resnet50",), seeds=(0,), acc=0.9):
+    return make_accuracy(acc, seeds=seeds, archs={a: "resnet" for a in archs})
+
+
+def test_claim1_rising_but_misaligned_is_reproduced():
+    scores, probe = make_profile_tables([0.1, 0.3, 0.15, 0.2, 0.5, 0.4], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    check = claims.within_network(scores, probe, _acc())
+    assert check.verdict == "reproduced" and check.number == 1
+    assert "best layer by AMI l4, by probe l5" in check.measured
+
+
+def test_claim1_aligned_or_flat_is_not_reproduced():
+    scores, probe = make_profile_tables([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    check = claims.within_network(scores, probe, _acc())
+    assert check.verdict == "not reproduced" and "order the layers alike" in check.explanation
+    scores, probe = make_profile_tables([0.3, 0.3, 0.1, 0.2, 0.3, 0.29], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    check = claims.within_network(scores, probe, _acc())
+    assert check.verdict == "not reproduced" and "does not rise with depth" in check.explanation
+
+
+def test_claim1_gate_and_missing_probe():
+    scores, probe = make_profile_tables([0.1, 0.3, 0.15, 0.2, 0.5, 0.4], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    assert claims.within_network(scores, probe, _acc(acc=0.3)).verdict == "inconclusive"
+    with pytest.raises(ValueError, match="probe accuracy"):
+        claims.within_network(scores, probe[probe["hierarchy"] == "standard"], _acc())
+
+
+# ------------------------------------------------------------------ claim 7: consistency
+def make_consistency(ami_sd, ari_standard, ari_shuffled_late, *, seeds=(0, 1, 2), n=6):
+    rng = np.random.default_rng(0)
+    rows, arows = [], []
+    for hier in ("standard", "shuffled"):
+        for seed in seeds:
+            for d in range(n):
+                rows.append({"arch": "resnet50", "hierarchy": hier, "seed": seed, "layer": f"l{d}",
+                             "rel_depth": d / (n - 1), "factor": 1, "ami": 0.2 + 0.05 * d + ami_sd * rng.standard_normal()})
+        for i, a in enumerate(seeds):
+            for b in seeds[i + 1:]:
+                for d in range(n):
+                    late = d / (n - 1) >= 2 / 3
+                    v = ari_shuffled_late if (hier == "shuffled" and late) else ari_standard
+                    arows.append({"arch": "resnet50", "hierarchy": hier, "factor": 1, "layer": f"l{d}",
+                                  "rel_depth": d / (n - 1), "seed_a": a, "seed_b": b, "ari": v})
+    return pd.DataFrame(rows), pd.DataFrame(arows)
+
+
+def test_claim7_verdicts():
+    acc = _acc(seeds=(0, 1, 2))
+    scores, ari = make_consistency(0.005, 0.2, 0.7)
+    check = claims.consistency(scores, ari, acc)
+    assert check.verdict == "reproduced" and check.number == 7 and check.seeds == (0, 1, 2)
+    assert "last-third ARI 0.200 vs 0.700" in check.measured
+    scores, ari = make_consistency(0.005, 0.2, 0.25)  # shuffling does not make late layers agree
+    assert claims.consistency(scores, ari, acc).verdict == "not reproduced"
+    scores, ari = make_consistency(0.2, 0.2, 0.7)  # seeds' AMI profiles differ
+    assert "differs across seeds" in claims.consistency(scores, ari, acc).explanation
+    scores, ari = make_consistency(0.005, 0.8, 0.95)  # standard ARI is high
+    assert "not low" in claims.consistency(scores, ari, acc).explanation
+    one, ari1 = make_consistency(0.0, 0.2, 0.7, seeds=(0,))
+    assert claims.consistency(one, ari, _acc()).verdict == "inconclusive"
+    assert claims.consistency(scores, ari, _acc(seeds=(0, 1, 2), acc=0.2)).verdict == "inconclusive"

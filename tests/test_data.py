@@ -4,6 +4,9 @@ import pytest
 import torch
 
 from paperlib import config, data
+from paperlib.data import augment
+from paperlib.data.augment import _resample_boxes, _rrc_boxes
+from paperlib.testing import write_imagenet_fixture
 
 
 def test_cifar_fixture_loads(cifar_root):
@@ -65,7 +68,7 @@ def test_augment_batch_is_seeded_and_shaped():
 
 
 def test_rrc_boxes_follow_torchvision_rule():
-    top, left, ch, cw = data._rrc_boxes(2000, 100, 80, torch.Generator().manual_seed(0))
+    top, left, ch, cw = _rrc_boxes(2000, 100, 80, torch.Generator().manual_seed(0))
     assert (top >= 0).all() and (left >= 0).all() and (top + ch <= 100).all() and (left + cw <= 80).all()
     frac = ch * cw / (100 * 80)
     assert frac.min() > 0.04 and frac.max() <= 1.0
@@ -76,7 +79,7 @@ def test_rrc_boxes_follow_torchvision_rule():
 def test_rrc_of_the_whole_image_is_the_image(monkeypatch):
     x = data.load_split("synthetic", "val").images[:4]
     full = lambda n, h, w, g: (torch.zeros(n), torch.zeros(n), torch.full((n,), float(h)), torch.full((n,), float(w)))
-    monkeypatch.setattr(data, "_rrc_boxes", full)
+    monkeypatch.setattr(augment, "_rrc_boxes", full)
     g = torch.Generator().manual_seed(0)
     out = data.augment_batch(x, "rrc_flip", g)
     flip = torch.rand(4, generator=torch.Generator().manual_seed(0)) < 0.5  # same draw order: boxes are mocked
@@ -85,7 +88,7 @@ def test_rrc_of_the_whole_image_is_the_image(monkeypatch):
 
 
 def test_decode_once_is_cached_and_verified(tmp_path):
-    root = data.write_imagenet_fixture(tmp_path / "inet", "living17", {"train": 1, "val": 2}, size=40)
+    root = write_imagenet_fixture(tmp_path / "inet", "living17", {"train": 1, "val": 2}, size=40)
     split = data.load_split("living17", "val", root)
     assert split.paths is not None and len(split) == 17 * 4 * 2
     dec = data.decode_once(split, 36, tmp_path / "cache", progress=False)
@@ -149,7 +152,7 @@ def test_decode_whole_keeps_every_pixel_and_evaluates_like_resize_crop(tmp_path)
     assert torch.equal(x, ev)
     # A box covering the whole image gives the whole image (portrait ones read through the transposition).
     ext = dec.extent
-    whole = data._resample_boxes(dec.images, torch.zeros(5), torch.zeros(5), ext[:, 0].float(), ext[:, 1].float(), 48,
+    whole = _resample_boxes(dec.images, torch.zeros(5), torch.zeros(5), ext[:, 0].float(), ext[:, 1].float(), 48,
                                  None, ext[:, 2].bool())
     for k in range(5):
         with Image.open(paths[k]) as im:
@@ -160,9 +163,9 @@ def test_decode_whole_keeps_every_pixel_and_evaluates_like_resize_crop(tmp_path)
     for i, j in ((0, 1), (3, 4)):
         assert (dec.images[i].int() - dec.images[j].int()).abs().max() <= 2
     g = torch.Generator().manual_seed(0)
-    t, l, ch, cw = data._rrc_boxes(2, 64.0, 85.0, g)
-    a = data._resample_boxes(dec.images[[0, 0]], t, l, ch, cw, 32)
-    b = data._resample_boxes(dec.images[[0, 0]], l, t, cw, ch, 32, None, torch.ones(2, dtype=torch.bool))
+    t, l, ch, cw = _rrc_boxes(2, 64.0, 85.0, g)
+    a = _resample_boxes(dec.images[[0, 0]], t, l, ch, cw, 32)
+    b = _resample_boxes(dec.images[[0, 0]], l, t, cw, ch, 32, None, torch.ones(2, dtype=torch.bool))
     assert torch.equal(a, b.transpose(-1, -2))
     # Training batches: random resized crops of the whole image, seeded.
     gen = lambda: torch.Generator().manual_seed(3)
@@ -196,7 +199,7 @@ def test_whole_decode_crops_follow_torchvision_on_the_whole_image(tmp_path, shap
     assert t == int(H > W) and abs(w / h - W / H) < 0.02 and max(h, w) <= round(128 * 4 / 3)
     n = 4000
     ext = dec.extent.expand(n, 3)
-    top, left, ch, cw = (v.double().numpy() for v in data._rrc_boxes(n, ext[:, 0].float(), ext[:, 1].float(),
+    top, left, ch, cw = (v.double().numpy() for v in _rrc_boxes(n, ext[:, 0].float(), ext[:, 1].float(),
                                                                        torch.Generator().manual_seed(0)))
     torch.manual_seed(0)
     tv = np.array([RandomResizedCrop.get_params(torch.zeros(3, H, W), [0.05, 1.0], [3 / 4, 4 / 3]) for _ in range(n)], float)
@@ -209,7 +212,7 @@ def test_whole_decode_crops_follow_torchvision_on_the_whole_image(tmp_path, shap
     assert top.min() == 0 and left.min() == 0 and (top + ch).max() == h and (left + cw).max() == w
     # the old layout drew the same rule inside the central square only: its centres are far off
     s = min(H, W)
-    ot, ol, och, ocw = (v.double().numpy() for v in data._rrc_boxes(n, s, s, torch.Generator().manual_seed(0)))
+    ot, ol, och, ocw = (v.double().numpy() for v in _rrc_boxes(n, s, s, torch.Generator().manual_seed(0)))
     old = {"cy": (ot + och / 2 + (H - s) / 2) / H, "cx": (ol + ocw / 2 + (W - s) / 2) / W}
     along = "cx" if W > H else "cy"
     if W != H:

@@ -55,3 +55,19 @@ def test_torchrun_puts_each_rank_on_its_own_gpu(monkeypatch):
     assert train.resolve_device("cpu") == torch.device("cpu")
     monkeypatch.delenv("LOCAL_RANK")
     assert train.resolve_device("cuda") == torch.device("cuda")
+
+
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    import torch
+
+    from paperlib import train
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert train.resolve_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert train.resolve_device("auto") == torch.device("mps")
+    assert train.resolve_device(None) == torch.device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert train.resolve_device("auto") == torch.device("cpu")

@@ -1,11 +1,12 @@
-"""Every chapter runs end to end: smoke profile (as CI's book build), quick on a CIFAR-format fixture."""
+"""Every chapter runs end to end: smoke profile (as CI's book build), quick on a CIFAR-format fixture.
+
+The smoke book (every chapter executed with profile smoke, then built) comes from the session
+fixtures ``smoke_book`` and ``built_smoke_book`` of conftest.py, which tests/test_book_browser.py shares.
+"""
 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -33,21 +34,6 @@ def test_notebooks_are_clean():
         assert "profile = " in params[0].source
 
 
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory) -> Path:
-    """The book's sources with every chapter executed by papermill with profile smoke."""
-    book = tmp_path_factory.mktemp("book")
-    for f in ("intro.md", "claims.md", "_toc.yml"):
-        shutil.copy(REPO / "book" / f, book / f)
-    shutil.copy(REPO / "_config.yml", book / "_config.yml")
-    from paperlib.book import fold_parameters
-
-    for nb in NOTEBOOKS:
-        _execute(nb, book / nb.name, profile="smoke")
-        assert fold_parameters(book / nb.name) == 2  # the notebook's parameters and papermill's injected ones
-    return book
-
-
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_smoke(smoke_book, nb):
     out = nbformat.read(smoke_book / nb.name, as_version=4)
@@ -58,16 +44,22 @@ def test_notebook_smoke(smoke_book, nb):
     assert glued, "chapter glued nothing for the book"
 
 
-def test_book_builds_with_warnings_as_errors(smoke_book):
-    jb = Path(sys.executable).with_name("jupyter-book")
-    res = subprocess.run([str(jb), "build", str(smoke_book), "-n", "-W", "--keep-going"], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    html = (smoke_book / "_build" / "html" / "05_shuffling.html").read_text()
+def test_book_builds_with_warnings_as_errors(built_smoke_book):
+    """``jupyter-book build -n -W --keep-going`` (the conftest fixture, shared with test_book_browser.py)."""
+    assert built_smoke_book.returncode == 0, built_smoke_book.log[-6000:]
+    html = (built_smoke_book.html / "05_shuffling.html").read_text()
     assert "<img" in html and "Claim 2" in html
     assert html.count("tag_hide-input") == 2  # parameter cells folded behind a toggle
-    claims_html = (smoke_book / "_build" / "html" / "claims.html").read_text()
+    claims_html = (built_smoke_book.html / "claims.html").read_text()
     assert "reproduced" in claims_html and "Markdown object" not in claims_html
-    assert claims_html.count('class="pasted-text"') == 3 and "<code" not in claims_html  # pasted as prose
+    # three claims (1, 2, 7) x verdict, measured text and explanation, pasted as prose
+    assert claims_html.count('class="pasted-text"') == 9 and "<code" not in claims_html
+    for claim in ("Claim 1", "Claim 7"):
+        page = "04_within_network" if claim == "Claim 1" else "09_consistency"
+        assert claim in (built_smoke_book.html / f"{page}.html").read_text()
+    for page in ("03_method", "04_within_network", "09_consistency"):
+        html = (built_smoke_book.html / f"{page}.html").read_text()
+        assert html.count("<img") >= 2 and "Try it" in html, page
 
 
 def test_shuffling_quick_profile_on_cifar_fixture(cifar_root, tmp_path):
@@ -96,9 +88,9 @@ def test_quick_profile_without_data_stops_before_compute(tmp_path):
 def test_shuffling_paper_profile_on_imagenet_fixture(tmp_path_factory):
     """The paper path: BREEDS entity-13 from an ImageNet-layout folder, ResNet-50 and VGG-16 with the
     paper's probe points; one epoch on 32 px images so it runs on a CPU in about a minute."""
-    from paperlib import data
+    from paperlib.testing import write_imagenet_fixture
 
-    root = data.write_imagenet_fixture(tmp_path_factory.mktemp("imagenet"), "entity13", {"train": 2, "val": 2})
+    root = write_imagenet_fixture(tmp_path_factory.mktemp("imagenet"), "entity13", {"train": 2, "val": 2})
     out_dir = tmp_path_factory.mktemp("paper")
     out = _execute(REPO / "nbs" / "05_shuffling.ipynb", out_dir / "paper.ipynb", profile="paper", data_root=str(root),
                    overrides={"epochs": 1, "image_size": 32, "batch_size": 52, "eval_batch_size": 64,

@@ -6,7 +6,20 @@ import subprocess
 import sys
 import time
 
-from paperlib import cache, cli, config, data, experiment, metrics, models, provenance, train
+from paperlib import (
+    cache,
+    cli,
+    config,
+    data,
+    experiment,
+    inventory,
+    metrics,
+    models,
+    provenance,
+    train,
+)
+from paperlib.data import synthetic
+from paperlib.testing import write_imagenet_fixture
 
 
 def tiny(**kw):
@@ -67,8 +80,8 @@ def test_synthetic_identity_and_model_key_follow_the_generator(monkeypatch, tmp_
     assert train.model_key(cfg)["data"] != key["data"]
     assert train.model_dir(cfg, tmp_path) != folder
     monkeypatch.undo()
-    orig = data.synthetic_images
-    monkeypatch.setattr(data, "synthetic_images", lambda subclass, seed, size=32: orig(subclass, seed + 1, size))
+    orig = synthetic.synthetic_images
+    monkeypatch.setattr(synthetic, "synthetic_images", lambda subclass, seed, size=32: orig(subclass, seed + 1, size))
     assert provenance.data_identity("synthetic", splits=("train",))["sha256"] != ident["sha256"]
     assert train.model_dir(cfg, tmp_path) != folder
 
@@ -106,7 +119,7 @@ def test_cifar_identity_follows_the_files_bytes(cifar_root, tmp_path):
 
 
 def test_breeds_identity_follows_the_file_list(tmp_path):
-    root = data.write_imagenet_fixture(tmp_path / "in", "living17", {"train": 1, "val": 1}, size=8)
+    root = write_imagenet_fixture(tmp_path / "in", "living17", {"train": 1, "val": 1}, size=8)
     ident = provenance.data_identity("living17", root, splits=("train",))
     assert ident["files"]["train"]["n_files"] > 0
     folder = next((root / "train").iterdir())
@@ -127,12 +140,12 @@ def test_new_code_trains_a_new_entry_and_leaves_the_old_one(monkeypatch, tmp_pat
     new = train.train_model(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda e, r: epochs.append(e))
     assert epochs == [1] and new.path != old.path  # trained anew, elsewhere
     assert snapshot(old.path) == before  # the old entry is untouched
-    rows = {e.key: e for e in cache.entries(tmp_path)}
+    rows = {e.key: e for e in inventory.entries(tmp_path)}
     assert rows[old.path.name].code == "stale" and rows[new.path.name].code == "current"
     assert rows[new.path.name].state == "finished" and rows[new.path.name].data == "current"
-    assert cache.prune(tmp_path, stale=True, dry_run=True)[0].key == old.path.name
+    assert inventory.prune(tmp_path, stale=True, dry_run=True)[0].key == old.path.name
     assert snapshot(old.path) == before
-    gone = cache.prune(tmp_path, stale=True)
+    gone = inventory.prune(tmp_path, stale=True)
     assert [e.key for e in gone] == [old.path.name] and not old.path.exists() and new.path.exists()
 
 
@@ -158,4 +171,4 @@ def test_cache_command_lists_and_prunes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"removed models/{legacy.name}" in out and "freed" in out
     assert not legacy.exists() and cache.is_valid(t.path / "model.pt")
-    assert [e.key for e in cache.entries(tmp_path)] == [t.path.name]
+    assert [e.key for e in inventory.entries(tmp_path)] == [t.path.name]

@@ -1,4 +1,7 @@
-"""`paperlib.report` and `python -m paperlib report`: the probe on a user's own model and image folder."""
+"""`paperlib.report` and `python -m paperlib report`: the probe on a user's own model and image folder.
+
+Also its pieces: the folder reader (`paperlib.data.folder`), checkpoints (`paperlib.checkpoints`) and
+timm models (`paperlib.foreign`)."""
 
 import subprocess
 import sys
@@ -8,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from paperlib import cache, cli, data, extract, report
+from paperlib import cache, checkpoints, cli, data, extract, models, report, scoring
 
 COLOURS = {("animals", "cat"): (200, 40, 40), ("animals", "dog"): (40, 200, 40),
            ("vehicles", "bus"): (40, 40, 200), ("vehicles", "car"): (200, 200, 40)}
@@ -56,17 +59,17 @@ def test_folder_errors(tmp_path, capsys):
     (root / "animals" / "cat").mkdir(parents=True)
     (root / "animals" / "dog").mkdir(parents=True)
     (root / "animals" / "cat" / "a.jpg").write_bytes(b"x")
-    with pytest.raises(report.FolderLayoutError, match=r"subclass folder .*dog has no images") as e:
+    with pytest.raises(data.FolderLayoutError, match=r"subclass folder .*dog has no images") as e:
         report.folder_split(root)
     assert "<superclass>/<subclass>" in str(e.value)
     (root / "animals" / "dog" / "b.PNG").write_bytes(b"x")
     (root / "plants").mkdir()
     (root / "plants" / "x.jpg").write_bytes(b"x")
-    with pytest.raises(report.FolderLayoutError, match=r"superclass folder .*plants has no subclass folders"):
+    with pytest.raises(data.FolderLayoutError, match=r"superclass folder .*plants has no subclass folders"):
         report.folder_split(root)
     (root / "plants" / "tree").mkdir()
     (root / "plants" / "tree" / "t.jpg").write_bytes(b"x")
-    with pytest.raises(report.FolderLayoutError, match=r"plants has only 1 subclass folder \(tree\)"):
+    with pytest.raises(data.FolderLayoutError, match=r"plants has only 1 subclass folder \(tree\)"):
         report.folder_split(root)
     # the command line reports the same before any compute, exit code 2
     assert cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "o")]) == 2
@@ -136,8 +139,6 @@ def _same(a, b):
 
 def test_checkpoint_round_trip(folder, tmp_path):
     torch.manual_seed(0)
-    from paperlib import models
-
     src = models.build_model("resnet_mini", 3, width=4).eval()
     torch.nn.init.normal_(src.fc.weight)  # not the zero init, so logits differ from a fresh model
     sd = src.state_dict()
@@ -158,12 +159,12 @@ def test_checkpoint_round_trip(folder, tmp_path):
         np.testing.assert_array_equal(logits, want_logits)
         assert all(np.array_equal(got[k], want[k]) for k in want)
     # a checkpoint of another architecture: strict loading fails with the differing keys listed
-    with pytest.raises(report.CheckpointError, match=r"(?s)missing keys .*unexpected keys .*conv1\.weight"):
+    with pytest.raises(checkpoints.CheckpointError, match=r"(?s)missing keys .*unexpected keys .*conv1\.weight"):
         report.load_model("vgg_mini", checkpoint=tmp_path / "raw.pt")
-    with pytest.raises(report.CheckpointError, match="trained as 'resnet_mini'"):
+    with pytest.raises(checkpoints.CheckpointError, match="trained as 'resnet_mini'"):
         report.load_model("vgg_mini", checkpoint=tmp_path / "model.pt")
     torch.save({"optimizer": {}, "epoch": 1}, tmp_path / "bad.pt")
-    with pytest.raises(report.CheckpointError, match="no state dict found"):
+    with pytest.raises(checkpoints.CheckpointError, match="no state dict found"):
         report.load_model("resnet_mini", checkpoint=tmp_path / "bad.pt")
     with pytest.raises(FileNotFoundError):
         report.load_model("resnet_mini", checkpoint=tmp_path / "missing.pt")
@@ -177,8 +178,8 @@ def test_timm_checkpoint_headless(tmp_path):
     torch.save(src.state_dict(), tmp_path / "vit.pt")
     m = report.load_model("test_vit", checkpoint=tmp_path / "vit.pt", image_size=32)
     assert m.num_classes == 0 and _same(m, src)
-    assert m.probe_points[-1] == report.ProbePoint("penultimate", "head", "input")
-    with pytest.raises(report.CheckpointError, match="does not fit model 'test_resnet'"):
+    assert m.probe_points[-1] == models.ProbePoint("penultimate", "head", "input")
+    with pytest.raises(checkpoints.CheckpointError, match="does not fit model 'test_resnet'"):
         report.load_model("test_resnet", checkpoint=tmp_path / "vit.pt")
 
 
@@ -212,13 +213,11 @@ class _RunsCode:
 
 
 def test_checkpoint_that_runs_code_is_refused(folder, tmp_path, capsys):
-    from paperlib import models
-
     src = models.build_model("resnet_mini", 3, width=4).eval()
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
     torch.save({"state_dict": src.state_dict(), "extra": _RunsCode(marker)}, evil)
-    with pytest.raises(report.CheckpointError) as e:
+    with pytest.raises(checkpoints.CheckpointError) as e:
         report.load_model("resnet_mini", checkpoint=evil)
     msg = str(e.value)
     assert str(evil) in msg and "--trust-checkpoint" in msg and "trust_checkpoint=True" in msg
@@ -230,19 +229,17 @@ def test_checkpoint_that_runs_code_is_refused(folder, tmp_path, capsys):
     assert not marker.exists() and not (tmp_path / "o" / "profile.csv").exists()
     # the same file with a valid paperlib checksum sidecar is refused as well
     cache.save(tmp_path / "evil_artifact.pt", {"ema_state": src.state_dict(), "x": _RunsCode(marker)})
-    with pytest.raises(report.CheckpointError, match="trust_checkpoint=True"):
-        report.read_checkpoint(tmp_path / "evil_artifact.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="trust_checkpoint=True"):
+        checkpoints.read_checkpoint(tmp_path / "evil_artifact.pt")
     assert not marker.exists()
 
 
 def test_trust_checkpoint_allows_full_unpickling(tmp_path, monkeypatch):
-    from paperlib import models
-
     torch.manual_seed(0)
     src = models.build_model("resnet_mini", 3, width=4).eval()
     torch.save(src, tmp_path / "module.pt")  # a pickled nn.Module: harmless, but not plain data
-    with pytest.raises(report.CheckpointError, match=r"module\.pt.*--trust-checkpoint"):
-        report.read_checkpoint(tmp_path / "module.pt")
+    with pytest.raises(checkpoints.CheckpointError, match=r"module\.pt.*--trust-checkpoint"):
+        checkpoints.read_checkpoint(tmp_path / "module.pt")
     with pytest.warns(UserWarning, match="unpickling in full"):
         m = report.load_model("resnet_mini", checkpoint=tmp_path / "module.pt", trust_checkpoint=True)
     assert _same(m, src)
@@ -250,11 +247,11 @@ def test_trust_checkpoint_allows_full_unpickling(tmp_path, monkeypatch):
     real = torch.load
     monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k.get("weights_only")) or real(*a, **k))
     with pytest.warns(UserWarning, match="unpickling in full"):
-        report.read_checkpoint(tmp_path / "module.pt", trust_checkpoint=True)
+        checkpoints.read_checkpoint(tmp_path / "module.pt", trust_checkpoint=True)
     assert calls == [True, False]
     calls.clear()
     torch.save(src.state_dict(), tmp_path / "raw.pt")
-    report.read_checkpoint(tmp_path / "raw.pt", trust_checkpoint=True)
+    checkpoints.read_checkpoint(tmp_path / "raw.pt", trust_checkpoint=True)
     assert calls == [True]  # plain data never reaches the full unpickler
 
 
@@ -269,14 +266,14 @@ def _bad_folder(root):
 
 def test_bad_images_named_before_the_model_is_built(tmp_path, monkeypatch, capsys):
     truncated, fake = _bad_folder(tmp_path / "imgs")
-    assert [p for p, _ in report.find_bad_images(sorted(map(str, (tmp_path / "imgs").rglob("*.*"))))
+    assert [p for p, _ in data.find_bad_images(sorted(map(str, (tmp_path / "imgs").rglob("*.*"))))
             if p.endswith(".jpg")] == [str(truncated), str(fake)]
 
     def boom(*a, **k):
         raise AssertionError("model built before the images were checked")
 
     monkeypatch.setattr(report, "load_model", boom)
-    with pytest.raises(report.BadImageError) as e:
+    with pytest.raises(data.BadImageError) as e:
         report.report("resnet_mini", tmp_path / "imgs", out_dir=tmp_path / "o", progress=False)
     msg = str(e.value)
     assert str(truncated) in msg and str(fake) in msg and "--skip-bad-images" in msg and "2 of 13" in msg
@@ -343,7 +340,7 @@ def test_report_uses_timm_data_config(tmp_path, monkeypatch, capsys):
     assert "preprocessing: mean (0.5, 0.5, 0.5), std (0.5, 0.5, 0.5); bicubic resize to 249, centre crop 224" in out
     side = json.loads((tmp_path / "o" / "preprocess.json").read_text())
     assert side["mean"] == [0.5] * 3 and side["interpolation"] == "bicubic" and side["crop_pct"] == 0.9
-    assert list(pd.read_csv(tmp_path / "o" / "profile.csv").columns) == report._COLUMNS
+    assert list(pd.read_csv(tmp_path / "o" / "profile.csv").columns) == scoring.SCORE_COLUMNS
     # an explicit image size wins for the size, the rest stays timm's
     small = report.load_model("test_vit", image_size=32).preprocess
     assert small.size == 32 and small.interpolation == "bicubic" and small.mean == (0.5, 0.5, 0.5)

@@ -83,3 +83,28 @@ def test_bad_inputs_fail_before_compute(tmp_path):
     with pytest.raises(FileNotFoundError, match="cifar-100-python"):
         train.train_model(tiny().replace(dataset="cifar100"), data_root=tmp_path, cache_dir=tmp_path)
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").rglob("*.pt"))
+
+
+def test_snapshots_keep_the_ema_weights_of_chosen_epochs(tmp_path):
+    plain = tiny(seed=5).replace(snapshot_epochs=None)  # smoke keeps snapshots by default
+    cfg = plain.replace(snapshot_epochs=(3, 1))
+    assert cfg.snapshot_epochs == (1, 3)  # sorted
+    # the key changes only when snapshots are asked for: a plain model keeps its key
+    assert "snapshot_epochs" not in plain.key_dict() and cfg.key_dict()["snapshot_epochs"] == (1, 3)
+    assert train.model_dir(plain, tmp_path) != train.model_dir(cfg, tmp_path)
+    full = train.train_model(cfg, cache_dir=tmp_path, progress=False)
+    last = train.load_snapshot(full, 3)
+    for k, v in full.model.state_dict().items():  # the last epoch's snapshot is the final EMA model
+        torch.testing.assert_close(last.model.state_dict()[k], v, msg=k)
+    first = train.load_snapshot(full, 1)
+    assert first.epoch == 1 and len(first.history) == 1 and first.history[0] == full.history[0]
+    assert not torch.equal(first.model.fc.weight, full.model.fc.weight)
+    with pytest.raises(ValueError, match="no snapshot at epoch 2"):
+        train.load_snapshot(full, 2)
+    from paperlib import experiment
+
+    ecfg = config.EvalConfig(factors=(1,))
+    assert experiment.scores_key(cfg, ecfg, epoch=1) != experiment.scores_key(cfg, ecfg)
+    for bad in ((0,), (4,), (), "1"):
+        with pytest.raises(ValueError, match="snapshot_epochs"):
+            plain.replace(snapshot_epochs=bad)

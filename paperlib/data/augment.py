@@ -1,0 +1,164 @@
+"""Training augmentation of uint8 batches (pad-crop-flip, random resized crop) and the evaluation crop of images decoded whole."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import names
+
+__all__ = ["augment_batch", "centre_crop_whole"]
+
+
+def augment_batch(
+    x: torch.Tensor, mode: str, generator: torch.Generator, out_size: int | None = None,
+    extent: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Random training augmentation of a uint8 batch, vectorised, seeded by ``generator``.
+
+    Works on whatever device ``x`` is on (random numbers are drawn on the CPU from ``generator``),
+    so on a GPU the whole batch is augmented by a few kernels.
+
+    Parameters
+    ----------
+    x : torch.Tensor of uint8, shape ``(batch, 3, H, W)``
+    mode : {"crop_flip", "rrc_flip", "none"}
+        ``"crop_flip"``: reflect-pad by 4 and crop back to ``H x W``, then flip (CIFAR practice);
+        ``"rrc_flip"``: random resized crop of area 5-100 % (aspect 3/4-4/3, torchvision's sampling
+        rule) resampled bilinearly to ``out_size``, then flip (the authors' code); ``"none"``: unchanged
+        (with ``extent``: the evaluation centre crop, :func:`centre_crop_whole`).
+    generator : torch.Generator
+        CPU generator, the source of all randomness: a given seed always gives the same batch.
+    out_size : int, optional
+        Output side for ``"rrc_flip"`` (default ``H``).
+    extent : torch.Tensor of int, shape ``(batch, 3)``, optional
+        Images decoded whole (:attr:`paperlib.data.Split.extent`): each image's own ``(height, width,
+        transposed)`` inside its canvas. The crop box is then drawn per image from that image's
+        whole area, by torchvision's ``RandomResizedCrop`` rule on an image of that size, and
+        read through the transposition. Only ``"rrc_flip"`` and ``"none"`` take it.
+
+    Returns
+    -------
+    torch.Tensor of uint8, shape ``(batch, 3, out_size, out_size)``
+    """
+    names.check("augmentation", mode)
+    if extent is not None and mode == "none":
+        return centre_crop_whole(x, extent, out_size or x.shape[-2], x.shape[-2])
+    if mode == "none":
+        return x
+    b, _, h, w = x.shape
+    dev = x.device
+    if mode == "crop_flip":
+        if extent is not None:
+            raise ValueError("'crop_flip' needs images that fill their array; images decoded whole take 'rrc_flip'")
+        padded = torch.nn.functional.pad(x.float(), (4, 4, 4, 4), mode="reflect").to(x.dtype)
+        offs = torch.randint(0, 9, (b, 2), generator=generator).to(dev)
+        flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+        rows = offs[:, :1] + torch.arange(h, device=dev)[None]  # (b, h)
+        cols = offs[:, 1:] + torch.arange(w, device=dev)[None]  # (b, w)
+        cols = torch.where(flip[:, None], cols.flip(1), cols)
+        bidx = torch.arange(b, device=dev)[:, None, None]
+        return padded.permute(0, 2, 3, 1)[bidx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+    # mode == "rrc_flip"
+    size = out_size or h
+    if extent is None:
+        top, left, ch, cw = _rrc_boxes(b, h, w, generator)
+        transposed = None
+    else:
+        ext = extent.cpu()
+        top, left, ch, cw = _rrc_boxes(b, ext[:, 0].float(), ext[:, 1].float(), generator)
+        transposed = ext[:, 2].bool()
+    flip = torch.rand(b, generator=generator) < 0.5
+    return _resample_boxes(x, top, left, ch, cw, size, flip, transposed)
+
+
+def _resample_boxes(
+    x: torch.Tensor, top, left, ch, cw, size: int, flip: torch.Tensor | None = None,
+    transposed: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Bilinear resampling of one box per image to ``size x size`` (uint8 in, uint8 out).
+
+    ``top, left, ch, cw``: float tensors ``(batch,)``, the box in the image's own orientation, in
+    pixels (pixel edges: the box covers ``[left, left + cw) x [top, top + ch)``). ``flip``: mirror
+    the output horizontally; ``transposed``: the image is stored transposed in ``x`` (its rows are
+    the array's columns).
+    """
+    b, _, H, W = x.shape
+    sign = torch.ones(b) if flip is None else torch.where(flip, -1.0, 1.0)
+    t = torch.zeros(b, dtype=torch.bool) if transposed is None else transposed
+    zero = torch.zeros(b)
+    # affine map from output coordinates in [-1, 1] to the box in input coordinates
+    theta = torch.zeros(b, 2, 3, dtype=torch.float32)
+    theta[:, 0, 0] = torch.where(t, zero, sign * cw / W)
+    theta[:, 0, 1] = torch.where(t, ch / W, zero)
+    theta[:, 0, 2] = torch.where(t, (2 * top + ch) / W, (2 * left + cw) / W) - 1
+    theta[:, 1, 0] = torch.where(t, sign * cw / H, zero)
+    theta[:, 1, 1] = torch.where(t, zero, ch / H)
+    theta[:, 1, 2] = torch.where(t, (2 * left + cw) / H, (2 * top + ch) / H) - 1
+    grid = torch.nn.functional.affine_grid(theta.to(x.device), [b, 3, size, size], align_corners=False)
+    out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def centre_crop_whole(x: torch.Tensor, extent: torch.Tensor, out_size: int, resize: int) -> torch.Tensor:
+    """Evaluation crop of images decoded whole: resize the shorter side to ``resize``, centre crop.
+
+    Parameters
+    ----------
+    x : torch.Tensor of uint8, shape ``(batch, 3, H, W)``
+        Canvases of :func:`paperlib.data.decode_once` with ``layout="whole"``.
+    extent : torch.Tensor of int, shape ``(batch, 3)``
+        :attr:`paperlib.data.Split.extent` of these images.
+    out_size : int
+        Output side (e.g. 224).
+    resize : int
+        The shorter side the original is resized to before cropping (e.g. 256; the decode size).
+
+    Returns
+    -------
+    torch.Tensor of uint8, shape ``(batch, 3, out_size, out_size)``
+        For an image stored with its shorter side equal to ``resize`` this copies the pixels of the
+        usual resize-``resize`` / centre-crop-``out_size`` (integer box, no resampling).
+    """
+    ext = extent.cpu()
+    h, w = ext[:, 0].float(), ext[:, 1].float()
+    c = torch.minimum(h, w) * (out_size / resize)
+    top, left = torch.round((h - c) / 2), torch.round((w - c) / 2)
+    return _resample_boxes(x, top, left, c, c, out_size, None, ext[:, 2].bool())
+
+
+def _rrc_boxes(n: int, h, w, g: torch.Generator, scale=(0.05, 1.0), ratio=(3 / 4, 4 / 3), tries: int = 10):
+    """Random-resized-crop boxes for ``n`` images by torchvision's rule (10 tries, then its fallback).
+
+    ``h, w``: the image size, ints (all images alike) or float tensors ``(n,)`` (one size per
+    image). As ``torchvision.transforms.RandomResizedCrop.get_params``: area uniform in
+    ``scale`` x image area, log-aspect uniform in ``ratio``, sides rounded, the first of ``tries``
+    draws that fits, at a uniform integer position; if none fits, the central crop of the whole
+    image clamped to ``ratio``.
+
+    Returns float tensors ``top, left, height, width`` of shape ``(n,)``.
+    """
+    h = torch.as_tensor(h, dtype=torch.float32).expand(n)
+    w = torch.as_tensor(w, dtype=torch.float32).expand(n)
+    area = (h * w)[:, None]
+    target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, tries, generator=g))
+    logr = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(n, tries, generator=g)
+    ar = torch.exp(logr)
+    cw = torch.round(torch.sqrt(target * ar))
+    ch = torch.round(torch.sqrt(target / ar))
+    ok = (cw > 0) & (cw <= w[:, None]) & (ch > 0) & (ch <= h[:, None])
+    first = torch.where(ok.any(1), ok.float().argmax(1), torch.full((n,), -1))
+    idx = first.clamp(min=0)[:, None]
+    # torchvision's fallback: the whole image, its aspect clamped to ``ratio``, centred
+    in_ratio = w / h
+    fw = torch.where(in_ratio < min(ratio), w, torch.where(in_ratio > max(ratio), torch.round(h * max(ratio)), w))
+    fh = torch.where(in_ratio < min(ratio), torch.round(w / min(ratio)), h)
+    cw = torch.where(first >= 0, cw.gather(1, idx)[:, 0], fw)
+    ch = torch.where(first >= 0, ch.gather(1, idx)[:, 0], fh)
+    u = torch.rand(n, 2, generator=g)
+    top = torch.floor(u[:, 0] * (h - ch + 1))
+    left = torch.floor(u[:, 1] * (w - cw + 1))
+    top = torch.where(first >= 0, top, torch.div(h - ch, 2, rounding_mode="floor"))
+    left = torch.where(first >= 0, left, torch.div(w - cw, 2, rounding_mode="floor"))
+    return top, left, ch, cw

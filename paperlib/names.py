@@ -1,0 +1,92 @@
+"""The valid names of everything one chooses by name, in one table, and the one check of them.
+
+Profiles, datasets, splits, hierarchies, architectures and their families, losses, poolings,
+augmentations, optimizers, interpolations and cache kinds are listed here once (:data:`VALID`);
+:func:`check` is the value check every module uses, and the command line takes its ``choices``
+from the same tuples. This module imports nothing, so the command line can check its arguments
+before torch loads.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PROFILES", "IMAGENET_DATASETS", "DATASETS", "SPLITS", "HIERARCHIES", "SMALL_ARCHITECTURES",
+    "PAPER_ARCHITECTURES", "ARCHITECTURES", "FAMILIES", "LOSSES", "POOLS", "AUGMENTATIONS", "OPTIMIZERS",
+    "INTERPOLATIONS", "DECODE_LAYOUTS", "ARTIFACT_KINDS", "VALID", "check",
+]
+
+#: Scales of every notebook and command (:mod:`paperlib.config`).
+PROFILES = ("smoke", "quick", "cifar", "paper")
+#: The BREEDS datasets, read from an ImageNet root (:mod:`paperlib.breeds`).
+IMAGENET_DATASETS = ("living17", "nonliving26", "entity13")
+#: Every dataset :func:`paperlib.data.load_split` reads.
+DATASETS = ("synthetic", "cifar100") + IMAGENET_DATASETS
+#: Dataset splits (``"val"`` is CIFAR-100's test set and ImageNet's validation set).
+SPLITS = ("train", "val")
+#: Superclass labels a model trains on: the dataset's own, or their seeded shuffle (Sec. 5.1).
+HIERARCHIES = ("standard", "shuffled")
+#: Architectures for 32x32 images (profiles ``smoke``, ``quick``, ``cifar``); they take a width.
+SMALL_ARCHITECTURES = ("resnet_mini", "vgg_mini", "vgg_mini_bn", "vgg_mini_ln")
+#: The paper's architectures for 224x224 images.
+PAPER_ARCHITECTURES = ("resnet50", "vgg16", "vgg16_bn", "vgg16_ln", "vit_b_32")
+#: Every architecture :func:`paperlib.models.build_model` builds.
+ARCHITECTURES = SMALL_ARCHITECTURES + PAPER_ARCHITECTURES
+#: Architecture families (a profile maps each to one architecture).
+FAMILIES = ("resnet", "vgg", "vgg_bn", "vgg_ln", "vit")
+#: Training losses (:mod:`paperlib.losses`).
+LOSSES = ("softmax", "squared_error")
+#: How a feature map or token sequence becomes an embedding (:func:`paperlib.extract.pool_activation`).
+POOLS = ("flatten", "avg")
+#: Training augmentations (:func:`paperlib.data.augment_batch`).
+AUGMENTATIONS = ("crop_flip", "rrc_flip", "none")
+#: Optimizers of :func:`paperlib.train.train_model`.
+OPTIMIZERS = ("sgd", "adamw")
+#: Resize interpolations of :class:`paperlib.data.Preprocess` (torchvision's ``InterpolationMode`` values).
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")
+#: Layouts of images decoded once (:func:`paperlib.data.decode_once`).
+DECODE_LAYOUTS = ("whole", "centre")
+#: Kinds of cached artifacts (:mod:`paperlib.cache`).
+ARTIFACT_KINDS = ("models", "scores", "decoded")
+
+#: What each kind of name may be, keyed by the word used in error messages.
+VALID: dict[str, tuple[str, ...]] = {
+    "profile": PROFILES,
+    "dataset": DATASETS,
+    "ImageNet dataset": IMAGENET_DATASETS,
+    "split": SPLITS,
+    "hierarchy": HIERARCHIES,
+    "architecture": ARCHITECTURES,
+    "architecture family": FAMILIES,
+    "loss": LOSSES,
+    "pool": POOLS,
+    "augmentation": AUGMENTATIONS,
+    "optimizer": OPTIMIZERS,
+    "interpolation": INTERPOLATIONS,
+    "layout": DECODE_LAYOUTS,
+    "artifact kind": ARTIFACT_KINDS,
+}
+
+
+def check(kind: str, value):
+    """Return ``value`` if it is a valid name of ``kind``, else raise ``ValueError`` listing the valid ones.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`VALID` (``"dataset"``, ``"pool"``, ...).
+    value : object
+        The name to check.
+
+    Examples
+    --------
+    >>> check("pool", "avg")
+    'avg'
+    >>> check("hierarchy", "random")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown hierarchy 'random'; valid: ['standard', 'shuffled']
+    """
+    valid = VALID[kind]
+    if not isinstance(value, str) or value not in valid:
+        raise ValueError(f"unknown {kind} {value!r}; valid: {list(valid)}")
+    return value
