@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--experiment", default=None,
                    help="train every model of a named paper experiment instead of the grid (see --list-experiments)")
     t.add_argument("--list-experiments", action="store_true", help="print the named experiments and exit")
+    t.add_argument("--compile", default=None, action=argparse.BooleanOptionalAction,
+                   help="train through torch.compile on CUDA (default: the profile's, on for paper; not part of "
+                        "the cache key; see bench/RESULTS.md)")
 
     e = sub.add_parser("extract", help="validation embeddings of one model at chosen probe points, as .npz")
     _grid_args(e)
@@ -172,7 +175,7 @@ def _extract(args, prof, cfg) -> int:
     if Path(args.out).suffix != ".npz":
         raise ValueError(f"--out must end in .npz, got {args.out}")
     tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,
-                           num_workers=prof.num_workers, progress=not args.no_progress)
+                           num_workers=prof.num_workers, progress=not args.no_progress, compile=prof.compile)
     split = experiment.validation_split(cfg.dataset, prof.val_per_subclass, cfg.decode_size, args.data_root,
                                         args.cache_dir, progress=not args.no_progress, num_workers=prof.num_workers)
     emb, logits = extract.extract(tr.model, split, layers=layers, pool=args.pool, l2_normalize=args.l2_normalize,
@@ -227,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             for cfg in cfgs:
                 tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,
-                                       num_workers=prof.num_workers, progress=not args.no_progress)
+                                       num_workers=prof.num_workers, progress=not args.no_progress,
+                                       compile=prof.compile if args.compile is None else args.compile)
                 print(f"{cfg.arch} {cfg.hierarchy} seed {cfg.seed} {cfg.loss}: {tr.path}")
             return 0
         scores, acc, _ = experiment.run(

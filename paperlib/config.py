@@ -218,6 +218,7 @@ class Profile:
     epoch_scale: dict[str, float] = field(default_factory=dict)  # family -> factor on ``epochs`` (rounded, >= 1)
     ema_decay: float = 0.99  # the paper's; smaller for short schedules, so the average spans a small part
     decode_once: bool = False  # decode image files once at image_size * 256 / 224 (data.decode_once)
+    compile: bool = False  # train through torch.compile on CUDA (train_model(compile=...); not in any key)
     # Keep this many EMA snapshots spread over training in every model (Fig. D.10 then reuses the
     # chapters' models); None: only the timeline chapter's own models keep them (big models, big files).
     snapshot_points: int | None = None
@@ -425,6 +426,7 @@ _PROFILES: dict[str, Profile] = {
         eval_batch_size=256,
         num_workers=8,
         decode_once=True,
+        compile=True,  # ResNet-50 bf16 on one H200: 5,900 img/s compiled vs 4,300 eager (bench/RESULTS.md)
     ),
 }
 

@@ -211,7 +211,7 @@ def run(
     frames, accs, evals = [], [], {}
     for cfg, fam in grid:
         trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                    num_workers=profile.num_workers, progress=progress)
+                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile)
         ev = evaluate(trained, ecfg, data_root=data_root, cache_dir=cache_dir, device=device, progress=progress,
                       batch_size=profile.eval_batch_size)
         ident = {"arch": cfg.arch, "family": fam, "hierarchy": cfg.hierarchy, "seed": cfg.seed, "loss": cfg.loss}

@@ -130,7 +130,8 @@ def extract(
     amp: bool = False,
     num_workers: int = 0,
     preprocess: data.Preprocess | None = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    keep: str = "host",
+) -> tuple[dict[str, np.ndarray | torch.Tensor], np.ndarray]:
     """Embeddings of ``split``'s images at every probe point, one forward pass per batch.
 
     Parameters
@@ -154,39 +155,73 @@ def extract(
         Normalise with its ``mean``/``std`` instead of the dataset's statistics, and (image-file
         splits) resize with its interpolation and ``crop_pct``; ``image_size`` defaults to its
         ``size``. Default: the dataset's statistics and the library's evaluation transform.
+    keep : {"host", "device", "auto"}
+        Where the embeddings are written, each batch straight into one array per probe point
+        allocated after the first batch: ``"host"`` numpy arrays; ``"device"`` torch tensors on
+        ``device`` (nothing crosses to the host: for clustering on a GPU, whose Gram matrices are
+        computed there); ``"auto"`` the device when it is a GPU with room for all of them (at most
+        half its free memory), else the host. Flattened maps are large (ResNet-50 at 224 px: 21 MiB
+        per image over its 17 probe points), so on a GPU copying them to the host costs far more
+        than the forward pass (``bench/RESULTS.md``).
 
     Returns
     -------
-    embeddings : dict of str -> numpy.ndarray of float32, shape ``(n_images, n_features)``
-        One entry per probe point, in depth order.
+    embeddings : dict of str -> numpy.ndarray or torch.Tensor of float32, shape ``(n_images, n_features)``
+        One entry per probe point, in depth order; torch tensors on ``device`` where ``keep`` put
+        them there.
     logits : numpy.ndarray of float32, shape ``(n_images, n_classes)``
     """
     device = torch.device(device)
     points = resolve_layers(model, layers)
-    chunks: dict[str, list[np.ndarray]] = {p.name: [] for p in points}
-    logit_chunks = []
-    dummy = np.zeros(len(split), dtype=np.int64)
+    names.check("embedding placement", keep)
+    n = len(split)
+    emb: dict[str, np.ndarray | torch.Tensor] = {}
+    logits = np.zeros((0, 0), np.float32)
+    dummy = np.zeros(n, dtype=np.int64)
     if preprocess is not None and image_size is None:
         image_size = preprocess.size
     stats = preprocess if preprocess is not None else split.dataset
+    lo = 0
     with ProbeRecorder(model, points) as rec:
         for x, _ in data.iterate_batches(split, dummy, batch_size=batch_size, train=False, image_size=image_size,
                                          num_workers=num_workers, preprocess=preprocess):
-            x = data.normalize(x.to(device), stats)
+            x = data.normalize(data.to_device(x, device), stats)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
                 out = model(x)
-            logit_chunks.append(out.float().cpu().numpy())
+            batch = {}
             for p in points:
                 e = pool_activation(rec.activations[p.name].float(), pool)
-                if l2_normalize:
-                    e = torch.nn.functional.normalize(e, dim=1)
-                chunks[p.name].append(e.cpu().numpy())
+                batch[p.name] = torch.nn.functional.normalize(e, dim=1) if l2_normalize else e
             rec.activations.clear()
-    emb = {k: np.concatenate(v) if v else np.zeros((0, 0), np.float32) for k, v in chunks.items()}
-    logits = np.concatenate(logit_chunks) if logit_chunks else np.zeros((0, 0), np.float32)
+            if lo == 0:  # the first batch tells the widths: one array per probe point for the whole split
+                on_device = _keep_on_device(keep, device, n * sum(e.shape[1] * 4 for e in batch.values()))
+                for name, e in batch.items():
+                    emb[name] = (torch.empty((n, e.shape[1]), dtype=torch.float32, device=device) if on_device
+                                 else np.empty((n, e.shape[1]), dtype=np.float32))
+                logits = np.empty((n, out.shape[1]), dtype=np.float32)
+            hi = lo + len(x)
+            for name, e in batch.items():
+                dst = emb[name][lo:hi]
+                (dst if isinstance(dst, torch.Tensor) else torch.from_numpy(dst)).copy_(e)
+            torch.from_numpy(logits[lo:hi]).copy_(out.float())
+            lo = hi
+    if lo == 0:
+        emb = {p.name: np.zeros((0, 0), np.float32) for p in points}
     return emb, logits
+
+
+def _keep_on_device(keep: str, device: torch.device, nbytes: int) -> bool:
+    """Whether :func:`extract` keeps ``nbytes`` of embeddings on ``device`` (see its ``keep``)."""
+    if keep == "host" or device.type == "cpu":
+        return False
+    if keep == "device":
+        return True
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= free // 2
 
 
 def iter_superclasses(

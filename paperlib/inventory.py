@@ -24,7 +24,7 @@ class Entry:
 
     Attributes
     ----------
-    kind : {"models", "scores", "decoded"}
+    kind : {"models", "scores", "decoded", "probes"}
     key : str
         The folder's name (hash of its ``config.json``).
     path : pathlib.Path
@@ -78,9 +78,18 @@ def _summary(kind: str, meta: dict) -> str:
     return text
 
 
+def _code_now(kind: str):
+    """The code part of a current key of ``kind`` (probes: their own module and the scores' code,
+    as :func:`paperlib.probe.probe_key` writes it)."""
+    if kind == "probes":
+        return {"scores": provenance.code_version("scores"), "probe": provenance.module_fingerprint("probe")}
+    return provenance.code_version(kind)
+
+
 def _state(kind: str, d: Path, verify: bool) -> str:
     ok = (lambda p: cache.is_valid(p)) if verify else (lambda p: p.exists() and cache.sidecar(p).exists())
-    main = {"models": ["model.pt"], "scores": ["scores.json", "arrays.npz"], "decoded": ["meta.json", "images.npy"]}[kind]
+    main = {"models": ["model.pt"], "scores": ["scores.json", "arrays.npz"], "decoded": ["meta.json", "images.npy"],
+            "probes": ["probe.json"]}[kind]
     if kind == "decoded":
         done = ok(d / "meta.json") and (d / "images.npy").exists()
         if done and verify:
@@ -143,9 +152,9 @@ def entries(
             except (FileNotFoundError, cache.CorruptArtifact):
                 meta, state = {}, "corrupt"
             code = data_state = "-"
-            if kind in provenance.CODE_MODULES:
+            if kind in provenance.CODE_MODULES or kind == "probes":
                 if kind not in code_now:
-                    code_now[kind] = provenance.code_version(kind)
+                    code_now[kind] = _code_now(kind)
                 code = "current" if meta.get("code") == code_now[kind] else "stale"
                 ident = meta.get("data")
                 data_state = "unknown"

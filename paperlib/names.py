@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = [
     "PROFILES", "IMAGENET_DATASETS", "DATASETS", "SPLITS", "HIERARCHIES", "SMALL_ARCHITECTURES",
     "PAPER_ARCHITECTURES", "ARCHITECTURES", "FAMILIES", "LOSSES", "POOLS", "AUGMENTATIONS", "OPTIMIZERS",
-    "INTERPOLATIONS", "DECODE_LAYOUTS", "ARTIFACT_KINDS", "VALID", "check",
+    "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "ARTIFACT_KINDS", "VALID", "check",
 ]
 
 #: Scales of every notebook and command (:mod:`paperlib.config`).
@@ -45,8 +45,10 @@ OPTIMIZERS = ("sgd", "adamw")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")
 #: Layouts of images decoded once (:func:`paperlib.data.decode_once`).
 DECODE_LAYOUTS = ("whole", "centre")
+#: Where :func:`paperlib.extract.extract` keeps the embeddings it returns.
+PLACEMENTS = ("host", "device", "auto")
 #: Kinds of cached artifacts (:mod:`paperlib.cache`).
-ARTIFACT_KINDS = ("models", "scores", "decoded")
+ARTIFACT_KINDS = ("models", "scores", "decoded", "probes")
 
 #: What each kind of name may be, keyed by the word used in error messages.
 VALID: dict[str, tuple[str, ...]] = {
@@ -63,6 +65,7 @@ VALID: dict[str, tuple[str, ...]] = {
     "optimizer": OPTIMIZERS,
     "interpolation": INTERPOLATIONS,
     "layout": DECODE_LAYOUTS,
+    "embedding placement": PLACEMENTS,
     "artifact kind": ARTIFACT_KINDS,
 }
 

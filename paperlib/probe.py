@@ -675,7 +675,7 @@ def probe_grid(
     frames = []
     for cfg in configs:
         trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                    num_workers=profile.num_workers, progress=progress)
+                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile)
         df = layer_probe_accuracies(trained, layers, ecfg=ecfg, epochs=epochs, data_root=data_root, cache_dir=cache_dir,
                                     device=device, batch_size=profile.eval_batch_size, progress=progress,
                                     num_workers=profile.num_workers)

@@ -48,8 +48,9 @@ def score_superclass(
 
     Parameters
     ----------
-    emb : dict of str -> numpy.ndarray, shape ``(n_s, n_features)``
-        Embeddings of the superclass's images per probe point, in depth order.
+    emb : dict of str -> numpy.ndarray or torch.Tensor, shape ``(n_s, n_features)``
+        Embeddings of the superclass's images per probe point, in depth order (tensors on a GPU
+        stay there: their Gram matrix is computed on it).
     subclass : numpy.ndarray, shape ``(n_s,)``
         Their subclasses.
     n_subclasses : int
@@ -69,6 +70,7 @@ def score_superclass(
     """
     ks = cluster.n_clusters_for(n_subclasses, factors)
     gram_device = device if device is not None and torch.device(device).type == "cuda" else None
+    # (a tensor already on a GPU is multiplied where it is: ward_labels' default device is the tensor's)
     rows, labels = [], {}
     for name in list(emb):
         lab = cluster.ward_labels(emb.pop(name), ks, device=gram_device)
@@ -217,6 +219,7 @@ def score_layers(
     for s, index, emb, logits in extract.iter_superclasses(
         model, split, hierarchy, layers=layers, pool=pool, l2_normalize=l2_normalize, batch_size=batch_size,
         image_size=image_size, device=device, amp=amp, num_workers=num_workers, preprocess=preprocess,
+        keep="auto",  # on a GPU with room, the embeddings stay there for their Gram matrices
     ):
         if logits.shape[-1]:
             correct += int((logits.argmax(1) == s).sum())
@@ -224,6 +227,7 @@ def score_layers(
             counted = False
         if keep_last:
             e = emb[names[-1]]
+            e = e.cpu().numpy() if isinstance(e, torch.Tensor) else e
             if last is None:
                 last = np.zeros((len(split), e.shape[1]), dtype=np.float32)
             last[index] = e

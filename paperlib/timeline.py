@@ -55,7 +55,7 @@ def over_training(
     frames, accs = [], []
     for cfg in configs:
         trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                    num_workers=profile.num_workers, progress=progress)
+                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile)
         for epoch in cfg.snapshot_epochs:
             snap = train.load_snapshot(trained, epoch)
             ev = experiment.evaluate(snap, ecfg, data_root=data_root, cache_dir=cache_dir, device=device,

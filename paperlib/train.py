@@ -298,6 +298,7 @@ def train_model(
     num_workers: int = 0,
     progress: bool = True,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    compile: bool = False,
 ) -> Trained:
     """Train (or load from the cache) the model that ``cfg`` describes.
 
@@ -317,6 +318,10 @@ def train_model(
     on_epoch_end : callable, optional
         Called as ``on_epoch_end(epoch, record)`` after each epoch's checkpoint is written (tests use
         it to interrupt a run).
+    compile : bool
+        Run the training forward and backward through ``torch.compile`` (CUDA only; see
+        ``bench/RESULTS.md`` for what it gives). An execution choice like ``device``: not part of the
+        cache key, and the cached weights are the uncompiled model's.
 
     Returns
     -------
@@ -333,11 +338,12 @@ def train_model(
     # run into the same cache waits for this one and then loads its model (rank 0 holds it for all ranks).
     with cache.lock(path, what=f"to train {path}") if _dist_info()[0] == 0 else contextlib.nullcontext():
         return _train_locked(cfg, path, device, data_root=data_root, cache_dir=cache_dir,
-                             num_workers=num_workers, progress=progress, on_epoch_end=on_epoch_end)
+                             num_workers=num_workers, progress=progress, on_epoch_end=on_epoch_end,
+                             compile=compile)
 
 
 def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_root, cache_dir, num_workers: int,
-                  progress: bool, on_epoch_end) -> Trained:
+                  progress: bool, on_epoch_end, compile: bool = False) -> Trained:
     final = path / "model.pt"
     root = cache_root(cache_dir)
     rank, world = _dist_info()
@@ -369,6 +375,10 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
 
     model = _build(cfg, h.n_superclasses, device)
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if distributed else model
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest convolutions
+        if compile:
+            net = torch.compile(net)
     opt = _optimizer(cfg, model)
     ema = EMA(model, cfg.ema_decay)
     loss_fn = losses.get_loss(cfg.loss)

@@ -90,3 +90,19 @@ def test_extraction_is_float32_by_default(model, split, monkeypatch, tmp_path):
     experiment._compute(trained, ecfg, None, tmp_path, "cpu", False, 64)
     experiment._compute(trained, dataclasses.replace(ecfg, extract_bf16=True), None, tmp_path, "cpu", False, 64)
     assert seen == [False, True]
+
+
+def test_batches_land_in_their_rows_and_placement_is_checked(model, split):
+    """Each batch is written into its rows of one preallocated array: a ragged last batch (80 = 2 x 32
+    + 16) gives the same embeddings as one whole batch and as the model's own forward pass."""
+    whole, logits_whole = extract.extract(model, split, batch_size=len(split))
+    ragged, logits_ragged = extract.extract(model, split, batch_size=32, keep="auto")  # CPU: auto means host
+    assert all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in ragged.values())
+    for k in whole:
+        np.testing.assert_allclose(ragged[k], whole[k], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits_ragged, logits_whole, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        direct = model(data.normalize(split.images[40:80], "synthetic")).numpy()
+    np.testing.assert_allclose(logits_ragged[40:80], direct, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"unknown embedding placement 'gpu'; valid: \['host', 'device', 'auto'\]"):
+        extract.extract(model, split, keep="gpu")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from paperlib import config, probe, train
+from paperlib import cache, config, probe, train
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -165,6 +165,11 @@ def test_layer_probe_accuracies_on_the_smoke_model(smoke):
     np.testing.assert_allclose(sub["probe_acc"].to_numpy(), df.set_index("layer").loc[sub["layer"], "probe_acc"].to_numpy())
     with pytest.raises(ValueError, match="unknown layer"):
         probe.layer_probe_accuracies(trained, ["nope"], ecfg=ecfg, progress=False)
+    # `paperlib cache list` sees the two probe tables, finished and made by the current code
+    from paperlib import inventory
+
+    mine = [e for e in inventory.entries(kinds=("probes",)) if e.config.get("train") == cache.canonical(trained.config.key_dict())]
+    assert len(mine) >= 2 and {e.state for e in mine} == {"finished"} and {e.code for e in mine} == {"current"}
 
 
 def test_probe_key_holds_what_changes_the_result(smoke):

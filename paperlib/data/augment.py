@@ -53,8 +53,8 @@ def augment_batch(
         if extent is not None:
             raise ValueError("'crop_flip' needs images that fill their array; images decoded whole take 'rrc_flip'")
         padded = torch.nn.functional.pad(x.float(), (4, 4, 4, 4), mode="reflect").to(x.dtype)
-        offs = torch.randint(0, 9, (b, 2), generator=generator).to(dev)
-        flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+        offs = to_device(torch.randint(0, 9, (b, 2), generator=generator), dev)
+        flip = to_device(torch.rand(b, generator=generator) < 0.5, dev)
         rows = offs[:, :1] + torch.arange(h, device=dev)[None]  # (b, h)
         cols = offs[:, 1:] + torch.arange(w, device=dev)[None]  # (b, w)
         cols = torch.where(flip[:, None], cols.flip(1), cols)
@@ -71,6 +71,20 @@ def augment_batch(
         transposed = ext[:, 2].bool()
     flip = torch.rand(b, generator=generator) < 0.5
     return _resample_boxes(x, top, left, ch, cw, size, flip, transposed)
+
+
+def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``t`` on ``device``; a host tensor bound for a GPU goes through pinned memory, asynchronously.
+
+    A copy from pageable host memory makes CUDA wait for every kernel already queued on the stream,
+    so one such copy per batch keeps the host from queueing the next step while the GPU works on this
+    one. Pinned, the copy is queued like a kernel. (The caching host allocator keeps the pinned
+    buffer until the copy is done, so the caller may drop ``t`` at once.)
+    """
+    device = torch.device(device)
+    if device.type != "cuda" or t.device.type == "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _resample_boxes(
@@ -96,7 +110,7 @@ def _resample_boxes(
     theta[:, 1, 0] = torch.where(t, sign * cw / H, zero)
     theta[:, 1, 1] = torch.where(t, zero, ch / H)
     theta[:, 1, 2] = torch.where(t, (2 * left + cw) / H, (2 * top + ch) / H) - 1
-    grid = torch.nn.functional.affine_grid(theta.to(x.device), [b, 3, size, size], align_corners=False)
+    grid = torch.nn.functional.affine_grid(to_device(theta, x.device), [b, 3, size, size], align_corners=False)
     out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out.round_().clamp_(0, 255).to(torch.uint8)
 

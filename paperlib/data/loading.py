@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .. import cache, config, names
-from .augment import augment_batch, centre_crop_whole
+from .augment import augment_batch, centre_crop_whole, to_device
 from .preprocess import Preprocess
 from .split import Split
 
@@ -105,13 +105,15 @@ def iterate_batches(
         batches = [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
     targets = np.asarray(targets, dtype=np.int64)
     if split.images is not None:
+        on_gpu = split.images.device.type == "cuda"
         for idx in batches:
-            x = split.images[torch.from_numpy(np.sort(idx) if split.decoded else idx)]
+            take = torch.from_numpy(np.sort(idx) if split.decoded else idx)
+            x = split.images[to_device(take, split.images.device) if on_gpu else take]
             if split.decoded:  # sorted reads from the memory map, then back to the sampled order
                 x = x[torch.from_numpy(np.argsort(np.argsort(idx)))]
             ext = None if split.extent is None else split.extent[torch.from_numpy(idx)]
-            if device is not None:
-                x = x.to(device, non_blocking=True)
+            if device is not None:  # pinned and asynchronous on a GPU: no wait for the queued step
+                x = to_device(x, device)
             if train:
                 x = augment_batch(x, augment, aug, image_size, extent=ext)
             elif ext is not None:
@@ -123,7 +125,8 @@ def iterate_batches(
                 import torchvision.transforms.v2.functional as TF
 
                 x = TF.resize(x, [image_size, image_size], antialias=True)
-            yield x, torch.from_numpy(targets[idx])
+            y = torch.from_numpy(targets[idx])
+            yield x, (y.pin_memory() if device is not None and torch.device(device).type == "cuda" else y)
         return
     if preprocess is not None and not train:
         ds = ImageFiles(split.paths, targets, image_size or preprocess.size, train, preprocess=preprocess)
