@@ -109,7 +109,7 @@ class PaperlibStep:
         self.net = torch.compile(self.model) if compile else self.model  # as train_model(compile=True)
         self.opt = train._optimizer(cfg, self.model)
         self.ema = train.EMA(self.model, cfg.ema_decay)
-        self.loss_fn = losses.get_loss(cfg.loss)
+        self.loss_fn = losses.get_spec(cfg.loss)  # as train_model: the loss and its parameter penalty
         self.amp = cfg.amp and device.type == "cuda"
         self.steps_per_epoch = max(1, len(split) // cfg.batch_size)
         self.total = cfg.epochs * self.steps_per_epoch

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["VERDICTS", "CLAIMS", "ClaimCheck", "AccuracyGate", "accuracy_gate", "shuffling", "within_network",
-           "consistency", "GlueText"]
+           "consistency", "architecture", "squared_error", "loss_ranking", "GlueText"]
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 
@@ -301,21 +301,11 @@ def shuffling(
             shaky.append(f"for {name} the mean gain {mean_gain:+.3f} lies within the seed spread {spread:.3f}")
 
     min_seeds = int(seeds_per_hier.min())
-    one_seed = " With 1 seed there is no spread estimate, so seed noise is not ruled out." if min_seeds < 2 else ""
-    if not gate_result.passed:
-        verdict, explanation = "inconclusive", _gate_explanation(gate_result)
-    elif fails:
-        verdict = "not reproduced"
-        explanation = _sentence("; ".join(fails)) + one_seed
-    elif shaky:
-        verdict = "inconclusive"
-        explanation = _sentence("; ".join(shaky)) + " More seeds are needed to tell the gain from seed noise."
-    else:
-        verdict = "reproduced"
-        explanation = (
-            f"For every architecture and factor shuffling raises AMI by more than {margin:.2f} in most layers, "
-            "and more in the last third of the network than in the first." + one_seed
-        )
+    verdict, explanation = _decide(
+        gate_result, fails, shaky, n_seeds=min_seeds,
+        reproduced=(f"For every architecture and factor shuffling raises AMI by more than {margin:.2f} in most layers, "
+                    "and more in the last third of the network than in the first."),
+        shaky_tail=" More seeds are needed to tell the gain from seed noise.")
     measured = (
         "Shuffled minus standard AMI per layer, mean over seeds; "
         + "; ".join(cells)
@@ -333,6 +323,25 @@ def shuffling(
         explanation=explanation,
         seeds=tuple(seeds),
     )
+
+
+def _one_seed(n_seeds: int) -> str:
+    return " With 1 seed there is no spread estimate, so seed noise is not ruled out." if n_seeds < 2 else ""
+
+
+def _decide(gate_result: AccuracyGate, fails: list[str], shaky: list[str], reproduced: str, *, n_seeds: int,
+            unchecked: str | None = None, shaky_tail: str = "") -> tuple[str, str]:
+    """The verdict and its explanation, in the order every check uses: the accuracy gate, then what
+    could not be checked, then failed conditions, then conditions met only within the seed spread."""
+    if not gate_result.passed:
+        return "inconclusive", _gate_explanation(gate_result)
+    if unchecked:
+        return "inconclusive", unchecked
+    if fails:
+        return "not reproduced", _sentence("; ".join(fails)) + _one_seed(n_seeds)
+    if shaky:
+        return "inconclusive", _sentence("; ".join(shaky)) + shaky_tail
+    return "reproduced", reproduced + _one_seed(n_seeds)
 
 
 def _gate_explanation(gate_result: AccuracyGate) -> str:
@@ -519,6 +528,246 @@ def consistency(
         paper=("Fig. 8 and H.1-H.3 (entity-13, VGG-16 and ResNet-50, 3 seeds): AMI per layer is much the same "
                "across seeds, but the ARI between two seeds' clusters is low, except in the last layers of "
                "models trained on the shuffled hierarchy."),
+        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+    )
+
+
+def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 0.01, gate: float = 0.5) -> ClaimCheck:
+    """Claim 6: VGG peaks at fc6, ResNet at the end, normalisation moves VGG's peak earlier, ViT is lower.
+
+    For each hierarchy scored (the paper's Fig. 7 shows entity-13 and entity-13-shuffled) at the
+    smallest factor, with each family's AMI profile the mean over seeds
+    (:func:`paperlib.architecture.peak_layers`), four parts, each checked when its families were
+    trained:
+
+    - *VGG peaks at fc6* (family ``vgg``): AMI at ``fc6`` is within ``near`` of the profile's maximum;
+    - *ResNet peaks at the end* (``resnet``): AMI at the last probe point is within ``near`` of the maximum;
+    - *normalisation moves VGG's peak earlier* (``vgg`` with ``vgg_bn`` and/or ``vgg_ln``): each
+      normalised VGG's peak lies at a smaller relative depth than plain VGG's;
+    - *ViT is lower* (``vit`` and ``resnet``): ViT's peak AMI is below ResNet's (the paper: "the maximum
+      AMI attained by ViT-B is lower than that of ResNet-50").
+
+    With at least 2 seeds, a ViT gap within the seed spread (the larger of the two families' largest
+    per-layer standard deviations over seeds) makes the verdict inconclusive. The verdict:
+    *inconclusive* if a model is under the accuracy gate or no part could be checked; else *not
+    reproduced* if a part fails; else *inconclusive* if a part holds only within the seed spread; else
+    *reproduced*.
+
+    Parameters
+    ----------
+    scores, accuracy : pandas.DataFrame
+        The tables of :func:`paperlib.experiment.run` (``family`` column included).
+    near : float
+        How close to the maximum a layer's AMI must be to count as the peak.
+    gate : float
+        See :func:`accuracy_gate`.
+
+    Returns
+    -------
+    ClaimCheck
+    """
+    from .architecture import peak_layers
+
+    _check_columns(scores, ["family", "arch", "hierarchy", "seed", "layer", "depth", "rel_depth", "factor", "ami"],
+                   "scores")
+    gate_result = accuracy_gate(accuracy, gate)
+    factor = int(scores["factor"].min())
+    at = scores[scores["factor"] == factor]
+    seeds = sorted(int(s) for s in at["seed"].unique())
+    cells, fails, shaky, checked = [], [], [], set()
+    n_seeds = int(at.groupby(["family", "hierarchy"])["seed"].nunique().min())
+    for hier, std in at.groupby("hierarchy", sort=False):
+        peaks = peak_layers(std).set_index("family")
+        prof = std.groupby(["family", "depth", "layer"])["ami"].mean()
+        cells.append(f"{hier}: " + ", ".join(
+            f"{fam} ({r.arch}) peaks at {r.peak_layer} (relative depth {r.peak_rel_depth:.2f}, AMI {r.peak:.3f})"
+            for fam, r in peaks.iterrows()))
+
+        def spread(*fams) -> float:
+            return max(float(peaks.loc[f, "max_seed_sd"]) for f in fams) if n_seeds >= 2 else float("nan")
+
+        if "vgg" in peaks.index:
+            p = prof.loc["vgg"].reset_index()
+            fc6 = p.loc[p["layer"] == "fc6", "ami"]
+            if len(fc6):
+                checked.add("VGG's peak")
+                gap = float(peaks.loc["vgg", "peak"] - fc6.iloc[0])
+                if gap > near:
+                    fails.append(f"{hier}: plain VGG peaks at {peaks.loc['vgg', 'peak_layer']}, {gap:.3f} above fc6")
+        if "resnet" in peaks.index:
+            checked.add("ResNet's peak")
+            p = prof.loc["resnet"].reset_index().sort_values("depth")
+            gap = float(peaks.loc["resnet", "peak"] - p["ami"].iloc[-1])
+            if gap > near:
+                fails.append(f"{hier}: ResNet peaks at {peaks.loc['resnet', 'peak_layer']}, {gap:.3f} above its last "
+                             f"layer {p['layer'].iloc[-1]}")
+        for fam in ("vgg_bn", "vgg_ln"):
+            if fam in peaks.index and "vgg" in peaks.index:
+                checked.add("the normalised VGGs' peaks")
+                d, d0 = float(peaks.loc[fam, "peak_rel_depth"]), float(peaks.loc["vgg", "peak_rel_depth"])
+                if not d < d0:
+                    label = {"vgg_bn": "the batch-normalised VGG", "vgg_ln": "the layer-normalised VGG"}[fam]
+                    fails.append(f"{hier}: {label} ({fam}) peaks at relative depth {d:.2f}, not earlier than plain "
+                                 f"VGG ({d0:.2f})")
+        if "vit" in peaks.index and "resnet" in peaks.index:
+            checked.add("ViT's level")
+            gap = float(peaks.loc["resnet", "peak"] - peaks.loc["vit", "peak"])
+            if gap <= 0:
+                fails.append(f"{hier}: ViT's peak AMI {peaks.loc['vit', 'peak']:.3f} is not below ResNet's "
+                             f"{peaks.loc['resnet', 'peak']:.3f}")
+            elif gap <= spread("vit", "resnet"):
+                shaky.append(f"{hier}: ViT's peak is below ResNet's by {gap:.3f}, within the seed spread "
+                             f"{spread('vit', 'resnet'):.3f}")
+    verdict, explanation = _decide(
+        gate_result, fails, shaky, f"Every part checked holds ({', '.join(sorted(checked))}).", n_seeds=n_seeds,
+        unchecked=None if checked else "None of the four parts could be checked with the families trained.")
+    measured = (f"Factor {factor}, AMI mean over seeds; " + "; ".join(cells)
+                + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}")
+    return ClaimCheck(
+        number=6, claim=CLAIMS[6],
+        paper=("Fig. 7 (entity-13 and entity-13-shuffled, 3 seeds): VGG-16's AMI peaks at fc6 and ResNet-50's at "
+               "the end of the network; batch normalisation moves VGG-16's peak to an earlier layer (layer "
+               "normalisation behaves differently); the maximum AMI of ViT-B is lower than ResNet-50's."),
+        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+    )
+
+
+def _per_seed_means(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """Mean of ``value`` per ``by`` + seed, then mean and standard deviation over seeds (``ddof=1``)."""
+    per = df.groupby(by + ["seed"])[value].mean().reset_index()
+    return per.groupby(by)[value].agg(["mean", "std", "count"]).reset_index()
+
+
+def squared_error(scores: pd.DataFrame, ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01,
+                  gate: float = 0.5) -> ClaimCheck:
+    """Claim 4: squared error lowers clusterability in and out of distribution.
+
+    Two kinds of comparison, squared error against softmax cross-entropy, each on means over seeds:
+
+    - *in distribution*, per architecture: the mean subclass AMI over layers (standard hierarchy,
+      smallest factor scored) is lower with squared error;
+    - *out of distribution*, per architecture and set: the mean purity over factors is lower with
+      squared error.
+
+    A comparison *holds* when squared error is lower by more than ``margin`` and *fails* when it is
+    higher by more than ``margin``; a gap within ``margin`` (both at the floor, say) decides nothing.
+    With at least 2 seeds a comparison that holds by less than the seed spread (the two losses'
+    standard deviations over seeds of the per-seed means, summed) is *within the spread*. The verdict:
+    *inconclusive* if a model is under the accuracy gate; else *not reproduced* if any comparison
+    fails; else *inconclusive* if any is within ``margin`` or the spread; else *reproduced*.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`paperlib.experiment.run`'s scores with both losses (``arch``, ``hierarchy``, ``loss``,
+        ``seed``, ``layer``, ``factor``, ``ami``).
+    ood : pandas.DataFrame
+        :func:`paperlib.transfer.transfer_grid`'s scores with both losses (``arch``, ``loss``, ``seed``,
+        ``set``, ``factor``, ``purity``).
+    accuracy : pandas.DataFrame
+        Accuracy of every model involved (see :func:`accuracy_gate`).
+    """
+    _check_columns(scores, ["arch", "hierarchy", "loss", "seed", "layer", "factor", "ami"], "scores")
+    _check_columns(ood, ["arch", "loss", "seed", "set", "factor", "purity"], "out-of-distribution")
+    gate_result = accuracy_gate(accuracy, gate)
+    f0 = int(scores["factor"].min())
+    ind = scores[(scores["hierarchy"] == "standard") & (scores["factor"] == f0)]
+    cells, fails, shaky = [], [], []
+    seeds = sorted(int(s) for s in pd.concat([ind["seed"], ood["seed"]]).unique())
+
+    def compare(name: str, stats: pd.DataFrame, what: str) -> None:
+        st = stats.set_index("loss")
+        if not {"softmax", "squared_error"} <= set(st.index):
+            raise ValueError(f"{name}: needs softmax and squared_error, has {sorted(st.index)}")
+        a, b = float(st.loc["softmax", "mean"]), float(st.loc["squared_error", "mean"])
+        n = int(st["count"].min())
+        spread = float(st.loc["softmax", "std"] + st.loc["squared_error", "std"]) if n >= 2 else None
+        cells.append(f"{name}: {what} softmax {a:.3f}, squared error {b:.3f}"
+                     + (f" (seed spread {spread:.3f})" if spread is not None else ""))
+        if b - a > margin:
+            fails.append(f"for {name} squared error gives {what} {b:.3f}, above softmax's {a:.3f}")
+        elif a - b <= margin:
+            shaky.append(f"for {name} squared error and softmax differ by {a - b:+.3f}, within {margin:.2f}")
+        elif spread is not None and a - b <= spread:
+            shaky.append(f"for {name} squared error is lower by {a - b:.3f}, within the seed spread {spread:.3f}")
+
+    for arch, g in ind.groupby("arch", sort=True):
+        compare(f"{arch} in distribution", _per_seed_means(g, ["loss"], "ami"), f"mean AMI over layers (factor {f0})")
+    for (arch, name), g in ood.groupby(["arch", "set"], sort=True):
+        compare(f"{arch} on {name}", _per_seed_means(g, ["loss"], "purity"), "mean purity over factors")
+    n_seeds = int(ind.groupby(["arch", "loss"])["seed"].nunique().min())
+    verdict, explanation = _decide(
+        gate_result, fails, shaky, "Squared error is below softmax in every comparison, in and out of distribution.",
+        n_seeds=n_seeds)
+    measured = "; ".join(cells) + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}"
+    return ClaimCheck(
+        number=4, claim=CLAIMS[4],
+        paper=("Fig. 4-6 (ResNet-50, entity-13 and living-17): squared error gives lower subclass AMI than softmax "
+               "at most layers, and lower purity on the out-of-distribution sets."),
+        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+    )
+
+
+#: The losses claim 5 names as able to beat softmax out of distribution (Fig. 6).
+CHALLENGERS = ("dropout", "label_smoothing", "sigmoid")
+
+
+def loss_ranking(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01, gate: float = 0.5) -> ClaimCheck:
+    """Claim 5: softmax is not the best loss for clustering out of distribution.
+
+    Per architecture and set, each loss's mean purity over factors, then its mean over seeds. The
+    claim holds for a set when one of :data:`CHALLENGERS` (dropout, label smoothing, sigmoid) beats
+    softmax there by more than ``margin`` and, when there are at least 2 seeds, by more than the seed
+    spread (the two losses' standard deviations over seeds, summed); a smaller lead counts as close. The verdict: *inconclusive* if a model is under the
+    accuracy gate or a challenger is missing; else *reproduced* if the claim holds on more than half
+    of the (architecture, set) pairs; else *inconclusive* if on more than half some challenger is above
+    softmax but only within the spread; else *not reproduced*. The measured text ranks every loss.
+    """
+    _check_columns(ood, ["arch", "loss", "seed", "set", "factor", "purity"], "out-of-distribution")
+    gate_result = accuracy_gate(accuracy, gate)
+    seeds = sorted(int(s) for s in ood["seed"].unique())
+    missing = [c for c in ("softmax",) + CHALLENGERS if c not in set(ood["loss"])]
+    cells, wins, close, pairs = [], [], [], 0
+    for (arch, name), g in ood.groupby(["arch", "set"], sort=True):
+        st = _per_seed_means(g, ["loss"], "purity").set_index("loss").sort_values("mean", ascending=False)
+        pairs += 1
+        rank = ", ".join(f"{lo} {m:.3f}" for lo, m in st["mean"].items())
+        where = list(st.index).index("softmax") + 1 if "softmax" in st.index else None
+        cells.append(f"{arch} on {name}: " + rank + (f" (softmax ranks {where} of {len(st)})" if where else ""))
+        if "softmax" not in st.index:
+            continue
+        a = float(st.loc["softmax", "mean"])
+        best = max((c for c in CHALLENGERS if c in st.index), key=lambda c: st.loc[c, "mean"], default=None)
+        if best is None:
+            continue
+        lead = float(st.loc[best, "mean"]) - a
+        n = int(st.loc[["softmax", best], "count"].min())
+        spread = float(st.loc["softmax", "std"] + st.loc[best, "std"]) if n >= 2 else 0.0
+        if lead > max(spread, margin):
+            wins.append(f"on {name} ({arch}) {best} beats softmax by {lead:.3f}")
+        elif lead > 0:
+            close.append(f"on {name} ({arch}) {best} is above softmax by only {lead:.3f} (margin {margin:.2f}, "
+                         f"seed spread {spread:.3f})")
+    n_seeds = int(ood.groupby(["arch", "loss"])["seed"].nunique().min())
+    one_seed = _one_seed(n_seeds)
+    if not gate_result.passed:
+        verdict, explanation = "inconclusive", _gate_explanation(gate_result)
+    elif missing:
+        verdict, explanation = "inconclusive", f"The losses {missing} were not trained, so the claim cannot be judged."
+    elif len(wins) > pairs / 2:
+        verdict, explanation = "reproduced", _sentence("; ".join(wins)) + one_seed
+    elif len(wins) + len(close) > pairs / 2:
+        verdict, explanation = "inconclusive", _sentence("; ".join(wins + close))
+    else:
+        verdict = "not reproduced"
+        explanation = (f"Softmax is at least as good as dropout, label smoothing and sigmoid on {pairs - len(wins) - len(close)} "
+                       f"of {pairs} set(s)." + one_seed)
+    measured = ("Mean purity over factors, mean over seeds, best first: " + "; ".join(cells)
+                + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}")
+    return ClaimCheck(
+        number=5, claim=CLAIMS[5],
+        paper=("Fig. 6 (ResNet-50, entity-13, the nine losses of Kornblith et al. 2021, 3 seeds): softmax is not "
+               "the best loss for out-of-distribution purity; dropout, label smoothing and sigmoid can beat it."),
         measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
     )
 

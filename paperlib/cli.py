@@ -27,6 +27,13 @@ from . import names
 __all__ = ["main", "build_parser"]
 
 
+def _dataset(value: str) -> str:
+    try:
+        return names.check("dataset", value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick", help=f"{', '.join(names.PROFILES)} (default quick)")
     p.add_argument("--arch", nargs="+", default=["resnet"], help="families (resnet, vgg, ...) or architecture names")
@@ -34,6 +41,9 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", nargs="+", type=int, default=[0])
     p.add_argument("--loss", nargs="+", default=["softmax"], help=f"{', '.join(names.LOSSES)} (default softmax)")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument("--dataset", default=None, type=_dataset,
+                   help=f"override the profile's dataset: {', '.join(names.DATASETS)}, or {names.FOLDER_PREFIX}ROOT for "
+                        "your own ROOT/<superclass>/<subclass>/*.jpg (ROOT/train and ROOT/val if split)")
     p.add_argument("--data-root", default=None, help="data root (default $PAPERLIB_DATA)")
     p.add_argument("--cache-dir", default=None, help="artifact cache (default $PAPERLIB_CACHE)")
     p.add_argument("--device", default="auto")
@@ -48,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="check or download the data of a profile")
     d.add_argument("--profile", default="quick", help=f"{', '.join(names.PROFILES)} (default quick)")
     d.add_argument("--data-root", default=None)
-    d.add_argument("--download", action="store_true", help="download what torchvision can (CIFAR-100)")
+    d.add_argument("--download", action="store_true",
+                   help="download what torchvision can (CIFAR-100, and the quick profile's CIFAR-10 and SVHN test sets)")
+    d.add_argument("--dataset", default=None, type=_dataset, help="check this dataset instead of the profile's "
+                   f"(e.g. {names.FOLDER_PREFIX}ROOT)")
 
     t = sub.add_parser("train", help="train the models of a grid")
     _grid_args(t)
@@ -194,6 +207,8 @@ def _profile(args):
     from . import config
 
     over = {"epochs": args.epochs} if getattr(args, "epochs", None) is not None else {}
+    if getattr(args, "dataset", None) is not None:
+        over["dataset"] = args.dataset
     return config.get_profile(args.profile, **over)
 
 
@@ -212,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "data":
             root = data.ensure_data(prof.dataset, args.data_root, download=args.download)
             print(f"{prof.dataset}: ready under {root}" if prof.dataset != "synthetic" else "synthetic: made in code, nothing to fetch")
+            if args.dataset is None:  # the profile's own data: also its out-of-distribution sets
+                for name in prof.ood_sets:
+                    data.ensure_ood(name, args.data_root, download=args.download)
+                    print(f"{name} (out of distribution): ready" + ("" if name == "synthetic_ood" else
+                                                                     f" under {config.data_root(args.data_root)}"))
             return 0
         if getattr(args, "list_experiments", False):
             for name in sorted(config.EXPERIMENTS):

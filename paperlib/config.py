@@ -127,6 +127,7 @@ class TrainConfig:
     snapshot_epochs: tuple[int, ...] | None = None  # keep the EMA weights after these epochs (Fig. D.10)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset", names.canonical_dataset(self.dataset))  # folder:ROOT, ROOT absolute
         _check_values(self, positive_int=("epochs", "batch_size", "image_size"),
                       positive_or_none=("width", "train_per_subclass", "decode_size"),
                       non_negative=("weight_decay", "warmup_epochs", "shuffle_seed", "seed"), positive=("lr",),
@@ -219,14 +220,21 @@ class Profile:
     ema_decay: float = 0.99  # the paper's; smaller for short schedules, so the average spans a small part
     decode_once: bool = False  # decode image files once at image_size * 256 / 224 (data.decode_once)
     compile: bool = False  # train through torch.compile on CUDA (train_model(compile=...); not in any key)
+    ood_sets: tuple[str, ...] = ()  # out-of-distribution sets (paperlib.data.ood) of the transfer and loss chapters
+    ood_per_class: int | None = None  # images per class of each OOD set (the first ones); None: all
+    loss_seeds: tuple[int, ...] = (0, 1, 2)  # seeds of the nine-loss grid (Fig. 6); the paper's 3
     # Keep this many EMA snapshots spread over training in every model (Fig. D.10 then reuses the
     # chapters' models); None: only the timeline chapter's own models keep them (big models, big files).
     snapshot_points: int | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset", names.canonical_dataset(self.dataset))  # folder:ROOT, ROOT absolute
         _check_values(self, positive_int=("epochs", "batch_size", "image_size", "eval_batch_size"),
-                      positive_or_none=("train_per_subclass", "val_per_subclass", "snapshot_points"),
+                      positive_or_none=("train_per_subclass", "val_per_subclass", "snapshot_points", "ood_per_class"),
                       non_negative=("warmup_epochs", "num_workers"), unit=("ema_decay",))
+        if isinstance(self.ood_sets, str):  # a single name given for the tuple (e.g. in overrides)
+            object.__setattr__(self, "ood_sets", (self.ood_sets,))
+        object.__setattr__(self, "ood_sets", tuple(names.check("OOD set", o) for o in self.ood_sets))
         for arch, w in self.widths.items():
             if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 1):
                 raise ValueError(f"Profile.widths[{arch!r}] must be None or a positive integer, got {w!r}")
@@ -320,7 +328,7 @@ class Profile:
         ).with_snapshots(self.snapshot_points)
 
     def _decode_size(self, dataset: str) -> int | None:
-        if self.decode_once and dataset in IMAGENET_DATASETS:
+        if self.decode_once and (dataset in IMAGENET_DATASETS or names.is_folder(dataset)):
             return round(self.image_size * 256 / 224)
         return None
 
@@ -349,12 +357,21 @@ _PROFILES: dict[str, Profile] = {
     # fragile one: on the standard hierarchy it merges two superclasses and stays at 0.75 (seen at lr
     # 0.005-0.02 and with a 5-epoch warm-up; at width 16 it escapes after ~20 epochs but the shuffled
     # run then collapses; at lr 0.1 it does not train). The EMA (decay 0.98, a window of ~50 steps)
-    # spans a small part of training.
+    # spans a small part of training. vit_mini (width 32, depth 6, 4 heads, patch 4; AdamW, wd 0.1):
+    # 1.00 / 0.93 with 600 steps at lr 5e-3 (68 s each, 1 thread; 1,200 steps give 1.00 / 0.99 at twice
+    # the cost); the paper's lr 1e-3 is too slow for so short a run (shuffled, 600 steps: 0.70 at 1e-3,
+    # 0.84 at 3e-3, 0.93 at 5e-3, 0.92 at 1e-2). vgg_mini_bn: 1.00 / 1.00 in 600 steps (32 s).
+    # vgg_mini_ln does NOT learn this task (an open problem): 0.50 / 0.25-0.44 whatever was tried
+    # (600 or 1,600 steps; lr 0.005-0.1; width 16; layer-norm eps 1e-3), so it stays under the
+    # accuracy gate and the architecture chapter says so; it trains 600 steps, as more did not help.
     "smoke": Profile(
         name="smoke",
+        loss_seeds=(0,),  # nine models per architecture, not 27, at this scale
+        ood_sets=("synthetic_ood",),
         dataset="synthetic",
-        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln"},
-        widths={"resnet_mini": 8, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8},
+        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln",
+               "vit": "vit_mini"},
+        widths={"resnet_mini": 8, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8, "vit_mini": 32},
         image_size=32,
         epochs=15,
         batch_size=64,
@@ -364,19 +381,26 @@ _PROFILES: dict[str, Profile] = {
         val_per_subclass=None,
         amp=False,
         eval_batch_size=256,
-        lr_scale={"resnet": 2.0, "vgg": 2.0, "vgg_bn": 2.0, "vgg_ln": 2.0},
-        epoch_scale={"vgg": 8 / 3, "vgg_bn": 8 / 3, "vgg_ln": 8 / 3},
+        lr_scale={"resnet": 2.0, "vgg": 2.0, "vgg_bn": 2.0, "vgg_ln": 2.0, "vit": 5.0},
+        epoch_scale={"vgg": 8 / 3},
         ema_decay=0.98,
         snapshot_points=5,
     ),
     # Minutes per notebook on a 2-core CPU: CIFAR-100, 20 x 5, small models, 100 training images per
     # subclass (3 epochs) and 50 validation images per subclass (as ImageNet's val split has): measured
     # here at 474 (vgg_mini w8) and 357 (resnet_mini w6) training img/s, about 5.5 minutes per chapter.
+    # vit_mini (width 32, about resnet_mini's cost per image) at lr 3e-3: carried over from the smoke
+    # runs, where AdamW at the paper's 1e-3 learnt too slowly for a few hundred steps (not measured on
+    # CIFAR-100).
     "quick": Profile(
         name="quick",
+        loss_seeds=(0,),  # nine models per architecture, not 27, at this scale
+        ood_sets=("cifar10", "svhn"),
+        ood_per_class=100,
         dataset="cifar100",
-        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln"},
-        widths={"resnet_mini": 6, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8},
+        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln",
+               "vit": "vit_mini"},
+        widths={"resnet_mini": 6, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8, "vit_mini": 32},
         image_size=32,
         epochs=3,
         batch_size=128,
@@ -386,18 +410,23 @@ _PROFILES: dict[str, Profile] = {
         val_per_subclass=50,
         amp=False,
         eval_batch_size=500,
-        lr_scale={"vgg": 5.0, "vgg_bn": 5.0, "vgg_ln": 5.0},
+        lr_scale={"vgg": 5.0, "vgg_bn": 5.0, "vgg_ln": 5.0, "vit": 3.0},
         snapshot_points=5,
     ),
     # Real data, trained to convergence, on one GPU: the whole CIFAR-100 train split (500 images per
     # subclass), CIFAR-size ResNet-18 (width 64) and VGG-16 (width 64: 64-128-256-512-512, fc 1024),
+    # a ViT with 6 blocks of width 256 (4 heads of 64, as ViT-B; 64 patch tokens of 4x4 pixels) at the
+    # paper's AdamW lr 1e-3 and weight decay 0.1,
     # 100 epochs at batch 256, bf16; every test image (100 per subclass) scored. Estimated at about
     # 10-20 GPU-minutes per model on an H100 (an estimate, not yet measured).
     "cifar": Profile(
         name="cifar",
+        ood_sets=("cifar10", "svhn"),
+        ood_per_class=100,
         dataset="cifar100",
-        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln"},
-        widths={"resnet_mini": 64, "vgg_mini": 64, "vgg_mini_bn": 64, "vgg_mini_ln": 64},
+        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln",
+               "vit": "vit_mini"},
+        widths={"resnet_mini": 64, "vgg_mini": 64, "vgg_mini_bn": 64, "vgg_mini_ln": 64, "vit_mini": 256},
         image_size=32,
         epochs=100,
         batch_size=256,
@@ -412,6 +441,7 @@ _PROFILES: dict[str, Profile] = {
     # The paper: BREEDS entity-13 from ImageNet, full-size models, 400 epochs, bf16 on GPU.
     "paper": Profile(
         name="paper",
+        ood_sets=("tf_flowers", "uc_merced", "pets", "cars"),
         dataset="entity13",
         archs={"resnet": "resnet50", "vgg": "vgg16", "vgg_bn": "vgg16_bn", "vgg_ln": "vgg16_ln", "vit": "vit_b_32"},
         widths={},
@@ -445,6 +475,8 @@ EXPERIMENTS: dict[str, dict[str, tuple]] = {
                           hierarchies=("standard",), losses=("softmax",), seeds=(0,)),
     "fig4_squared_error": dict(archs=("resnet",), datasets=("living17", "entity13"), hierarchies=("standard", "shuffled"),
                                losses=("softmax", "squared_error"), seeds=(0,)),
+    "fig6_losses": dict(archs=("resnet",), datasets=("entity13",), hierarchies=("standard",),
+                        losses=names.LOSSES, seeds=(0, 1, 2)),
     "fig7_architectures": dict(archs=("vgg", "vgg_bn", "vgg_ln", "resnet", "vit"), datasets=("entity13",),
                                hierarchies=("standard", "shuffled"), losses=("softmax",), seeds=(0, 1, 2)),
     "tableG1_accuracy": dict(archs=("resnet", "vgg"), datasets=("living17", "nonliving26", "entity13"),
@@ -459,8 +491,8 @@ EXPERIMENTS: dict[str, dict[str, tuple]] = {
 def experiment_configs(profile: Profile, name: str) -> list[TrainConfig]:
     """The :class:`TrainConfig` of every model the named paper experiment trains at this profile.
 
-    Architecture families the profile lacks (e.g. ViT outside ``paper``) are skipped; losses not
-    implemented yet raise. Unknown names raise ``ValueError`` listing :data:`EXPERIMENTS`.
+    Architecture families the profile lacks are skipped (none at present: every profile maps all
+    five, ``vit`` to ``vit_mini`` at the small ones); losses not implemented yet raise. Unknown names raise ``ValueError`` listing :data:`EXPERIMENTS`.
 
     Examples
     --------

@@ -24,7 +24,7 @@ class Entry:
 
     Attributes
     ----------
-    kind : {"models", "scores", "decoded", "probes"}
+    kind : {"models", "scores", "decoded", "probes", "transfer"}
     key : str
         The folder's name (hash of its ``config.json``).
     path : pathlib.Path
@@ -89,7 +89,7 @@ def _code_now(kind: str):
 def _state(kind: str, d: Path, verify: bool) -> str:
     ok = (lambda p: cache.is_valid(p)) if verify else (lambda p: p.exists() and cache.sidecar(p).exists())
     main = {"models": ["model.pt"], "scores": ["scores.json", "arrays.npz"], "decoded": ["meta.json", "images.npy"],
-            "probes": ["probe.json"]}[kind]
+            "probes": ["probe.json"], "transfer": ["transfer.json"]}[kind]
     if kind == "decoded":
         done = ok(d / "meta.json") and (d / "images.npy").exists()
         if done and verify:

@@ -9,7 +9,7 @@ always the classifier's input (the penultimate layer, 2-D ``(B, D)``).
 
 Architectures (:data:`ARCHITECTURES`)
 -------------------------------------
-Small models for 32x32 inputs (profiles ``quick`` and ``smoke``; CPU-friendly):
+Small models for 32x32 inputs (profiles ``smoke``, ``quick`` and ``cifar``):
 
 ``resnet_mini``
     ResNet-18 layout (torchvision :class:`~torchvision.models.resnet.BasicBlock`,
@@ -23,6 +23,14 @@ Small models for 32x32 inputs (profiles ``quick`` and ``smoke``; CPU-friendly):
     torchvision's VGG) and the linear classifier. ``_bn`` / ``_ln`` put a batch /
     layer normalisation after every convolution and every dense layer (before the
     ReLU), as in Sec. 7.2 of the paper.
+``vit_mini``
+    A small ViT built like ``vit_b_32`` below (timm ``VisionTransformer``, no class token,
+    ``global_pool="avg"``, ``fc_norm=False``, pre-norm blocks, ``mlp_ratio`` 4): patch size
+    4 (a 32-pixel image gives 8 x 8 = 64 patch tokens), embedding width ``w`` (default
+    ``w = 64``; it must be a multiple of the 4 heads), depth 6 at every width, 4 heads.
+    Probes ``block{i}_attn`` and ``block{i}_mlp``, ``i = 1..6`` (the same places as in
+    ``vit_b_32``; shape ``(B, 64, w)``), then ``penultimate``, the input of ``head``,
+    ``(B, w)``.
 
 Paper-size models for 224x224 ImageNet / BREEDS images (profile ``paper``):
 
@@ -103,6 +111,7 @@ __all__ = [
     "ProbePoint",
     "build_model",
     "default_image_size",
+    "final_layer",
     "param_groups",
     "probe_points",
 ]
@@ -118,7 +127,10 @@ _PAPER = names.PAPER_ARCHITECTURES
 #: All valid architecture names for :func:`build_model` (:data:`paperlib.names.ARCHITECTURES`).
 ARCHITECTURES: tuple[str, ...] = names.ARCHITECTURES
 
-_DEFAULT_WIDTH = {"resnet_mini": 16, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8}
+_DEFAULT_WIDTH = {"resnet_mini": 16, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8, "vit_mini": 64}
+
+# vit_mini: patch side, blocks and attention heads (the same at every width).
+VIT_MINI_PATCH, VIT_MINI_DEPTH, VIT_MINI_HEADS = 4, 6, 4
 
 # VGG-16: number of 3x3 convolutions in each of the five blocks.
 _VGG16_BLOCKS = (2, 2, 3, 3, 3)
@@ -450,6 +462,25 @@ def _build_vit_b_32(num_classes: int, image_size: int) -> nn.Module:
     )
 
 
+def _build_vit_mini(num_classes: int, width: int, image_size: int) -> nn.Module:
+    """Small ViT for 32-pixel images, laid out as :func:`_build_vit_b_32` (no class token, the
+    head reads ``norm(tokens).mean(1)``): patch 4, ``width``-dim tokens, 6 blocks of 4 heads.
+    """
+    from timm.models.vision_transformer import VisionTransformer
+
+    if image_size % VIT_MINI_PATCH:
+        raise ValueError(f"vit_mini cuts images into {VIT_MINI_PATCH}x{VIT_MINI_PATCH} patches, so the "
+                         f"image size must be divisible by {VIT_MINI_PATCH}; got {image_size}")
+    if width % VIT_MINI_HEADS:
+        raise ValueError(f"vit_mini splits its width over {VIT_MINI_HEADS} attention heads, so the width "
+                         f"must be divisible by {VIT_MINI_HEADS}; got {width}")
+    return VisionTransformer(
+        img_size=image_size, patch_size=VIT_MINI_PATCH, num_classes=num_classes, embed_dim=width,
+        depth=VIT_MINI_DEPTH, num_heads=VIT_MINI_HEADS, mlp_ratio=4.0,
+        class_token=False, global_pool="avg", fc_norm=False,
+    )
+
+
 def _vit_probes(depth: int = 12) -> tuple[ProbePoint, ...]:
     pts = []
     for i in range(depth):
@@ -495,6 +526,8 @@ def probe_points(
         return _resnet_probes((3, 4, 6, 3))
     if arch == "vit_b_32":
         return _vit_probes(12)
+    if arch == "vit_mini":
+        return _vit_probes(VIT_MINI_DEPTH)
     return _vgg_probes(_vgg_norm(arch))
 
 
@@ -510,12 +543,14 @@ def build_model(
     num_classes : int
         Number of logits (the superclasses the model is trained on).
     width : int, optional
-        Base channel width of the small models (``resnet_mini``: 16, ``vgg_mini*``: 8).
-        Must be ``None`` for the paper-size models.
+        Base channel width of the small models (``resnet_mini``: 16, ``vgg_mini*``: 8;
+        ``vit_mini``: the token width, 64, a multiple of its 4 heads). Must be ``None`` for
+        the paper-size models.
     image_size : int, optional
         Input side length; defaults to :func:`default_image_size`. Used by
         ``vgg_mini*`` (``fc6`` sees an ``image_size // 32`` square map) and by
-        ``vit_b_32`` (position embeddings; must be a multiple of 32); the ResNets and
+        ``vit_b_32`` (position embeddings; must be a multiple of 32) and ``vit_mini`` (a
+        multiple of its patch size 4); the ResNets and
         the paper-size VGGs (adaptive 7x7 pooling) accept any size.
 
     Returns
@@ -530,7 +565,8 @@ def build_model(
     ------
     ValueError
         For an unknown ``arch`` (the message lists :data:`ARCHITECTURES`), a width
-        given for a paper-size model, or an image size the model cannot take.
+        given for a paper-size model, a width ``vit_mini``'s heads cannot share, or an
+        image size the model cannot take.
     """
     _check_arch(arch)
     width = _resolve_width(arch, width)
@@ -550,6 +586,9 @@ def build_model(
         if image_size % 32:
             raise ValueError(f"vit_b_32 needs an image size divisible by 32, got {image_size}")
         model = _build_vit_b_32(num_classes, image_size)
+        head = model.head
+    elif arch == "vit_mini":
+        model = _build_vit_mini(num_classes, width, image_size)
         head = model.head
     elif arch.startswith("vgg_mini"):
         if image_size < 32:
@@ -612,3 +651,38 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"},
     ]
     return [g for g in groups if g["params"]]
+
+
+def final_layer(model: nn.Module) -> nn.Linear:
+    """The model's final linear layer, the one that maps the penultimate layer to the logits.
+
+    ``model.fc`` (ResNets), ``model.head`` (ViTs) or ``model.classifier[-1]`` (VGGs). Its input
+    ``(B, D)`` is the penultimate layer; its output ``(B, num_classes)`` the logits.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model of :func:`build_model` (or one laid out the same way).
+
+    Returns
+    -------
+    torch.nn.Linear
+
+    Raises
+    ------
+    ValueError
+        If the model has no such layer.
+
+    Examples
+    --------
+    >>> final_layer(build_model("resnet_mini", 3, width=2)).out_features
+    3
+    """
+    for name in ("fc", "head"):
+        layer = getattr(model, name, None)
+        if isinstance(layer, nn.Linear):
+            return layer
+    classifier = getattr(model, "classifier", None)
+    if isinstance(classifier, nn.Sequential) and len(classifier) and isinstance(classifier[-1], nn.Linear):
+        return classifier[-1]
+    raise ValueError(f"cannot find the final linear layer (fc, head or classifier[-1]) of {type(model).__name__}")

@@ -3,38 +3,47 @@
 Profiles, datasets, splits, hierarchies, architectures and their families, losses, poolings,
 augmentations, optimizers, interpolations and cache kinds are listed here once (:data:`VALID`);
 :func:`check` is the value check every module uses, and the command line takes its ``choices``
-from the same tuples. This module imports nothing, so the command line can check its arguments
+from the same tuples. This module imports nothing but the standard library, so the command line can check its arguments
 before torch loads.
 """
 
 from __future__ import annotations
 
+import os.path
+
 __all__ = [
     "PROFILES", "IMAGENET_DATASETS", "DATASETS", "SPLITS", "HIERARCHIES", "SMALL_ARCHITECTURES",
     "PAPER_ARCHITECTURES", "ARCHITECTURES", "FAMILIES", "LOSSES", "POOLS", "AUGMENTATIONS", "OPTIMIZERS",
-    "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "ARTIFACT_KINDS", "VALID", "check",
+    "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "FOLDER_PREFIX", "is_folder", "canonical_dataset", "OOD_SETS", "ARTIFACT_KINDS", "VALID", "check",
 ]
 
 #: Scales of every notebook and command (:mod:`paperlib.config`).
 PROFILES = ("smoke", "quick", "cifar", "paper")
 #: The BREEDS datasets, read from an ImageNet root (:mod:`paperlib.breeds`).
 IMAGENET_DATASETS = ("living17", "nonliving26", "entity13")
-#: Every dataset :func:`paperlib.data.load_split` reads.
+#: Every named dataset :func:`paperlib.data.load_split` reads (and any ``"folder:ROOT"``, see :data:`FOLDER_PREFIX`).
 DATASETS = ("synthetic", "cifar100") + IMAGENET_DATASETS
+#: Out-of-distribution sets (:mod:`paperlib.data.ood`): the held-out synthetic world (``smoke``),
+#: CIFAR-10 and SVHN test sets (``quick``), the paper's four (``paper``).
+OOD_SETS = ("synthetic_ood", "cifar10", "svhn", "tf_flowers", "uc_merced", "pets", "cars")
+#: A researcher's own two-level image folder as a dataset: ``"folder:ROOT"`` reads
+#: ``ROOT/<superclass>/<subclass>/*.jpg|png`` (:mod:`paperlib.data.folder`).
+FOLDER_PREFIX = "folder:"
 #: Dataset splits (``"val"`` is CIFAR-100's test set and ImageNet's validation set).
 SPLITS = ("train", "val")
 #: Superclass labels a model trains on: the dataset's own, or their seeded shuffle (Sec. 5.1).
 HIERARCHIES = ("standard", "shuffled")
 #: Architectures for 32x32 images (profiles ``smoke``, ``quick``, ``cifar``); they take a width.
-SMALL_ARCHITECTURES = ("resnet_mini", "vgg_mini", "vgg_mini_bn", "vgg_mini_ln")
+SMALL_ARCHITECTURES = ("resnet_mini", "vgg_mini", "vgg_mini_bn", "vgg_mini_ln", "vit_mini")
 #: The paper's architectures for 224x224 images.
 PAPER_ARCHITECTURES = ("resnet50", "vgg16", "vgg16_bn", "vgg16_ln", "vit_b_32")
 #: Every architecture :func:`paperlib.models.build_model` builds.
 ARCHITECTURES = SMALL_ARCHITECTURES + PAPER_ARCHITECTURES
 #: Architecture families (a profile maps each to one architecture).
 FAMILIES = ("resnet", "vgg", "vgg_bn", "vgg_ln", "vit")
-#: Training losses (:mod:`paperlib.losses`).
-LOSSES = ("softmax", "squared_error")
+#: Training losses (:mod:`paperlib.losses`): the nine of Kornblith et al. (2021), Sec. 6.3.
+LOSSES = ("softmax", "label_smoothing", "dropout", "extra_l2", "logit_norm", "logit_penalty", "cosine_softmax",
+          "squared_error", "sigmoid")
 #: How a feature map or token sequence becomes an embedding (:func:`paperlib.extract.pool_activation`).
 POOLS = ("flatten", "avg")
 #: Training augmentations (:func:`paperlib.data.augment_batch`).
@@ -48,7 +57,7 @@ DECODE_LAYOUTS = ("whole", "centre")
 #: Where :func:`paperlib.extract.extract` keeps the embeddings it returns.
 PLACEMENTS = ("host", "device", "auto")
 #: Kinds of cached artifacts (:mod:`paperlib.cache`).
-ARTIFACT_KINDS = ("models", "scores", "decoded", "probes")
+ARTIFACT_KINDS = ("models", "scores", "decoded", "probes", "transfer")
 
 #: What each kind of name may be, keyed by the word used in error messages.
 VALID: dict[str, tuple[str, ...]] = {
@@ -66,6 +75,7 @@ VALID: dict[str, tuple[str, ...]] = {
     "interpolation": INTERPOLATIONS,
     "layout": DECODE_LAYOUTS,
     "embedding placement": PLACEMENTS,
+    "OOD set": OOD_SETS,
     "artifact kind": ARTIFACT_KINDS,
 }
 
@@ -90,6 +100,28 @@ def check(kind: str, value):
     ValueError: unknown hierarchy 'random'; valid: ['standard', 'shuffled']
     """
     valid = VALID[kind]
+    if kind == "dataset" and is_folder(value):
+        return value
     if not isinstance(value, str) or value not in valid:
-        raise ValueError(f"unknown {kind} {value!r}; valid: {list(valid)}")
+        extra = f" or {FOLDER_PREFIX}ROOT (your own ROOT/<superclass>/<subclass>/*.jpg)" if kind == "dataset" else ""
+        raise ValueError(f"unknown {kind} {value!r}; valid: {list(valid)}{extra}")
     return value
+
+
+def is_folder(dataset) -> bool:
+    """Whether ``dataset`` names an image folder, ``"folder:ROOT"`` with a non-empty ``ROOT``.
+
+    Examples
+    --------
+    >>> is_folder("folder:/data/birds"), is_folder("folder:"), is_folder("cifar100")
+    (True, False, False)
+    """
+    return isinstance(dataset, str) and dataset.startswith(FOLDER_PREFIX) and len(dataset.strip()) > len(FOLDER_PREFIX)
+
+
+def canonical_dataset(dataset):
+    """``dataset`` with a folder's ``ROOT`` made absolute and resolved (``"folder:~/x"`` ->
+    ``"folder:/home/me/x"``), so one folder has one name and one cache key; other values unchanged."""
+    if not is_folder(dataset):
+        return dataset
+    return FOLDER_PREFIX + os.path.realpath(os.path.expanduser(dataset[len(FOLDER_PREFIX):].strip()))

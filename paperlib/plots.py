@@ -7,9 +7,12 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-__all__ = ["HIERARCHY_COLORS", "layer_profile", "factor_grid", "plot_profile", "over_training", "heatmap"]
+__all__ = ["HIERARCHY_COLORS", "FAMILY_COLORS", "layer_profile", "factor_grid", "plot_profile", "over_training",
+           "heatmap", "relative_depth", "ood_purity"]
 
 HIERARCHY_COLORS = {"standard": "tab:green", "shuffled": "tab:orange"}
+#: One colour per architecture family (Fig. 7): the VGGs in blues, ResNet red, ViT purple.
+FAMILY_COLORS = {"vgg": "tab:blue", "vgg_bn": "tab:cyan", "vgg_ln": "navy", "resnet": "tab:red", "vit": "tab:purple"}
 
 
 def layer_profile(
@@ -178,3 +181,80 @@ def heatmap(ax: plt.Axes, matrix: pd.DataFrame, *, title: str | None = None, lab
         ax.set_title(title, fontsize=10)
     ax.figure.colorbar(im, ax=ax, label=label, shrink=0.8)
     return ax
+
+
+def relative_depth(scores: pd.DataFrame, *, metric: str = "ami", hue: str = "family", col: str = "hierarchy",
+                   peaks: pd.DataFrame | None = None) -> plt.Figure:
+    """Score against relative depth (0 = first probe point, 1 = the penultimate layer), one line per
+    ``hue`` value, one panel per ``col`` value (the paper's Fig. 7 and G.1).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Tidy scores of one factor (:func:`paperlib.experiment.run`): ``rel_depth``, ``seed``,
+        ``metric``, ``hue`` and ``col``. Lines are means over seeds; bands min..max when several.
+    peaks : pandas.DataFrame, optional
+        :func:`paperlib.architecture.peak_layers` of the same table: each line's peak is marked.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    cols = list(scores[col].unique())
+    fig, axes = plt.subplots(1, len(cols), figsize=(5.2 * len(cols), 3.6), squeeze=False, sharey=True,
+                             constrained_layout=True)
+    for ax, c in zip(axes[0], cols):
+        sub = scores[scores[col] == c]
+        for value, g in sub.groupby(hue, sort=False):
+            st = g.groupby("rel_depth")[metric].agg(["mean", "min", "max"]).reset_index()
+            color = FAMILY_COLORS.get(value)
+            ax.plot(st["rel_depth"], st["mean"], marker="o", ms=3, label=f"{value} ({g['arch'].iloc[0]})"
+                    if "arch" in g else str(value), color=color)
+            if g["seed"].nunique() > 1:
+                ax.fill_between(st["rel_depth"], st["min"], st["max"], alpha=0.2, color=color)
+            if peaks is not None:
+                pk = peaks[(peaks[hue] == value) & (peaks[col] == c)]
+                for r in pk.itertuples():
+                    ax.plot([r.peak_rel_depth], [r.peak], marker="*", ms=11, color=color, mec="black", mew=0.5)
+        ax.set_xlabel("relative depth (probe point / last probe point)")
+        ax.set_title(f"{col} {c}", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(metric.upper() if metric == "ami" else metric)
+    axes[0, -1].legend(fontsize=8, title=hue, title_fontsize=8)
+    return fig
+
+
+def ood_purity(ood: pd.DataFrame, *, hue: str = "loss", col: str = "set", metric: str = "purity",
+               highlight: Sequence[str] = ("softmax", "squared_error")) -> plt.Figure:
+    """Out-of-distribution purity against the overclustering factor (the paper's Fig. 3, 5 and 6).
+
+    Parameters
+    ----------
+    ood : pandas.DataFrame
+        :func:`paperlib.transfer.transfer_grid`'s scores: ``factor``, ``seed``, ``metric``, ``hue``, ``col``.
+    highlight : sequence of str
+        ``hue`` values drawn thick (the others thin).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per ``col`` value, one line per ``hue`` value (mean over seeds; band min..max).
+    """
+    cols = list(ood[col].unique())
+    fig, axes = plt.subplots(1, len(cols), figsize=(5.0 * len(cols), 3.6), squeeze=False, constrained_layout=True)
+    cmap = plt.get_cmap("tab10")
+    for ax, c in zip(axes[0], cols):
+        sub = ood[ood[col] == c]
+        for i, (value, g) in enumerate(sub.groupby(hue, sort=False)):
+            st = g.groupby("factor")[metric].agg(["mean", "min", "max"]).reset_index()
+            lw = 2.4 if value in highlight else 1.0
+            ax.plot(st["factor"], st["mean"], marker="o", ms=3, lw=lw, label=str(value), color=cmap(i % 10))
+            if g["seed"].nunique() > 1:
+                ax.fill_between(st["factor"], st["min"], st["max"], alpha=0.15, color=cmap(i % 10))
+        ax.set_xlabel("overclustering factor (clusters / classes)")
+        ax.set_title(f"{c} ({int(sub['n_classes'].iloc[0])} classes, {int(sub['n_images'].iloc[0])} images)"
+                     if "n_classes" in sub else str(c), fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(metric)
+    axes[0, -1].legend(fontsize=7, title=hue, title_fontsize=8)
+    return fig

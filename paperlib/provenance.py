@@ -43,6 +43,8 @@ CODE_MODULES: dict[str, tuple[str, ...]] = {
     "models": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "train"),
     "scores": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "train", "extract", "cluster", "metrics",
                                                 "scoring", "experiment"),
+    "transfer": ("hierarchy",) + _DATA_MODULES + ("data.ood", "breeds", "models", "losses", "train", "extract",
+                                                  "cluster", "metrics", "transfer"),
 }
 
 _PKG = __name__.rpartition(".")[0] or "paperlib"
@@ -252,6 +254,8 @@ def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, s
         - ``"cifar100"``: ``files``: size and SHA-256 of each file the splits read (the
           ``meta`` file and ``train`` and/or ``test``), hashed once per process per
           (path, size, mtime);
+        - ``"folder:ROOT"``: per split ``n_files`` and a digest of the sorted (path relative to
+          ``ROOT``, size, subclass) of every image, plus the hierarchy (read afresh each call);
         - BREEDS datasets: ``n_files`` per split and a digest of the sorted (path relative to the
           data root, size) of every image the split reads, plus the hierarchy (memoised per
           process on the class folders' modification times and numbers of entries).
@@ -280,6 +284,14 @@ def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, s
                 h.update(sp.images.contiguous().numpy().tobytes())
                 _DATA_MEMO[key] = {"n_images": len(sp), "sha256": h.hexdigest()[:16]}
             out.setdefault("images", {})[s] = _DATA_MEMO[key]
+    elif names.is_folder(dataset):
+        root = data.folder_root(dataset).resolve()
+        h = data.base_hierarchy(dataset)
+        out["hierarchy"] = _sha(json.dumps(h.to_dict(), sort_keys=True, default=str))[:16]
+        for s in splits:
+            sp = data.load_split(dataset, s)
+            rel = sorted((os.path.relpath(p, root), os.path.getsize(p), int(c)) for p, c in zip(sp.paths, sp.subclass))
+            out.setdefault("images", {})[s] = {"n_files": len(rel), "sha256": _sha(json.dumps(rel))[:16]}
     elif dataset == "cifar100":
         root = config.data_root(data_root)
         data.check_data(dataset, root)

@@ -1,7 +1,8 @@
 """Test fixtures on disk: small datasets in the real on-disk formats, for tests and dry runs.
 
 :func:`write_cifar100_fixture` writes CIFAR-100's python pickles, :func:`write_imagenet_fixture` an
-ImageNet-layout folder of generated JPEGs for a BREEDS dataset's classes; the library's own readers
+ImageNet-layout folder of generated JPEGs for a BREEDS dataset's classes, :func:`write_folder_fixture`
+a researcher's two-level image folder (``"folder:ROOT"``) of the smoke world's images; the library's own readers
 (:func:`paperlib.data.load_split`) then read them as they would the real data.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from . import breeds, names
 
-__all__ = ["write_cifar100_fixture", "write_imagenet_fixture"]
+__all__ = ["write_cifar100_fixture", "write_imagenet_fixture", "write_folder_fixture", "write_cifar10_fixture",
+           "write_svhn_fixture", "write_ood_folder_fixture", "write_pets_fixture"]
 
 
 def write_cifar100_fixture(root: str | Path, per_class: dict[str, int] | None = None, seed: int = 0) -> Path:
@@ -93,3 +96,109 @@ def write_imagenet_fixture(
                 img = np.clip(base + rng.normal(0, 30, (size, size, 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(img).save(d / f"{w}_{i}.JPEG", "JPEG", quality=90)
     return root
+
+
+def write_folder_fixture(
+    root: str | Path, per_subclass: int = 10, split_folders: bool = False, fmt: str = "png", size: int = 32,
+) -> Path:
+    """Write the smoke world as a researcher's image folder, ``ROOT/<superclass>/<subclass>/*.png``.
+
+    The images are :func:`paperlib.data.synthetic_images` (shape = superclass, texture = subclass),
+    so a model trained on ``"folder:ROOT"`` faces the smoke profile's situation read from files.
+
+    Parameters
+    ----------
+    root : path-like
+    per_subclass : int
+        Images per subclass (split by :data:`paperlib.data.VAL_EVERY`: every 5th is a validation image),
+        or per subclass *and split* with ``split_folders``.
+    split_folders : bool
+        Write ``ROOT/train/...`` and ``ROOT/val/...`` instead of one tree.
+    fmt : {"png", "jpg"}
+    size : int
+        Image side.
+    """
+    from PIL import Image
+
+    from .data import synthetic
+
+    h = synthetic.synthetic_hierarchy()
+    root = Path(root)
+    parts = [("train", 11), ("val", 12)] if split_folders else [("", 13)]
+    for part, seed in parts:
+        subclass = np.repeat(np.arange(h.n_subclasses), per_subclass)
+        images = synthetic.synthetic_images(subclass, seed=seed, size=size).permute(0, 2, 3, 1).numpy()
+        count = dict.fromkeys(range(h.n_subclasses), 0)
+        for img, c in zip(images, subclass):
+            s = h.superclass_of(int(c))
+            d = root / part / h.superclasses[s] / h.subclass_names[c]
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(d / f"img{count[c]:04d}.{fmt}")
+            count[c] += 1
+    return root
+
+
+def _class_images(n_classes: int, per_class: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(n, size, size, 3)`` uint8 whose colour depends on the class, and their labels."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(n_classes), per_class)
+    base = np.stack([(labels * 37) % 256, (labels * 91) % 256, (labels * 53) % 256], 1)[:, None, None, :]
+    img = np.clip(base + rng.normal(0, 25, (len(labels), size, size, 3)), 0, 255).astype(np.uint8)
+    return img, labels
+
+
+def write_cifar10_fixture(root: str | Path, per_class: int = 10, seed: int = 0) -> Path:
+    """CIFAR-10's test set in its own format: ``root/cifar-10-batches-py/{test_batch,batches.meta}`` pickles."""
+    img, labels = _class_images(10, per_class, 32, seed)
+    d = Path(root) / "cifar-10-batches-py"
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / "test_batch", "wb") as fh:
+        pickle.dump({"data": img.transpose(0, 3, 1, 2).reshape(len(img), -1), "labels": labels.tolist()}, fh)
+    with open(d / "batches.meta", "wb") as fh:
+        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, fh)
+    return Path(root)
+
+
+def write_svhn_fixture(root: str | Path, per_class: int = 10, seed: int = 0) -> Path:
+    """SVHN's test set in its own format: ``root/svhn/test_32x32.mat`` with ``X (32, 32, 3, n)`` and
+    ``y (n, 1)`` in 1..10 (10 is the digit 0)."""
+    from scipy.io import savemat
+
+    img, labels = _class_images(10, per_class, 32, seed)
+    d = Path(root) / "svhn"
+    d.mkdir(parents=True, exist_ok=True)
+    y = np.where(labels == 0, 10, labels).reshape(-1, 1).astype(np.uint8)
+    savemat(str(d / "test_32x32.mat"), {"X": img.transpose(1, 2, 3, 0), "y": y})
+    return Path(root)
+
+
+def write_ood_folder_fixture(root: str | Path, name: str, n_classes: int = 3, per_class: int = 4, size: int = 48,
+                             fmt: str = "jpg", seed: int = 0) -> Path:
+    """An out-of-distribution set in ImageFolder layout, ``root/ood/<name>/<class>/*.<fmt>``."""
+    from PIL import Image
+
+    img, labels = _class_images(n_classes, per_class, size, seed)
+    for i, (x, c) in enumerate(zip(img, labels)):
+        d = Path(root) / "ood" / name / f"class{c:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(x).save(d / f"im{i:04d}.{fmt}")
+    return Path(root)
+
+
+def write_pets_fixture(root: str | Path, breeds: Sequence[str] = ("Abyssinian", "beagle", "great_pyrenees"),
+                       per_class: int = 3, seed: int = 0) -> Path:
+    """Oxford-IIIT Pets in torchvision's layout: ``root/oxford-iiit-pet/images/<Breed>_<i>.jpg`` and
+    ``annotations/test.txt`` lines ``<image> <class id> <species> <breed id>``."""
+    from PIL import Image
+
+    img, labels = _class_images(len(breeds), per_class, 40, seed)
+    d = Path(root) / "oxford-iiit-pet"
+    (d / "images").mkdir(parents=True, exist_ok=True)
+    (d / "annotations").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, (x, c) in enumerate(zip(img, labels)):
+        stem = f"{breeds[c]}_{100 + i}"
+        Image.fromarray(x).save(d / "images" / f"{stem}.jpg")
+        lines.append(f"{stem} {c + 1} {1 + (breeds[c][0].islower())} {c + 1}")
+    (d / "annotations" / "test.txt").write_text("\n".join(lines) + "\n")
+    return Path(root)

@@ -30,7 +30,8 @@ from . import cache, data, losses, models, names, provenance
 from .config import TrainConfig, cache_root
 from .hierarchy import Hierarchy
 
-__all__ = ["Trained", "train_model", "load_snapshot", "snapshot_path", "lr_at", "EMA", "model_dir", "model_key", "resolve_device"]
+__all__ = ["Trained", "train_model", "train_step", "build_for", "load_snapshot", "snapshot_path", "lr_at", "EMA", "model_dir",
+           "model_key", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -191,9 +192,33 @@ def augment_seed(cfg: TrainConfig, epoch: int, rank: int) -> int:
     return (_epoch_seed(cfg, epoch) + 104_729 * (rank + 1)) % (2**31 - 1)
 
 
+def build_for(cfg: TrainConfig, n_classes: int) -> nn.Module:
+    """The model ``cfg`` trains, freshly initialised on the CPU, changed as its loss needs.
+
+    :func:`paperlib.models.build_model` for ``cfg.arch`` / ``width`` / ``image_size``, then
+    :meth:`paperlib.losses.LossSpec.prepare_model` of ``cfg.loss`` (dropout before the head, a
+    cosine head, ...; parameter names and probe points unchanged). Every model built for a
+    TrainConfig, to train or to load cached weights into, comes from here.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    n_classes : int
+        Number of logits (the hierarchy's superclasses).
+
+    Returns
+    -------
+    torch.nn.Module
+        Maps images ``(B, 3, image_size, image_size)`` to logits ``(B, n_classes)``.
+    """
+    model = models.build_model(cfg.arch, n_classes, width=cfg.width, image_size=cfg.image_size)
+    losses.get_spec(cfg.loss).prepare_model(model)
+    return model
+
+
 def _build(cfg: TrainConfig, n_classes: int, device: torch.device) -> nn.Module:
     torch.manual_seed(cfg.seed)
-    model = models.build_model(cfg.arch, n_classes, width=cfg.width, image_size=cfg.image_size)
+    model = build_for(cfg, n_classes)
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -220,6 +245,10 @@ def train_step(
         What runs the forward pass (``model`` or its DDP wrapper).
     model : torch.nn.Module
         The bare model whose parameters the EMA follows.
+    loss_fn : callable
+        ``loss_fn(logits (batch, n_classes), y) -> scalar``: a :class:`paperlib.losses.LossSpec`
+        or a plain loss function. If it has a ``penalty`` method, ``loss_fn.penalty(model)`` is
+        added to the loss (the extra final-layer L2).
     x : torch.Tensor of uint8, shape ``(batch, 3, H, W)``
     y : torch.Tensor of int64, shape ``(batch,)``
     amp : bool
@@ -227,7 +256,7 @@ def train_step(
 
     Returns
     -------
-    loss : torch.Tensor, scalar, on ``device`` (no host synchronisation)
+    loss : torch.Tensor, scalar, on ``device`` (no host synchronisation); penalty included
     correct : torch.Tensor, scalar int64, on ``device``
     """
     x = data.normalize(x.to(device, non_blocking=True), dataset)
@@ -237,6 +266,11 @@ def train_step(
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
         logits = net(x)
         loss = loss_fn(logits, y)
+    penalty = getattr(loss_fn, "penalty", None)
+    if penalty is not None:
+        extra = penalty(model)
+        if torch.is_tensor(extra):
+            loss = loss + extra
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -258,7 +292,7 @@ def validate(cfg: TrainConfig, data_root=None) -> None:
 def _load_final(cfg: TrainConfig, path: Path, device: torch.device) -> Trained:
     blob = cache.load(path / "model.pt")
     h = Hierarchy.from_dict(blob["hierarchy"])
-    model = models.build_model(cfg.arch, h.n_superclasses, width=cfg.width, image_size=cfg.image_size)
+    model = build_for(cfg, h.n_superclasses)
     model.load_state_dict(blob["ema_state"])
     model.to(device).eval()
     return Trained(model, cfg, h, blob["history"], path)
@@ -283,7 +317,7 @@ def load_snapshot(trained: Trained, epoch: int, device: str | torch.device | Non
     blob = cache.load(snapshot_path(trained.path, epoch))
     device = next(trained.model.parameters()).device if device is None else resolve_device(device)
     cfg = trained.config
-    model = models.build_model(cfg.arch, trained.hierarchy.n_superclasses, width=cfg.width, image_size=cfg.image_size)
+    model = build_for(cfg, trained.hierarchy.n_superclasses)
     model.load_state_dict(blob["ema_state"])
     model.to(device).eval()
     return Trained(model, cfg, trained.hierarchy, blob["history"], trained.path, epoch=epoch)
@@ -381,7 +415,7 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
             net = torch.compile(net)
     opt = _optimizer(cfg, model)
     ema = EMA(model, cfg.ema_decay)
-    loss_fn = losses.get_loss(cfg.loss)
+    loss_fn = losses.get_spec(cfg.loss)  # the logit loss, and the parameter penalty train_step adds
     history: list[dict] = []
     start_epoch = 0
 

@@ -46,6 +46,15 @@ def cifar_root(tmp_path_factory) -> Path:
 BOOK_SOURCES = ("*.md", "*.bib", "_toc.yml")
 
 
+#: Parameters the test book passes to some chapters besides ``profile="smoke"``, to keep CI (2 cores)
+#: under 20 minutes. The architecture chapter runs on the shuffled hierarchy only (where the smoke
+#: world's subclasses are worth learning; its claim reads every hierarchy scored); the loss chapter trains softmax, squared error and sigmoid
+#: (claim 5 is then inconclusive: two of its challengers are missing, and it says so).
+#: ``make book PROFILE=smoke`` runs every chapter as written.
+CI_PARAMETERS = {"08_architecture": {"hierarchies": ["shuffled"]},
+                 "07_losses": {"losses": ["softmax", "squared_error", "sigmoid"]}}
+
+
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory) -> Path:
     """The book's sources with every chapter of nbs/ executed by papermill with profile smoke."""
@@ -59,7 +68,8 @@ def smoke_book(tmp_path_factory) -> Path:
             shutil.copy(f, book / f.name)
     shutil.copy(REPO / "_config.yml", book / "_config.yml")
     for nb in sorted((REPO / "nbs").glob("*.ipynb")):
-        pm.execute_notebook(str(nb), str(book / nb.name), parameters={"profile": "smoke"}, kernel_name="python3",
+        params = {"profile": "smoke", **CI_PARAMETERS.get(nb.stem, {})}
+        pm.execute_notebook(str(nb), str(book / nb.name), parameters=params, kernel_name="python3",
                             progress_bar=False, cwd=str(book))
         assert fold_parameters(book / nb.name) == 2  # the notebook's parameters and papermill's injected ones
     return book

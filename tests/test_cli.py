@@ -69,3 +69,34 @@ def test_bad_profile_values_are_refused_before_torch_loads():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stdout.split() == ["2", "False"], res.stdout + res.stderr
     assert "epochs" in res.stderr
+
+
+def test_dataset_by_name_or_folder(tmp_path, capsys):
+    """--dataset takes a named dataset or folder:ROOT; a wrong one lists the valid names, a missing
+    folder says what layout to put where, and a good folder is checked without training."""
+    import pytest
+
+    from paperlib.testing import write_folder_fixture
+
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--profile", "smoke", "--dataset", "imagenet21k"])
+    err = capsys.readouterr().err
+    assert "cifar100" in err and "folder:ROOT" in err
+    assert cli.main(["data", "--dataset", f"folder:{tmp_path / 'nowhere'}"]) == 2
+    assert "ROOT/<superclass>/<subclass>" in capsys.readouterr().err
+    root = write_folder_fixture(tmp_path / "mine", per_subclass=5)
+    assert cli.main(["data", "--dataset", f"folder:{root}"]) == 0
+    assert str(root) in capsys.readouterr().out
+
+
+def test_data_checks_the_profiles_out_of_distribution_sets(tmp_path, capsys):
+    from paperlib.testing import write_cifar10_fixture, write_cifar100_fixture, write_svhn_fixture
+
+    write_cifar100_fixture(tmp_path, {"train": 2, "test": 1})
+    assert cli.main(["data", "--profile", "quick", "--data-root", str(tmp_path)]) == 2
+    assert "cifar-10-batches-py" in capsys.readouterr().err
+    write_cifar10_fixture(tmp_path, per_class=2)
+    write_svhn_fixture(tmp_path, per_class=2)
+    assert cli.main(["data", "--profile", "quick", "--data-root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "cifar10 (out of distribution): ready" in out and "svhn (out of distribution): ready" in out

@@ -22,8 +22,8 @@ def test_experiments_at_small_profiles_use_the_profile_dataset():
     prof = config.get_profile("smoke")
     cfgs = config.experiment_configs(prof, "fig7_architectures")
     assert {c.dataset for c in cfgs} == {"synthetic"}
-    assert {c.arch for c in cfgs} == {"vgg_mini", "vgg_mini_bn", "vgg_mini_ln", "resnet_mini"}  # no ViT at this scale
-    assert len(cfgs) == 4 * 2 * 3
+    assert {c.arch for c in cfgs} == {"vgg_mini", "vgg_mini_bn", "vgg_mini_ln", "resnet_mini", "vit_mini"}
+    assert len(cfgs) == 5 * 2 * 3
     with pytest.raises(ValueError, match="fig2_shuffling"):
         config.experiment_configs(prof, "fig99")
 
@@ -55,6 +55,14 @@ def test_profile_epoch_scale_and_ema_decay():
     short = config.get_profile("smoke", epochs=1)
     assert (short.train_config("resnet").epochs, short.train_config("vgg").epochs) == (1, 3)
     assert config.get_profile("paper").train_config("vgg").epochs == 400
+
+
+def test_small_profiles_train_the_mini_vit_with_adamw():
+    for name, width, lr, epochs in [("smoke", 32, 5e-3, 15), ("quick", 32, 3e-3, 3), ("cifar", 256, 1e-3, 100)]:
+        v = config.get_profile(name).train_config("vit")
+        assert (v.arch, v.width, v.optimizer, v.weight_decay) == ("vit_mini", width, "adamw", 0.1), name
+        assert v.lr == pytest.approx(lr) and v.epochs == epochs, name
+    assert config.get_profile("paper").train_config("vit").arch == "vit_b_32"
 
 
 @pytest.mark.parametrize("field,value", [("epochs", -1), ("epochs", 0), ("batch_size", 0), ("eval_batch_size", 0),

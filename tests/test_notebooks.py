@@ -52,12 +52,12 @@ def test_book_builds_with_warnings_as_errors(built_smoke_book):
     assert html.count("tag_hide-input") == 2  # parameter cells folded behind a toggle
     claims_html = (built_smoke_book.html / "claims.html").read_text()
     assert "reproduced" in claims_html and "Markdown object" not in claims_html
-    # three claims (1, 2, 7) x verdict, measured text and explanation, pasted as prose
-    assert claims_html.count('class="pasted-text"') == 9 and "<code" not in claims_html
-    for claim in ("Claim 1", "Claim 7"):
-        page = "04_within_network" if claim == "Claim 1" else "09_consistency"
+    # six claims (1, 2, 4, 5, 6, 7) x verdict, measured text and explanation, pasted as prose
+    assert claims_html.count('class="pasted-text"') == 18 and "<code" not in claims_html
+    for claim, page in (("Claim 1", "04_within_network"), ("Claim 4", "07_losses"), ("Claim 5", "07_losses"),
+                        ("Claim 6", "08_architecture"), ("Claim 7", "09_consistency")):
         assert claim in (built_smoke_book.html / f"{page}.html").read_text()
-    for page in ("03_method", "04_within_network", "09_consistency"):
+    for page in ("03_method", "04_within_network", "07_losses", "08_architecture", "09_consistency"):
         html = (built_smoke_book.html / f"{page}.html").read_text()
         assert html.count("<img") >= 2 and "Try it" in html, page
 
@@ -70,6 +70,25 @@ def test_shuffling_quick_profile_on_cifar_fixture(cifar_root, tmp_path):
                    overrides='{"epochs": 1, "train_per_subclass": 3}')
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
     assert "Claim 2" in text and "vgg_mini" in text and "resnet_mini" in text
+
+
+def test_shuffling_chapter_on_a_folder_dataset(tmp_path):
+    """A reading group's own hierarchy: ``dataset="folder:ROOT"`` through the chapter's overrides, on the
+    smoke world written as PNG files in ROOT/<superclass>/<subclass>/ (split by every 5th image)."""
+    import json
+
+    from paperlib.testing import write_folder_fixture
+
+    root = write_folder_fixture(tmp_path / "my_images", per_subclass=10)
+    cache = tmp_path / "cache"
+    out = _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "folder.ipynb", profile="smoke",
+                   cache_dir=str(cache), architectures=["resnet"], overrides={"dataset": f"folder:{root}", "epochs": 2})
+    text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
+    assert "Claim 2" in text and "resnet_mini" in text
+    trained = [json.loads(f.read_text()) for f in (cache / "models").glob("*/config.json")]
+    assert len(trained) == 2  # standard and shuffled, both on the folder
+    assert {t["config"]["dataset"] for t in trained} == {f"folder:{root.resolve()}"}
+    assert {t["data"]["images"]["train"]["n_files"] for t in trained} == {16 * 8}  # 4 of every 5 images
 
 
 def test_bad_parameters_stop_before_compute(tmp_path):

@@ -30,10 +30,15 @@ from .folder import (
     LAYOUT,
     BadImageError,
     FolderLayoutError,
+    VAL_EVERY,
     drop_bad_images,
     find_bad_images,
+    folder_dataset_hierarchy,
+    folder_dataset_split,
+    folder_root,
     folder_split,
 )
+from .ood import check_ood, ensure_ood, ood_split
 from .loading import WHOLE_MAX_ASPECT, ImageFiles, decode_once, iterate_batches
 from .preprocess import INTERPOLATIONS, NORMALIZE, Preprocess, normalize
 from .split import DataNotFound, Split
@@ -53,7 +58,8 @@ __all__ = [
     "DATASETS", "IMAGENET_DATASETS", "DataNotFound", "Split", "load_split", "base_hierarchy", "hierarchy_for",
     "check_data", "ensure_data", "synthetic_images", "Preprocess", "normalize", "NORMALIZE", "INTERPOLATIONS",
     "augment_batch", "centre_crop_whole", "to_device", "ImageFiles", "iterate_batches", "decode_once", "WHOLE_MAX_ASPECT",
-    "folder_split", "find_bad_images", "drop_bad_images", "FolderLayoutError", "BadImageError", "FOLDER_DATASET",
+    "folder_split", "folder_root", "folder_dataset_split", "folder_dataset_hierarchy",
+    "VAL_EVERY", "ood_split", "check_ood", "ensure_ood", "find_bad_images", "drop_bad_images", "FolderLayoutError", "BadImageError", "FOLDER_DATASET",
     "IMAGE_EXTENSIONS", "LAYOUT", "SYN_SHAPES", "SYN_VARIANTS", "SYN_FREQUENCIES", "SYN_TEXTURE_CONTRAST",
     "SYN_HUE_JITTER", "SYN_SIZES", "SYN_SEEDS", "SYN_VERSION",
 ]
@@ -65,11 +71,13 @@ def base_hierarchy(dataset: str, data_root: str | Path | None = None) -> Hierarc
     Parameters
     ----------
     dataset : str
-        One of :data:`DATASETS`.
+        One of :data:`DATASETS`, or ``"folder:ROOT"`` (:func:`folder_dataset_hierarchy`).
     data_root : path-like, optional
         Needed for CIFAR-100 (its hierarchy is read from the files).
     """
     names.check("dataset", dataset)
+    if names.is_folder(dataset):
+        return folder_dataset_hierarchy(dataset)
     if dataset == "synthetic":
         return synthetic.synthetic_hierarchy()
     if dataset == "cifar100":
@@ -92,7 +100,7 @@ def load_split(
     Parameters
     ----------
     dataset : str
-        One of :data:`DATASETS`.
+        One of :data:`DATASETS`, or ``"folder:ROOT"`` (:func:`folder_dataset_split` says how it is split).
     split : {"train", "val"}
         ``"val"`` is CIFAR-100's test set and ImageNet's validation set.
     data_root : path-like, optional
@@ -107,7 +115,9 @@ def load_split(
     """
     names.check("dataset", dataset)
     names.check("split", split)
-    if dataset == "synthetic":
+    if names.is_folder(dataset):
+        s = folder_dataset_split(dataset, split)
+    elif dataset == "synthetic":
         s = synthetic.synthetic_split(split)
     elif dataset == "cifar100":
         s = cifar.cifar_split(config.data_root(data_root), split)
@@ -119,6 +129,9 @@ def load_split(
 def check_data(dataset: str, data_root: str | Path | None = None) -> None:
     """Raise :class:`DataNotFound` now (before any compute) if the dataset is not available."""
     names.check("dataset", dataset)
+    if names.is_folder(dataset):  # reads the layout (no decoding): a wrong folder stops here
+        folder_dataset_split(dataset, "train"), folder_dataset_split(dataset, "val")
+        return
     root = config.data_root(data_root)
     if dataset == "cifar100":
         missing = cifar.missing_files(root)
@@ -135,6 +148,9 @@ def ensure_data(dataset: str, data_root: str | Path | None = None, download: boo
     """
     root = config.data_root(data_root)
     names.check("dataset", dataset)
+    if names.is_folder(dataset):  # the user's own folder: nothing to fetch
+        check_data(dataset)
+        return folder_root(dataset)
     if dataset == "cifar100" and cifar.missing_files(root) and download:
         import torchvision
 

@@ -16,8 +16,9 @@ from ..hierarchy import Hierarchy
 from .split import DataNotFound, Split
 
 __all__ = [
-    "FOLDER_DATASET", "IMAGE_EXTENSIONS", "LAYOUT", "FolderLayoutError", "BadImageError", "folder_split",
-    "find_bad_images", "drop_bad_images",
+    "FOLDER_DATASET", "IMAGE_EXTENSIONS", "LAYOUT", "VAL_EVERY", "FolderLayoutError", "BadImageError", "folder_split",
+    "find_bad_images", "drop_bad_images", "folder_root", "folder_dataset_split",
+    "folder_dataset_hierarchy",
 ]
 
 #: Dataset name of folder splits; :func:`paperlib.data.normalize` uses ImageNet statistics for it.
@@ -185,3 +186,77 @@ def drop_bad_images(split: Split, h: Hierarchy, skip: bool, stream) -> Split:
     print(f"skipping {len(bad)} image files that cannot be decoded:\n{shown}{more}", file=stream)
     return Split(split.dataset, split.split, split.subclass[keep],
                       paths=[p for p, k in zip(split.paths, keep) if k])
+
+
+# --------------------------------------------------------------------------- "folder:ROOT" as a dataset
+#: Without ``ROOT/train`` and ``ROOT/val``, every ``VAL_EVERY``-th image of a subclass (by file name:
+#: positions 4, 9, 14, ...) is a validation image, the others are training images.
+VAL_EVERY = 5
+
+
+def folder_root(dataset: str) -> Path:
+    """The ``ROOT`` of a ``"folder:ROOT"`` dataset name (user home expanded)."""
+    from .. import names
+
+    if not names.is_folder(dataset):
+        raise ValueError(f"not a folder dataset: {dataset!r} (expected {names.FOLDER_PREFIX}ROOT)")
+    return Path(dataset[len(names.FOLDER_PREFIX):].strip()).expanduser()
+
+
+def _split_layout(root: Path) -> bool:
+    """Whether ``root`` is split by the user: exactly ``train`` and ``val`` folders at the top."""
+    if not root.is_dir():
+        return False
+    tops = {c.name for c in _subdirs(root)}
+    return tops == {"train", "val"}
+
+
+def _read(dataset: str) -> dict:
+    root = folder_root(dataset)
+    if not root.exists():
+        raise DataNotFound(f"image folder {root} (dataset {dataset!r}) does not exist.\nExpected layout: {LAYOUT}, "
+                           f"optionally split as ROOT/train/... and ROOT/val/...")
+    if _split_layout(root):
+        tr, h = folder_split(root / "train")
+        va, hv = folder_split(root / "val")
+        if (h.superclasses, h.subclass_names, h.groups) != (hv.superclasses, hv.subclass_names, hv.groups):
+            raise FolderLayoutError(f"{root}/train and {root}/val hold different superclass or subclass folders; "
+                                    "both need the same <superclass>/<subclass> folders")
+        h = Hierarchy(root.resolve().name, h.superclasses, h.groups, h.subclass_names)
+        return {"hierarchy": h, "train": (tr.paths, tr.subclass),
+                "val": (va.paths, va.subclass)}
+    whole, h = folder_split(root)
+    pos = np.zeros(len(whole), dtype=np.int64)  # position of each image within its subclass (files sorted by name)
+    for c in np.unique(whole.subclass):
+        idx = np.flatnonzero(whole.subclass == c)
+        pos[idx] = np.arange(len(idx))
+    val = pos % VAL_EVERY == VAL_EVERY - 1
+    out = {"hierarchy": h}
+    for name, mask in (("train", ~val), ("val", val)):
+        out[name] = ([p for p, m in zip(whole.paths, mask) if m], whole.subclass[mask])
+    return out
+
+
+def folder_dataset_hierarchy(dataset: str) -> Hierarchy:
+    """The hierarchy of a ``"folder:ROOT"`` dataset: its superclass and subclass folder names."""
+    return _read(dataset)["hierarchy"]
+
+
+def folder_dataset_split(dataset: str, split: str) -> Split:
+    """One split of a ``"folder:ROOT"`` dataset.
+
+    ``ROOT/train/<superclass>/<subclass>/*`` and ``ROOT/val/...`` when ``ROOT`` holds exactly those two
+    folders; otherwise ``ROOT/<superclass>/<subclass>/*`` split by file name within each subclass:
+    every :data:`VAL_EVERY`-th image (positions 4, 9, 14, ... of the sorted names) is a validation
+    image, the rest are training images. Nothing is decoded.
+
+    Returns
+    -------
+    Split
+        ``dataset`` is the name given (ImageNet statistics normalise it), ``paths`` and ``subclass``.
+    """
+    paths, subclass = _read(dataset)[split]
+    if len(paths) == 0:
+        raise FolderLayoutError(f"{folder_root(dataset)}: no {split} images (a subclass folder needs at least "
+                                f"{VAL_EVERY} images for one of them to be a validation image)")
+    return Split(dataset, split, np.asarray(subclass, dtype=np.int64), paths=list(paths))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import names
-from ..names import IMAGENET_DATASETS
+from ..names import IMAGENET_DATASETS, is_folder
 
 __all__ = ["NORMALIZE", "INTERPOLATIONS", "Preprocess", "normalize"]
 
@@ -79,7 +79,7 @@ class Preprocess:
     @classmethod
     def for_dataset(cls, dataset: str, size: int, **kwargs) -> "Preprocess":
         """The statistics of a dataset of :data:`NORMALIZE` (ImageNet for the BREEDS datasets)."""
-        mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS else dataset]
+        mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS or is_folder(dataset) else dataset]
         kwargs.setdefault("source", f"dataset {dataset}")
         return cls(mean, std, size, **kwargs)
 
@@ -106,7 +106,7 @@ def normalize(x: torch.Tensor, dataset: "str | Preprocess") -> torch.Tensor:
     if isinstance(dataset, Preprocess):
         mean, std = dataset.mean, dataset.std
     else:
-        mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS else dataset]
+        mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS or is_folder(dataset) else dataset]
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
     s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
     return (x.float() / 255.0 - m) / s

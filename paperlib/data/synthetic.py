@@ -10,7 +10,8 @@ from .split import Split
 
 __all__ = [
     "SYN_SHAPES", "SYN_VARIANTS", "SYN_FREQUENCIES", "SYN_TEXTURE_CONTRAST", "SYN_HUE_JITTER", "SYN_SIZES",
-    "SYN_SEEDS", "SYN_VERSION", "synthetic_hierarchy", "synthetic_images", "synthetic_split",
+    "SYN_SEEDS", "SYN_VERSION", "synthetic_hierarchy", "synthetic_images", "synthetic_split", "OOD_SHAPES",
+    "OOD_PER_CLASS", "ood_synthetic_split",
 ]
 
 # A miniature of BREEDS' situation (SPEC.md, "Synthetic"). The superclass owns a strong, shared trait:
@@ -78,22 +79,32 @@ def synthetic_images(subclass: np.ndarray, seed: int, size: int = 32) -> torch.T
     if n and (subclass.min() < 0 or subclass.max() >= len(SYN_SHAPES) * SYN_VARIANTS):
         raise ValueError(f"synthetic subclass ids must lie in 0..{len(SYN_SHAPES) * SYN_VARIANTS - 1}")
     shape, variant = subclass // SYN_VARIANTS, subclass % SYN_VARIANTS
+    return _draw(shape, variant, _SHAPE_MASKS, shape / len(SYN_SHAPES), rng, size)
+
+
+# The object's mask of each shape, from coordinates relative to its centre and its radius.
+_SHAPE_MASKS = {
+    0: lambda dx, dy, r: dx**2 + dy**2 < r**2,  # disc
+    1: lambda dx, dy, r: np.maximum(np.abs(dx), np.abs(dy)) < r * 0.85,  # square
+    2: lambda dx, dy, r: (dy < r * 0.8) & (np.abs(dx) < (dy + r) * 0.6),  # triangle
+    3: lambda dx, dy, r: ((np.abs(dx) < r / 3) & (np.abs(dy) < r)) | ((np.abs(dy) < r / 3) & (np.abs(dx) < r)),  # cross
+}
+
+
+def _draw(shape: np.ndarray, variant: np.ndarray, masks: dict, hue_base: np.ndarray, rng: np.random.Generator,
+          size: int) -> torch.Tensor:
+    """Render objects of the given shapes (``masks[shape]``), base hues and texture variants (uint8 images)."""
+    n = len(shape)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
     cx = rng.uniform(-0.12, 0.12, n)[:, None, None]
     cy = rng.uniform(-0.12, 0.12, n)[:, None, None]
     r = rng.uniform(0.25, 0.33, n)[:, None, None]
     dx, dy = xx[None] - cx, yy[None] - cy
-    masks = {
-        0: dx**2 + dy**2 < r**2,
-        1: np.maximum(np.abs(dx), np.abs(dy)) < r * 0.85,
-        2: (dy < r * 0.8) & (np.abs(dx) < (dy + r) * 0.6),
-        3: ((np.abs(dx) < r / 3) & (np.abs(dy) < r)) | ((np.abs(dy) < r / 3) & (np.abs(dx) < r)),
-    }
     mask = np.zeros((n, size, size), dtype=bool)
     for s, m in masks.items():
-        mask |= m & (shape == s)[:, None, None]
-    # The superclass's colour family: its hue (evenly spread over the wheel), jittered per image.
-    hue = shape / len(SYN_SHAPES) + rng.uniform(-SYN_HUE_JITTER, SYN_HUE_JITTER, n)
+        mask |= m(dx, dy, r) & (shape == s)[:, None, None]
+    # The superclass's colour family: its hue, jittered per image.
+    hue = hue_base + rng.uniform(-SYN_HUE_JITTER, SYN_HUE_JITTER, n)
     rgb = 0.5 + 0.5 * np.cos(2 * np.pi * (hue[:, None] + np.array([0.0, 1 / 3, 2 / 3])[None]))
     rgb = rgb * rng.uniform(0.7, 1.0, (n, 1))
     # The subclass's texture: one frequency, random orientation and phase.
@@ -105,6 +116,43 @@ def synthetic_images(subclass: np.ndarray, seed: int, size: int = 32) -> torch.T
     bg = rng.uniform(0.2, 0.5, (n, 1, 1, 1)) + rng.normal(0, 0.06, (n, 3, size, size))
     img = np.where(mask[:, None], fg, bg) + rng.normal(0, 0.04, (n, 3, size, size))
     return torch.from_numpy((np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+
+#: The held-out world (out-of-distribution set of ``smoke``): shapes the models never saw (ring,
+#: diamond, bar, frame), in hues half-way between the training ones; its classes are shape x texture.
+OOD_SHAPES = ("ring", "diamond", "bar", "frame")
+_OOD_MASKS = {
+    0: lambda dx, dy, r: (dx**2 + dy**2 < r**2) & (dx**2 + dy**2 > (0.55 * r) ** 2),  # ring
+    1: lambda dx, dy, r: np.abs(dx) + np.abs(dy) < r,  # diamond
+    2: lambda dx, dy, r: (np.abs(dy) < r * 0.4) & (np.abs(dx) < r),  # bar
+    3: lambda dx, dy, r: (np.maximum(np.abs(dx), np.abs(dy)) < r * 0.9)
+    & (np.maximum(np.abs(dx), np.abs(dy)) > r * 0.5),  # frame
+}
+OOD_PER_CLASS = 20
+OOD_SEED = 3
+
+
+def ood_synthetic_split(per_class: int | None = None) -> tuple[Split, tuple[str, ...]]:
+    """The smoke profile's out-of-distribution set: the held-out world, ``per_class`` images per class.
+
+    Classes are the 16 combinations of a new shape (:data:`OOD_SHAPES`, each in a hue the training
+    world does not use) and one of the 4 texture frequencies; drawn by the same renderer as the
+    training world, from its own seed.
+
+    Returns
+    -------
+    split : Split
+        ``dataset="synthetic"`` (its normalisation), ``split="ood"``; ``subclass`` holds the class ids.
+    class_names : tuple of str
+    """
+    per = per_class or OOD_PER_CLASS
+    k = len(OOD_SHAPES) * SYN_VARIANTS
+    cls = np.repeat(np.arange(k), per).astype(np.int64)
+    shape, variant = cls // SYN_VARIANTS, cls % SYN_VARIANTS
+    hue = (shape + 0.5) / len(SYN_SHAPES)
+    images = _draw(shape, variant, _OOD_MASKS, hue, np.random.default_rng(OOD_SEED), 32)
+    names = tuple(f"{s}-f{f:g}" for s in OOD_SHAPES for f in SYN_FREQUENCIES[:SYN_VARIANTS])
+    return Split("synthetic", "ood", cls, images=images), names
 
 
 def synthetic_split(split: str) -> Split:

@@ -1,0 +1,163 @@
+"""Clustering out-of-distribution images with a trained model (paper Sec. 5.2 and 6, Fig. 3, 5, 6).
+
+One Ward clustering of *all* images of an out-of-distribution set (not within classes) on the
+model's penultimate embedding (the classifier's input, unit norm) into ``n_classes x factor``
+clusters, scored by purity (and AMI) against the set's classes, factor by factor
+(:func:`ood_scores`, cached under ``<cache>/transfer/<key>/``). :func:`transfer_grid` does it for a
+grid of models, trained or loaded from the cache like every chapter's, and measures each model's
+superclass accuracy on its own validation split (the gate of the claim checks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import cache, cluster, data, experiment, extract, metrics, provenance, train
+from .config import Profile, TrainConfig, cache_root
+
+__all__ = ["OOD_COLUMNS", "ood_identity", "transfer_key", "ood_scores", "superclass_accuracy", "transfer_grid"]
+
+#: Columns of :func:`ood_scores`.
+OOD_COLUMNS = ["set", "factor", "n_clusters", "purity", "ami", "n_images", "n_classes"]
+
+
+def ood_identity(split: data.Split) -> dict:
+    """What an out-of-distribution split reads: number of images and a digest of its labels and its
+    pixels (in memory) or its files (path and size)."""
+    h = hashlib.sha256(np.ascontiguousarray(split.subclass, dtype=np.int64).tobytes())
+    if split.images is not None:
+        h.update(split.images.contiguous().numpy().tobytes())
+    else:
+        for p in split.paths:
+            h.update(f"{p}\0{os.path.getsize(p)}\n".encode())
+    return {"n_images": len(split), "sha256": h.hexdigest()[:16]}
+
+
+def transfer_key(cfg: TrainConfig, name: str, split: data.Split, per_class: int | None, factors: Sequence[int],
+                 data_root=None) -> dict:
+    """The cache key of :func:`ood_scores`: the model's configuration and training data, the set, the
+    factors and the code (:func:`paperlib.provenance.code_version` ``("transfer")``)."""
+    return {"train": cache.canonical(cfg.key_dict()), "code": provenance.code_version("transfer"),
+            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
+            "ood": {"set": name, "per_class": per_class, **ood_identity(split)},
+            "factors": [int(f) for f in factors]}
+
+
+def _embed(trained: train.Trained, split: data.Split, device, batch_size: int, num_workers: int) -> np.ndarray:
+    cfg = trained.config
+    last = trained.model.probe_points[-1].name
+    pre = data.Preprocess.for_dataset(cfg.dataset, cfg.image_size)  # the model's own normalisation
+    emb, _ = extract.extract(trained.model, split, layers=[last], pool="avg", l2_normalize=True, batch_size=batch_size,
+                             device=device, num_workers=num_workers, preprocess=pre)
+    return emb[last]
+
+
+def ood_scores(
+    trained: train.Trained, name: str, *, factors: Sequence[int] = tuple(range(1, 11)), per_class: int | None = None,
+    data_root: str | Path | None = None, cache_dir: str | Path | None = None, device: str | None = "auto",
+    batch_size: int = 256, num_workers: int = 0,
+) -> pd.DataFrame:
+    """Purity (and AMI) of one Ward clustering of a whole out-of-distribution set, per factor.
+
+    Parameters
+    ----------
+    trained : paperlib.train.Trained
+    name : str
+        One of :data:`paperlib.names.OOD_SETS` (:func:`paperlib.data.ood_split`).
+    factors : sequence of int
+        Clusters = the set's number of classes x factor (at most the number of images).
+    per_class : int, optional
+        Images per class (the first ones); all when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per factor, columns :data:`OOD_COLUMNS`.
+    """
+    factors = [int(f) for f in factors]
+    if not factors or min(factors) < 1:
+        raise ValueError(f"factors must be a non-empty list of integers >= 1, got {factors}")
+    split, classes = data.ood_split(name, data_root, per_class)
+    root = cache_root(cache_dir)
+    d = cache.artifact_dir(root, "transfer", transfer_key(trained.config, name, split, per_class, factors, data_root))
+    f = d / "transfer.json"
+    with contextlib.nullcontext() if cache.is_valid(f) else cache.lock(d, what=f"to cluster {name} {d}"):
+        if cache.is_valid(f):
+            return pd.DataFrame(cache.load(f))[OOD_COLUMNS]
+        dev = train.resolve_device(device)
+        emb = _embed(trained, split, dev, batch_size, num_workers)
+        n_classes = len(np.unique(split.subclass))
+        ks = [min(n_classes * fa, len(split)) for fa in factors]
+        labels = cluster.ward_labels(emb, ks, device=dev if dev.type == "cuda" else None)
+        rows = [{"set": name, "factor": fa, "n_clusters": k, "purity": metrics.purity(split.subclass, lab),
+                 "ami": metrics.ami(split.subclass, lab), "n_images": len(split), "n_classes": n_classes}
+                for fa, k, lab in zip(factors, ks, labels)]
+        cache.try_save(f, rows, root=root)
+    return pd.DataFrame(rows)[OOD_COLUMNS]
+
+
+def superclass_accuracy(trained: train.Trained, profile: Profile, *, data_root=None, cache_dir=None,
+                        device: str | None = "auto") -> float:
+    """Superclass accuracy of the model on its validation split (the classifier's argmax)."""
+    cfg = trained.config
+    split = experiment.validation_split(cfg.dataset, profile.val_per_subclass, cfg.decode_size, data_root, cache_dir,
+                                        progress=False, num_workers=profile.num_workers)
+    sup = trained.hierarchy.superclass_labels(split.subclass)
+    keep = np.flatnonzero(sup >= 0)
+    _, logits = extract.extract(trained.model, split.subset(keep), layers=[trained.model.probe_points[-1].name],
+                                pool="avg", batch_size=profile.eval_batch_size, image_size=cfg.image_size,
+                                device=train.resolve_device(device), num_workers=profile.num_workers)
+    return float((logits.argmax(1) == sup[keep]).mean())
+
+
+def transfer_grid(
+    profile: Profile, archs: Sequence[str], *, hierarchies: Sequence[str] = ("standard",), seeds: Sequence[int] = (0,),
+    losses: Sequence[str] = ("softmax",), sets: Sequence[str] | None = None, factors: Sequence[int] = tuple(range(1, 11)),
+    shuffle_seed: int = 0, data_root=None, cache_dir=None, device: str | None = "auto", progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train (or load) every model of a grid and cluster each out-of-distribution set with it.
+
+    Names, data and every set are checked before any training.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        :data:`OOD_COLUMNS` plus ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``.
+    accuracy : pandas.DataFrame
+        Per model ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``, ``accuracy`` (superclass,
+        validation split), ``epochs``, ``n_superclasses`` (the table :func:`paperlib.claims.accuracy_gate` reads).
+    """
+    sets = list(profile.ood_sets if sets is None else sets)
+    if not sets:
+        raise ValueError(f"profile {profile.name!r} names no out-of-distribution set; pass sets=[...]")
+    for what, values in (("architectures", archs), ("hierarchies", hierarchies), ("seeds", seeds), ("losses", losses)):
+        if len(values) == 0:
+            raise ValueError(f"{what} must be a non-empty list, got {list(values)!r}")
+    grid = [profile.train_config(a, hierarchy=h, seed=s, loss=lo, shuffle_seed=shuffle_seed)
+            for a, h, s, lo in itertools.product(archs, hierarchies, seeds, losses)]
+    experiment.validate_grid(grid, data_root)
+    for name in sets:
+        data.check_ood(name, data_root)
+    frames, accs = [], []
+    for cfg in grid:
+        trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
+                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile)
+        ident = {"arch": cfg.arch, "family": profile.family(cfg.arch), "hierarchy": cfg.hierarchy, "seed": cfg.seed,
+                 "loss": cfg.loss}
+        for name in sets:
+            df = ood_scores(trained, name, factors=factors, per_class=profile.ood_per_class, data_root=data_root,
+                            cache_dir=cache_dir, device=device, batch_size=profile.eval_batch_size,
+                            num_workers=profile.num_workers)
+            frames.append(df.assign(**ident))
+        acc = superclass_accuracy(trained, profile, data_root=data_root, cache_dir=cache_dir, device=device)
+        accs.append({**ident, "accuracy": acc, "epochs": cfg.epochs, "n_superclasses": trained.hierarchy.n_superclasses})
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(accs)
