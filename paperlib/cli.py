@@ -37,7 +37,8 @@ def _dataset(value: str) -> str:
 def _grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick", help=f"{', '.join(names.PROFILES)} (default quick)")
     p.add_argument("--arch", nargs="+", default=["resnet"], help="families (resnet, vgg, ...) or architecture names")
-    p.add_argument("--hierarchy", nargs="+", default=["standard"], choices=names.HIERARCHIES)
+    p.add_argument("--hierarchy", nargs="+", default=["standard"], choices=names.LABELS,
+                   help="training labels: a hierarchy's superclasses, or subclass (train only: read out of distribution)")
     p.add_argument("--seed", nargs="+", type=int, default=[0])
     p.add_argument("--loss", nargs="+", default=["softmax"], help=f"{', '.join(names.LOSSES)} (default softmax)")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")

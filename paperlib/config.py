@@ -105,7 +105,7 @@ class TrainConfig:
     """
 
     dataset: str = "entity13"
-    hierarchy: str = "standard"  # "standard" or "shuffled"
+    hierarchy: str = "standard"  # "standard", "shuffled", or "subclass" (trained on the subclasses themselves)
     shuffle_seed: int = 0
     arch: str = "resnet50"
     width: int | None = None
@@ -288,8 +288,9 @@ class Profile:
         ----------
         arch : str
             Family (``"resnet"``, ``"vgg"``, ...) or concrete architecture name.
-        hierarchy : {"standard", "shuffled"}
-            Train on the dataset's own superclasses or on the seeded shuffle of Sec. 5.1.
+        hierarchy : {"standard", "shuffled", "subclass"}
+            Train on the dataset's own superclasses, on the seeded shuffle of Sec. 5.1, or on the
+            subclasses themselves (Sec. 5.2).
         seed : int
             Training seed (initialisation, data order, augmentation).
         loss : str
@@ -299,7 +300,7 @@ class Profile:
         shuffle_seed : int
             Seed of the shuffled hierarchy.
         """
-        names.check("hierarchy", hierarchy)
+        names.check("training labels", hierarchy)
         names.check("loss", loss)
         concrete = self.arch(arch)
         family = self.family(concrete)

@@ -202,6 +202,11 @@ def run(
     for what, values in (("architectures", archs), ("hierarchies", hierarchies), ("seeds", seeds), ("losses", losses)):
         if len(values) == 0:
             raise ValueError(f"{what} must be a non-empty list, got {list(values)!r}")
+    for h in hierarchies:
+        if h == "subclass":
+            raise ValueError("a model trained on subclass labels has one subclass per class: there is nothing to "
+                             "cluster within its classes; read it out of distribution (paperlib.transfer.transfer_grid)")
+        names.check("hierarchy", h)
     ecfg = profile.eval_config(factors, pool, l2_normalize)
     grid = []
     for a, hier, seed, loss in itertools.product(archs, hierarchies, seeds, losses):

@@ -168,6 +168,24 @@ class Hierarchy:
             subclass_names=self.subclass_names,
         )
 
+    def fine(self) -> "Hierarchy":
+        """Every subclass its own class: the labels of a model trained on subclass labels (paper Sec. 5.2).
+
+        Returns
+        -------
+        Hierarchy
+            Named ``"<name>-subclass"``, one superclass per subclass (named after it when names are known).
+
+        Examples
+        --------
+        >>> Hierarchy("toy", ("a", "b"), ((0, 1), (2,))).fine().groups
+        ((0,), (1,), (2,))
+        """
+        flat = sorted(c for g in self.groups for c in g)
+        names = tuple(self.subclass_names[c] if self.subclass_names else f"subclass-{c}" for c in flat)
+        return Hierarchy(name=f"{self.name}-subclass", superclasses=names, groups=tuple((c,) for c in flat),
+                         subclass_names=self.subclass_names)
+
     # ------------------------------------------------------------------- io
     def to_dict(self) -> dict:
         """JSON-ready representation (inverse of :meth:`from_dict`)."""

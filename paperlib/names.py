@@ -12,7 +12,7 @@ from __future__ import annotations
 import os.path
 
 __all__ = [
-    "PROFILES", "IMAGENET_DATASETS", "DATASETS", "SPLITS", "HIERARCHIES", "SMALL_ARCHITECTURES",
+    "PROFILES", "IMAGENET_DATASETS", "DATASETS", "SPLITS", "HIERARCHIES", "LABELS", "SMALL_ARCHITECTURES",
     "PAPER_ARCHITECTURES", "ARCHITECTURES", "FAMILIES", "LOSSES", "POOLS", "AUGMENTATIONS", "OPTIMIZERS",
     "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "FOLDER_PREFIX", "is_folder", "canonical_dataset", "OOD_SETS", "ARTIFACT_KINDS", "VALID", "check",
 ]
@@ -33,6 +33,10 @@ FOLDER_PREFIX = "folder:"
 SPLITS = ("train", "val")
 #: Superclass labels a model trains on: the dataset's own, or their seeded shuffle (Sec. 5.1).
 HIERARCHIES = ("standard", "shuffled")
+#: Labels a model may train on: a hierarchy's superclasses, or the subclasses themselves (Sec. 5.2,
+#: Fig. 3; such a model is read out of distribution only: within a "superclass" of one subclass there
+#: is nothing to cluster).
+LABELS = HIERARCHIES + ("subclass",)
 #: Architectures for 32x32 images (profiles ``smoke``, ``quick``, ``cifar``); they take a width.
 SMALL_ARCHITECTURES = ("resnet_mini", "vgg_mini", "vgg_mini_bn", "vgg_mini_ln", "vit_mini")
 #: The paper's architectures for 224x224 images.
@@ -66,6 +70,7 @@ VALID: dict[str, tuple[str, ...]] = {
     "ImageNet dataset": IMAGENET_DATASETS,
     "split": SPLITS,
     "hierarchy": HIERARCHIES,
+    "training labels": LABELS,
     "architecture": ARCHITECTURES,
     "architecture family": FAMILIES,
     "loss": LOSSES,

@@ -283,7 +283,7 @@ def validate(cfg: TrainConfig, data_root=None) -> None:
     names.check("architecture", cfg.arch)
     losses.get_loss(cfg.loss)
     names.check("dataset", cfg.dataset)
-    names.check("hierarchy", cfg.hierarchy)
+    names.check("training labels", cfg.hierarchy)
     names.check("optimizer", cfg.optimizer)
     names.check("augmentation", cfg.augment)
     data.check_data(cfg.dataset, data_root)

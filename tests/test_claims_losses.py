@@ -62,3 +62,32 @@ def test_claim5_ranks_and_verdicts():
     assert c.verdict == "not reproduced" and "on 2 of 2" in c.explanation
     c = claims.loss_ranking(_ood({"softmax": 0.5, "dropout": 0.6}), _acc(["softmax", "dropout"]))
     assert c.verdict == "inconclusive" and "label_smoothing" in c.explanation
+
+
+def _labels(purity: dict, sets=("world",), seeds=(0,)):
+    rows = []
+    for (hier, per_set), s in itertools.product(purity.items(), seeds):
+        for name in sets:
+            base = per_set[name] if isinstance(per_set, dict) else per_set
+            rows += [dict(arch="resnet_mini", hierarchy=hier, seed=s, set=name, factor=f, purity=base + 0.01 * f)
+                     for f in (1, 2)]
+    return pd.DataFrame(rows)
+
+
+def _acc_labels(seeds=(0,)):
+    return pd.DataFrame([dict(arch="resnet_mini", hierarchy=h, loss="softmax", seed=s, accuracy=0.9,
+                              n_superclasses=4 if h == "standard" else 16) for h in ("standard", "subclass") for s in seeds])
+
+
+def test_claim3_small_gain_except_pets():
+    c = claims.transfer(_labels({"standard": 0.5, "subclass": 0.52}), _acc_labels())
+    assert c.number == 3 and c.verdict == "reproduced" and "Pets was not scored" in c.explanation
+    c = claims.transfer(_labels({"standard": 0.5, "subclass": 0.6}), _acc_labels())
+    assert c.verdict == "not reproduced" and "raise purity by 0.100" in c.explanation
+    sets = ("flowers", "pets")
+    c = claims.transfer(_labels({"standard": {"flowers": 0.5, "pets": 0.3}, "subclass": {"flowers": 0.51, "pets": 0.45}},
+                                sets), _acc_labels())
+    assert c.verdict == "reproduced" and "but Pets" in c.explanation
+    c = claims.transfer(_labels({"standard": {"flowers": 0.5, "pets": 0.3}, "subclass": {"flowers": 0.51, "pets": 0.31}},
+                                sets), _acc_labels())
+    assert c.verdict == "not reproduced" and "On pets" in c.explanation

@@ -52,12 +52,13 @@ def test_book_builds_with_warnings_as_errors(built_smoke_book):
     assert html.count("tag_hide-input") == 2  # parameter cells folded behind a toggle
     claims_html = (built_smoke_book.html / "claims.html").read_text()
     assert "reproduced" in claims_html and "Markdown object" not in claims_html
-    # six claims (1, 2, 4, 5, 6, 7) x verdict, measured text and explanation, pasted as prose
-    assert claims_html.count('class="pasted-text"') == 18 and "<code" not in claims_html
-    for claim, page in (("Claim 1", "04_within_network"), ("Claim 4", "07_losses"), ("Claim 5", "07_losses"),
+    # seven claims x verdict, measured text and explanation, pasted as prose
+    assert claims_html.count('class="pasted-text"') == 21 and "<code" not in claims_html
+    for claim, page in (("Claim 1", "04_within_network"), ("Claim 3", "06_transfer"), ("Claim 4", "07_losses"),
+                        ("Claim 5", "07_losses"),
                         ("Claim 6", "08_architecture"), ("Claim 7", "09_consistency")):
         assert claim in (built_smoke_book.html / f"{page}.html").read_text()
-    for page in ("03_method", "04_within_network", "07_losses", "08_architecture", "09_consistency"):
+    for page in ("03_method", "04_within_network", "06_transfer", "07_losses", "08_architecture", "09_consistency"):
         html = (built_smoke_book.html / f"{page}.html").read_text()
         assert html.count("<img") >= 2 and "Try it" in html, page
 

@@ -73,3 +73,17 @@ def test_grid_checks_every_set_before_training(tmp_path, monkeypatch):
         transfer.transfer_grid(prof, ["resnet"], data_root=tmp_path, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="unknown OOD set"):
         config.get_profile("smoke", ood_sets=("imagenet_a",))
+
+
+def test_subclass_labels_train_on_the_fine_hierarchy_and_are_not_clustered_within(monkeypatch):
+    from paperlib import experiment
+
+    prof = config.get_profile("smoke")
+    cfg = prof.train_config("resnet", hierarchy="subclass")
+    h = data.hierarchy_for("synthetic", cfg.hierarchy)
+    assert h.n_superclasses == h.n_subclasses == 16 and h.superclasses[0] == "disc-f3"
+    monkeypatch.setattr(train, "train_model", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="nothing to cluster"):
+        experiment.run(prof, ["resnet"], hierarchies=["subclass"])
+    with pytest.raises(ValueError, match=r"unknown training labels 'fine'"):
+        prof.train_config("resnet", hierarchy="fine")

@@ -86,9 +86,12 @@ def base_hierarchy(dataset: str, data_root: str | Path | None = None) -> Hierarc
 
 
 def hierarchy_for(dataset: str, variant: str = "standard", shuffle_seed: int = 0, data_root=None) -> Hierarchy:
-    """The hierarchy a model trains on: the dataset's own, or its seeded shuffle (Sec. 5.1)."""
+    """The hierarchy a model trains on: the dataset's own, its seeded shuffle (Sec. 5.1), or the subclasses
+    themselves (``"subclass"``, Sec. 5.2)."""
+    names.check("training labels", variant)
     h = base_hierarchy(dataset, data_root)
-    names.check("hierarchy", variant)
+    if variant == "subclass":  # every subclass its own class (Sec. 5.2)
+        return h.fine()
     return h if variant == "standard" else h.shuffled(shuffle_seed)
 
 
