@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from .. import config, names
-from . import synthetic
 from .split import DataNotFound, Split
+from .synthetic import ood_synthetic_split
 
 __all__ = ["OOD_FOLDER_EXTENSIONS", "ood_split", "check_ood", "ensure_ood", "OOD_SOURCES"]
 
@@ -117,7 +117,7 @@ def _pets_torchvision(d: Path) -> tuple[Split, tuple[str, ...]]:
 
 def _read(name: str, root: Path) -> tuple[Split, tuple[str, ...]]:
     if name == "synthetic_ood":
-        return synthetic.ood_synthetic_split()
+        return ood_synthetic_split()
     if name == "cifar10":
         return _cifar10(root)
     if name == "svhn":
