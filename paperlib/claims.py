@@ -511,17 +511,12 @@ def consistency(
         if not late_ari["shuffled"] > late_ari["standard"] + margin:
             fails.append(f"for {name} shuffling does not raise late-layer ARI by more than {margin:.2f} "
                          f"({late_ari['shuffled']:.3f} vs {late_ari['standard']:.3f})")
-    if not gate_result.passed:
-        verdict, explanation = "inconclusive", _gate_explanation(gate_result)
-    elif per_hier < 2:
-        verdict, explanation = "inconclusive", "The claim compares seeds; this run trained only one per model."
-    elif fails:
-        verdict, explanation = "not reproduced", _sentence("; ".join(fails))
-    else:
-        verdict = "reproduced"
-        explanation = (f"In every cell the AMI profiles of the seeds agree (sd <= {similar:.2f}), the standard "
-                       f"hierarchy's clusters differ between seeds (ARI < {low}), and shuffling makes the late "
-                       f"layers' clusters agree more (by > {margin:.2f}).")
+    verdict, explanation = _decide(
+        gate_result, fails, [], n_seeds=per_hier,
+        reproduced=(f"In every cell the AMI profiles of the seeds agree (sd <= {similar:.2f}), the standard "
+                    f"hierarchy's clusters differ between seeds (ARI < {low}), and shuffling makes the late "
+                    f"layers' clusters agree more (by > {margin:.2f})."),
+        unchecked="The claim compares seeds; this run trained only one per model." if per_hier < 2 else None)
     measured = "; ".join(cells) + f". {_seed_text(seeds, per_hier)}. {gate_result.text}"
     return ClaimCheck(
         number=7, claim=CLAIMS[7],

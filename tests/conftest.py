@@ -41,6 +41,17 @@ def cifar_root(tmp_path_factory) -> Path:
     return write_cifar100_fixture(tmp_path_factory.mktemp("cifar"), {"train": 6, "test": 4})
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests: the machine is shared, and one thread avoids oversubscription."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 #: What the smoke book copies from book/ besides the executed chapters: every page written in
 #: markdown (intro, claims, references, ...), the bibliography and the table of contents.
 BOOK_SOURCES = ("*.md", "*.bib", "_toc.yml")

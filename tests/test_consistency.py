@@ -5,17 +5,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from paperlib import config, consistency, metrics, train
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():  # the machine is shared: one thread avoids oversubscription
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: the machine is shared
 
 
 def _random_clustering(rng, sizes=(40, 30, 50), k=4):

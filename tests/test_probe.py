@@ -10,12 +10,7 @@ import torch
 from paperlib import cache, config, probe, train
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():  # the machine is shared: one thread avoids oversubscription
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: the machine is shared
 
 
 def _blobs(n, d, k, sep, seed):

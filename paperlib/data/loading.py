@@ -106,6 +106,7 @@ def iterate_batches(
     targets = np.asarray(targets, dtype=np.int64)
     if split.images is not None:
         on_gpu = split.images.device.type == "cuda"
+        pin_labels = device is not None and torch.device(device).type == "cuda"  # async label copies in train_step
         for idx in batches:
             take = torch.from_numpy(np.sort(idx) if split.decoded else idx)
             x = split.images[to_device(take, split.images.device) if on_gpu else take]
@@ -126,7 +127,7 @@ def iterate_batches(
 
                 x = TF.resize(x, [image_size, image_size], antialias=True)
             y = torch.from_numpy(targets[idx])
-            yield x, (y.pin_memory() if device is not None and torch.device(device).type == "cuda" else y)
+            yield x, (y.pin_memory() if pin_labels else y)
         return
     if preprocess is not None and not train:
         ds = ImageFiles(split.paths, targets, image_size or preprocess.size, train, preprocess=preprocess)
