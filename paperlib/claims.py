@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import names
+
 __all__ = ["VERDICTS", "CLAIMS", "ClaimCheck", "AccuracyGate", "accuracy_gate", "shuffling", "within_network",
-           "consistency", "architecture", "squared_error", "loss_ranking", "transfer", "GlueText"]
+           "consistency", "architecture", "squared_error", "loss_ranking", "transfer", "self_supervised_context", "GlueText"]
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 
@@ -123,16 +125,19 @@ class AccuracyGate:
 
 
 def _model_labels(acc: pd.DataFrame) -> pd.Series:
-    """``arch (hierarchy, seed s[, loss])`` per row; the loss only when the table has several."""
-    with_loss = "loss" in acc and acc["loss"].nunique() > 1
+    """``arch (hierarchy, seed s[, loss])`` per row; the loss only when the table has several supervised
+    ones; ``training`` (labels or self-supervised objective) in place of the hierarchy when the table has it."""
+    supervised = acc[~acc["loss"].isin(names.SELF_SUPERVISED)] if "loss" in acc else acc
+    with_loss = "loss" in acc and supervised["loss"].nunique() > 1
+    how = "training" if "training" in acc else "hierarchy" if "hierarchy" in acc else None
 
     def label(r) -> str:
         parts = []
-        if "hierarchy" in acc:
-            parts.append(str(r["hierarchy"]))
+        if how is not None:
+            parts.append(str(r[how]))
         if "seed" in acc:
             parts.append(f"seed {r['seed']}")
-        if with_loss:
+        if with_loss and r["loss"] not in names.SELF_SUPERVISED:
             parts.append(str(r["loss"]))
         return f"{r['arch']} ({', '.join(parts)})" if parts else str(r["arch"])
 
@@ -153,8 +158,9 @@ def accuracy_gate(accuracy: pd.DataFrame, gate: float = 0.5) -> AccuracyGate:
     ----------
     accuracy : pandas.DataFrame
         The accuracy table of :func:`paperlib.experiment.run`: one row per model with ``arch``,
-        ``accuracy`` and ``n_superclasses``; ``hierarchy``, ``seed`` and ``loss`` name the model
-        when present (``family`` and ``epochs`` are ignored).
+        ``accuracy`` and ``n_superclasses``; ``hierarchy`` (or ``training``), ``seed`` and ``loss`` name
+        the model when present (``family`` and ``epochs`` are ignored); an ``accuracy_of`` other than
+        ``"classifier"`` (a BYOL model's linear readout) is said next to its accuracy.
     gate : float, default 0.5
         Minimum chance-corrected accuracy, in [0, 1].
 
@@ -189,8 +195,10 @@ def accuracy_gate(accuracy: pd.DataFrame, gate: float = 0.5) -> AccuracyGate:
     )
     rule = f"chance-corrected accuracy >= {gate:.2f}, i.e. {thresholds}"
     failing = tuple(f"{r.model} at {r.accuracy:.3f}" for r in acc.itertuples() if not r.passes)
+    of = acc["accuracy_of"] if "accuracy_of" in acc else pd.Series("classifier", index=acc.index)
     listing = ", ".join(
-        f"{r.model} {r.accuracy:.3f}" + ("" if r.passes else " (under the gate)") for r in acc.itertuples()
+        f"{r.model} {r.accuracy:.3f}" + ("" if o == "classifier" else f" ({str(o).split(' (')[0]})")
+        + ("" if r.passes else " (under the gate)") for r, o in zip(acc.itertuples(), of)
     )
     text = f"Superclass accuracy (gate: {rule}): {listing}."
     return AccuracyGate(gate=gate, rule=rule, failing=failing, text=text, table=acc)
@@ -649,8 +657,12 @@ def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, 
     accuracy : pandas.DataFrame
         Accuracy of every model (see :func:`accuracy_gate`; a subclass model's chance level is one over
         its number of subclasses).
+
+    Rows of self-supervised models (``loss`` in :data:`paperlib.names.SELF_SUPERVISED`, BYOL) are context,
+    not part of the claim: they are left out of both tables here (:func:`self_supervised_context` states them).
     """
     _check_columns(ood, ["arch", "hierarchy", "seed", "set", "factor", "purity"], "out-of-distribution")
+    ood, accuracy = (t[~t["loss"].isin(names.SELF_SUPERVISED)] if "loss" in t else t for t in (ood, accuracy))
     gate_result = accuracy_gate(accuracy, gate)
     seeds = sorted(int(s) for s in ood["seed"].unique())
     cells, fails, shaky, gains = [], [], [], {}
@@ -693,6 +705,50 @@ def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, 
                "labels, except on Oxford-IIIT Pets, whose classes overlap the BREEDS subclasses."),
         measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
     )
+
+
+def self_supervised_context(ood: pd.DataFrame, accuracy: pd.DataFrame) -> str:
+    """What the self-supervised (BYOL) model shows beside claim 3's two supervised ones, as a sentence.
+
+    Per architecture and set, the mean purity over factors (mean over seeds) of the BYOL model, of the
+    model trained on superclass labels and of the one trained on subclass labels, where BYOL stands among
+    them, and BYOL's accuracy with what it is (its linear readout, ``accuracy_of``).
+
+    Parameters
+    ----------
+    ood : pandas.DataFrame
+        :func:`paperlib.transfer.transfer_grid`'s scores (``arch``, ``training``, ``seed``, ``set``,
+        ``factor``, ``purity``).
+    accuracy : pandas.DataFrame
+        Its accuracy table (``arch``, ``training``, ``accuracy``, ``accuracy_of``).
+
+    Returns
+    -------
+    str
+        Plain prose; a sentence saying no self-supervised model ran when the tables hold none.
+    """
+    _check_columns(ood, ["arch", "training", "seed", "set", "factor", "purity"], "out-of-distribution")
+    ssl = [t for t in names.SELF_SUPERVISED if t in set(ood["training"])]
+    if not ssl:
+        return "No self-supervised model ran here (parameter byol = False), so the figure compares the two supervised ones."
+    words = {"standard": "superclass labels", "subclass": "subclass labels", "shuffled": "shuffled superclass labels"}
+    parts = []
+    for (arch, name), g in ood.groupby(["arch", "set"], sort=True):
+        st = _per_seed_means(g, ["training"], "purity").set_index("training")["mean"]
+        for obj in ssl:
+            if obj not in st:
+                continue
+            others = {k: float(v) for k, v in st.items() if k not in names.SELF_SUPERVISED}
+            below = [words.get(k, k) for k, v in others.items() if v > st[obj]]
+            place = ("above every supervised model" if not below else "below every supervised model"
+                     if len(below) == len(others) else f"below the model trained on {' and '.join(below)} only")
+            vs = ", ".join(f"{v:.3f} with {words.get(k, k)}" for k, v in others.items())
+            parts.append(f"on {name} ({arch}) {obj.upper()} reaches {st[obj]:.3f}, against {vs}: {place}")
+    acc = accuracy[accuracy["training"].isin(ssl)] if "training" in accuracy else accuracy.iloc[0:0]
+    acc_text = "; ".join(f"{r.arch} {r.accuracy:.3f}" for r in acc.itertuples())
+    of = str(acc["accuracy_of"].iloc[0]) if "accuracy_of" in acc and len(acc) else "linear readout"
+    return (_sentence("Mean purity over factors, mean over seeds: " + "; ".join(parts))
+            + (f" Its superclass accuracy, from a {of}, is {acc_text} on the validation split." if acc_text else ""))
 
 
 def _per_seed_means(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:

@@ -227,7 +227,8 @@ def load_model(
             num_classes = (Hierarchy.from_dict(h).n_superclasses if h else None) or (
                 checkpoints.last_linear_out(state) if state is not None else None) or 1000
         model = models.build_model(name, int(num_classes), width=width, image_size=int(image_size))
-        if cfg.get("loss"):  # the head its loss trained (dropout, cosine softmax); same state_dict keys
+        if cfg.get("loss") in names.LOSSES:  # the head its loss trained (dropout, cosine softmax); same keys
+            # (a self-supervised model's head is a plain linear readout)
             losses.get_spec(cfg["loss"]).prepare_model(model)
     else:
         import timm

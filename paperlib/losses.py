@@ -83,7 +83,8 @@ class Hyperparameter:
     Attributes
     ----------
     loss : str
-        A name of :data:`paperlib.names.LOSSES`.
+        A name of :data:`paperlib.names.LOSSES` (or of :data:`paperlib.names.SELF_SUPERVISED`, in
+        :data:`paperlib.byol.HYPERPARAMETERS`).
     name : str
         The keyword of the loss function (or model change) that takes it.
     value : float

@@ -14,7 +14,7 @@ import os.path
 __all__ = [
     "PROFILES", "IMAGENET_DATASETS", "DATASETS", "SPLITS", "HIERARCHIES", "LABELS", "SMALL_ARCHITECTURES",
     "PAPER_ARCHITECTURES", "ARCHITECTURES", "FAMILIES", "LOSSES", "POOLS", "AUGMENTATIONS", "OPTIMIZERS",
-    "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "FOLDER_PREFIX", "is_folder", "canonical_dataset", "OOD_SETS", "ARTIFACT_KINDS", "VALID", "check",
+    "SELF_SUPERVISED", "OBJECTIVES", "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "FOLDER_PREFIX", "is_folder", "canonical_dataset", "OOD_SETS", "LAUNCHERS", "ARTIFACT_KINDS", "VALID", "check",
 ]
 
 #: Scales of every notebook and command (:mod:`paperlib.config`).
@@ -48,6 +48,12 @@ FAMILIES = ("resnet", "vgg", "vgg_bn", "vgg_ln", "vit")
 #: Training losses (:mod:`paperlib.losses`): the nine of Kornblith et al. (2021), Sec. 6.3.
 LOSSES = ("softmax", "label_smoothing", "dropout", "extra_l2", "logit_norm", "logit_penalty", "cosine_softmax",
           "squared_error", "sigmoid")
+#: Self-supervised objectives (:mod:`paperlib.byol`): trained without labels, read out of distribution
+#: beside the supervised models (Fig. 3, Sec. 6.1). Not losses: chapters that iterate over :data:`LOSSES`
+#: never meet them.
+SELF_SUPERVISED = ("byol",)
+#: Everything :attr:`paperlib.config.TrainConfig.loss` may name: a supervised loss or a self-supervised objective.
+OBJECTIVES = LOSSES + SELF_SUPERVISED
 #: How a feature map or token sequence becomes an embedding (:func:`paperlib.extract.pool_activation`).
 POOLS = ("flatten", "avg")
 #: Training augmentations (:func:`paperlib.data.augment_batch`).
@@ -60,6 +66,9 @@ INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")
 DECODE_LAYOUTS = ("whole", "centre")
 #: Where :func:`paperlib.extract.extract` keeps the embeddings it returns.
 PLACEMENTS = ("host", "device", "auto")
+#: How ``paperlib train`` runs the jobs of a grid (:mod:`paperlib.launch`): submitit's local executor
+#: (parallel processes on this machine) or a SLURM job array.
+LAUNCHERS = ("local", "slurm")
 #: Kinds of cached artifacts (:mod:`paperlib.cache`).
 ARTIFACT_KINDS = ("models", "scores", "decoded", "probes", "transfer")
 
@@ -74,6 +83,7 @@ VALID: dict[str, tuple[str, ...]] = {
     "architecture": ARCHITECTURES,
     "architecture family": FAMILIES,
     "loss": LOSSES,
+    "objective": OBJECTIVES,
     "pool": POOLS,
     "augmentation": AUGMENTATIONS,
     "optimizer": OPTIMIZERS,
@@ -82,6 +92,7 @@ VALID: dict[str, tuple[str, ...]] = {
     "embedding placement": PLACEMENTS,
     "OOD set": OOD_SETS,
     "artifact kind": ARTIFACT_KINDS,
+    "launcher": LAUNCHERS,
 }
 
 

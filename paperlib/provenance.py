@@ -40,10 +40,10 @@ _DATA_MODULES = ("data", "data.split", "data.synthetic", "data.cifar", "data.ima
 
 #: The modules whose change can change each kind of artifact.
 CODE_MODULES: dict[str, tuple[str, ...]] = {
-    "models": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "train"),
-    "scores": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "train", "extract", "cluster", "metrics",
+    "models": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "byol", "train"),
+    "scores": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "byol", "train", "extract", "cluster", "metrics",
                                                 "scoring", "experiment"),
-    "transfer": ("hierarchy",) + _DATA_MODULES + ("data.ood", "breeds", "models", "losses", "train", "extract",
+    "transfer": ("hierarchy",) + _DATA_MODULES + ("data.ood", "breeds", "models", "losses", "byol", "train", "extract",
                                                   "cluster", "metrics", "transfer"),
 }
 
@@ -207,7 +207,7 @@ def code_version(kind: str) -> str:
     ----------
     kind : {"models", "scores"}
         ``"models"``: the modules :data:`CODE_MODULES` ``["models"]`` (hierarchy, the data package's
-        modules but ``data.folder``, breeds, models, losses, train); ``"scores"``: those plus
+        modules but ``data.folder``, breeds, models, losses, byol, train); ``"scores"``: those plus
         extract, cluster, metrics, scoring, experiment.
 
     Returns

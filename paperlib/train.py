@@ -6,6 +6,13 @@ ones evaluated, a checkpoint after every epoch and resumption from it after a ki
 seeded data order and augmentation, CPU or CUDA (bf16 autocast and channels_last there), and
 multi-GPU through ``torchrun`` (DDP) when ``WORLD_SIZE > 1``.
 
+The same trainer trains the self-supervised BYOL model of Fig. 3 (``TrainConfig(loss="byol")``,
+:mod:`paperlib.byol`): two views per batch instead of labels, an online and a momentum target network
+instead of a classifier loss (:func:`byol_step`), both in the epoch checkpoint; the EMA, caching and
+resumption are the same. Its final layer is then fitted as a linear readout of superclass labels
+(:func:`paperlib.byol.fit_readout`), or, with ``TrainConfig.pretrained``, the backbone is read from a
+checkpoint instead of trained.
+
 The trained model is cached under ``<cache>/models/<key>/`` (:func:`model_dir`; the key holds its
 TrainConfig, the version of the code and the identity of the data): ``model.pt`` once finished,
 ``checkpoint.pt`` while training.
@@ -14,10 +21,11 @@ TrainConfig, the version of the code and the identity of the data): ``model.pt``
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
-import warnings
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,12 +34,14 @@ import torch
 from torch import nn
 from tqdm.std import tqdm
 
-from . import cache, data, losses, models, names, provenance
+from . import byol, cache, data, losses, models, names, provenance
 from .config import TrainConfig, cache_root
 from .hierarchy import Hierarchy
 
-__all__ = ["Trained", "train_model", "train_step", "build_for", "load_snapshot", "snapshot_path", "lr_at", "EMA", "model_dir",
-           "model_key", "resolve_device"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Trained", "train_model", "train_step", "byol_step", "accuracy_of", "training_of", "build_for", "load_snapshot", "snapshot_path", "lr_at", "EMA", "model_dir",
+           "model_key", "resolve_device", "PROGRESS", "progress_of"]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -132,7 +142,8 @@ class Trained:
     hierarchy : Hierarchy
         The hierarchy whose superclasses were the training labels.
     history : list of dict
-        Per epoch: ``epoch``, ``loss``, ``train_acc``, ``lr``.
+        Per epoch: ``epoch``, ``loss``, ``train_acc`` (None for a self-supervised model), ``lr``; empty
+        for a model read from ``TrainConfig.pretrained``.
     path : pathlib.Path
         The cache folder of this model.
     epoch : int or None
@@ -155,10 +166,33 @@ def model_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
     dict
         ``config`` (the :class:`TrainConfig`, canonical), ``code``
         (:func:`paperlib.provenance.code_version` ``("models")``) and ``data``
-        (:func:`paperlib.provenance.data_identity` of the training split).
+        (:func:`paperlib.provenance.data_identity` of the training split); and ``pretrained``
+        (:func:`pretrained_identity`) for a model read from a checkpoint.
     """
-    return {"config": cache.canonical(cfg.key_dict()), "code": provenance.code_version("models"),
-            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",))}
+    key = {"config": cache.canonical(cfg.key_dict()), "code": provenance.code_version("models"),
+           "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",))}
+    if cfg.pretrained is not None:
+        key["pretrained"] = pretrained_identity(cfg)
+    return key
+
+
+def pretrained_identity(cfg: TrainConfig) -> dict:
+    """What the checkpoint of ``cfg.pretrained`` holds: its size and SHA-256 (a new file, a new key)."""
+    path = Path(cfg.pretrained)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} (TrainConfig.pretrained) does not exist")
+    return {"size": path.stat().st_size, "sha256": provenance.file_digest(path)}
+
+
+def accuracy_of(cfg: TrainConfig) -> str:
+    """What "accuracy" means for the model of ``cfg``: its classifier's, or a BYOL model's linear readout."""
+    return byol.ACCURACY_OF if cfg.loss in names.SELF_SUPERVISED else "classifier"
+
+
+def training_of(cfg: TrainConfig) -> str:
+    """How the model of ``cfg`` learnt, for tables and legends: its labels (``cfg.hierarchy``:
+    ``"standard"``, ``"shuffled"``, ``"subclass"``) or its self-supervised objective (``"byol"``)."""
+    return cfg.loss if cfg.loss in names.SELF_SUPERVISED else cfg.hierarchy
 
 
 def model_dir(cfg: TrainConfig, cache_dir: str | Path | None = None, data_root: str | Path | None = None) -> Path:
@@ -168,6 +202,20 @@ def model_dir(cfg: TrainConfig, cache_dir: str | Path | None = None, data_root: 
     After a change of code or data the key, hence the folder, is new; the old one is left alone.
     """
     return cache.artifact_dir(cache_root(cache_dir), "models", model_key(cfg, data_root))
+
+
+#: Small file beside a model's checkpoint, rewritten after every epoch: ``{"epoch", "epochs",
+#: "record"}``, so that ``paperlib status`` reads a run's progress without loading its checkpoint.
+PROGRESS = "progress.json"
+
+
+def progress_of(path: Path) -> dict | None:
+    """The last epoch a run into the model folder ``path`` finished (its ``progress.json``), or None."""
+    f = Path(path) / PROGRESS
+    try:
+        return cache.load(f) if cache.is_valid(f) else None
+    except cache.CorruptArtifact:
+        return None
 
 
 def _dist_info() -> tuple[int, int]:
@@ -197,8 +245,9 @@ def build_for(cfg: TrainConfig, n_classes: int) -> nn.Module:
 
     :func:`paperlib.models.build_model` for ``cfg.arch`` / ``width`` / ``image_size``, then
     :meth:`paperlib.losses.LossSpec.prepare_model` of ``cfg.loss`` (dropout before the head, a
-    cosine head, ...; parameter names and probe points unchanged). Every model built for a
-    TrainConfig, to train or to load cached weights into, comes from here.
+    cosine head, ...; parameter names and probe points unchanged); a self-supervised model keeps the
+    plain head (its readout). Every model built for a TrainConfig, to train or to load cached weights
+    into, comes from here.
 
     Parameters
     ----------
@@ -212,7 +261,8 @@ def build_for(cfg: TrainConfig, n_classes: int) -> nn.Module:
         Maps images ``(B, 3, image_size, image_size)`` to logits ``(B, n_classes)``.
     """
     model = models.build_model(cfg.arch, n_classes, width=cfg.width, image_size=cfg.image_size)
-    losses.get_spec(cfg.loss).prepare_model(model)
+    if cfg.loss in names.LOSSES:
+        losses.get_spec(cfg.loss).prepare_model(model)
     return model
 
 
@@ -225,9 +275,11 @@ def _build(cfg: TrainConfig, n_classes: int, device: torch.device) -> nn.Module:
     return model
 
 
-def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+def _optimizer(cfg: TrainConfig, model: nn.Module, extra: nn.Module | None = None) -> torch.optim.Optimizer:
     names.check("optimizer", cfg.optimizer)
     groups = models.param_groups(model, cfg.weight_decay)
+    if extra is not None:  # BYOL's online heads, decayed by the same rule
+        groups += models.param_groups(extra, cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=False)
     return torch.optim.AdamW(groups, lr=cfg.lr)  # "adamw"
@@ -278,10 +330,46 @@ def train_step(
     return loss.detach().float(), (logits.argmax(1) == y).sum()
 
 
+def byol_step(
+    net: nn.Module, learner: byol.BYOL, opt: torch.optim.Optimizer, ema: EMA, x1: torch.Tensor, x2: torch.Tensor,
+    *, momentum: float, dataset: str, device: torch.device, amp: bool,
+) -> torch.Tensor:
+    """One BYOL step on two uint8 views: normalise, loss, backward, SGD/AdamW, target update, EMA.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        What runs the forward pass (``learner`` or its DDP wrapper): ``net(x1, x2) -> loss``.
+    learner : paperlib.byol.BYOL
+        Online and target networks; its backbone is the model the EMA follows.
+    x1, x2 : torch.Tensor of uint8, shape ``(batch, 3, H, W)``
+        Two views of the same images.
+    momentum : float
+        Of the target network after this step (:func:`paperlib.byol.momentum_at`).
+
+    Returns
+    -------
+    torch.Tensor, scalar, on ``device``: the loss (no host synchronisation)
+    """
+    x1, x2 = (data.normalize(v.to(device, non_blocking=True), dataset) for v in (x1, x2))
+    if device.type == "cuda":
+        x1, x2 = (v.contiguous(memory_format=torch.channels_last) for v in (x1, x2))
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+        loss = net(x1, x2)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    learner.update_target(momentum)
+    ema.update(learner.backbone)
+    return loss.detach().float()
+
+
 def validate(cfg: TrainConfig, data_root=None) -> None:
     """Check names and data before any compute (raises ``ValueError`` / ``DataNotFound``)."""
     names.check("architecture", cfg.arch)
-    losses.get_loss(cfg.loss)
+    names.check("objective", cfg.loss)
+    if cfg.pretrained is not None:
+        pretrained_identity(cfg)  # the file exists
     names.check("dataset", cfg.dataset)
     names.check("training labels", cfg.hierarchy)
     names.check("optimizer", cfg.optimizer)
@@ -333,6 +421,7 @@ def train_model(
     progress: bool = True,
     on_epoch_end: Callable[[int, dict], None] | None = None,
     compile: bool = False,
+    trust_checkpoint: bool = False,
 ) -> Trained:
     """Train (or load from the cache) the model that ``cfg`` describes.
 
@@ -355,7 +444,10 @@ def train_model(
     compile : bool
         Run the training forward and backward through ``torch.compile`` (CUDA only; see
         ``bench/RESULTS.md`` for what it gives). An execution choice like ``device``: not part of the
-        cache key, and the cached weights are the uncompiled model's.
+        cache key, and the cached weights are the uncompiled model's. Not used for BYOL.
+    trust_checkpoint : bool
+        Allow ``cfg.pretrained`` to be a checkpoint that needs full unpickling (see
+        :func:`paperlib.checkpoints.read_checkpoint`); only for files whose source you trust.
 
     Returns
     -------
@@ -373,11 +465,18 @@ def train_model(
     with cache.lock(path, what=f"to train {path}") if _dist_info()[0] == 0 else contextlib.nullcontext():
         return _train_locked(cfg, path, device, data_root=data_root, cache_dir=cache_dir,
                              num_workers=num_workers, progress=progress, on_epoch_end=on_epoch_end,
-                             compile=compile)
+                             compile=compile, trust_checkpoint=trust_checkpoint)
+
+
+def _readout_batches(cfg: TrainConfig, split: data.Split, targets, device: torch.device, num_workers: int):
+    """The training split in order, unaugmented (the evaluation crop), normalised, on ``device``."""
+    for x, y in data.iterate_batches(split, targets, batch_size=cfg.batch_size, train=False, image_size=cfg.image_size,
+                                     device=device, num_workers=num_workers):
+        yield data.normalize(x.to(device), cfg.dataset), y
 
 
 def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_root, cache_dir, num_workers: int,
-                  progress: bool, on_epoch_end, compile: bool = False) -> Trained:
+                  progress: bool, on_epoch_end, compile: bool = False, trust_checkpoint: bool = False) -> Trained:
     final = path / "model.pt"
     root = cache_root(cache_dir)
     rank, world = _dist_info()
@@ -408,14 +507,28 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
         raise ValueError(f"hierarchy {h.name!r} does not cover every training subclass")
 
     model = _build(cfg, h.n_superclasses, device)
-    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if distributed else model
+    self_supervised = cfg.loss in names.SELF_SUPERVISED
+    if cfg.pretrained is not None:  # a self-supervised backbone read, not trained: fit the readout, save
+        byol.load_backbone(model, cfg.pretrained, trust_checkpoint)
+        model.eval()
+        byol.fit_readout(model, _readout_batches(cfg, split, targets, device, num_workers), h.n_superclasses)
+        if rank == 0:
+            cache.try_save(final, {"ema_state": model.state_dict(), "state": model.state_dict(), "history": [],
+                                   "hierarchy": h.to_dict(), "config": asdict(cfg), "accuracy_of": accuracy_of(cfg),
+                                   "pretrained": {"path": cfg.pretrained, **pretrained_identity(cfg)}}, root=root)
+        return Trained(model, cfg, h, [], path)
+    learner = byol.BYOL(model).to(device) if self_supervised else None  # heads drawn right after the model
+    trained = learner if self_supervised else model
+    ddp_kw = {"find_unused_parameters": True} if self_supervised else {}  # BYOL never uses the final layer
+    net = torch.nn.parallel.DistributedDataParallel(trained, device_ids=[device] if device.type == "cuda" else None,
+                                                    **ddp_kw) if distributed else trained
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest convolutions
-        if compile:
+        if compile and not self_supervised:
             net = torch.compile(net)
-    opt = _optimizer(cfg, model)
+    opt = _optimizer(cfg, model, learner.online_heads() if self_supervised else None)
     ema = EMA(model, cfg.ema_decay)
-    loss_fn = losses.get_spec(cfg.loss)  # the logit loss, and the parameter penalty train_step adds
+    loss_fn = None if self_supervised else losses.get_spec(cfg.loss)  # the logit loss and the penalty train_step adds
     history: list[dict] = []
     start_epoch = 0
 
@@ -426,7 +539,11 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             ema.load({**state["ema"], "shadow": {k: v.to(device) for k, v in state["ema"]["shadow"].items()}})
+            if self_supervised:
+                learner.load_heads_state(state["byol"])
             history, start_epoch = state["history"], state["epoch"]
+            if rank == 0:
+                log.warning("resuming %s from its checkpoint at epoch %d of %d", path, start_epoch, cfg.epochs)
         except cache.CorruptArtifact as exc:
             warnings.warn(f"ignoring corrupt checkpoint, training from scratch: {exc}", stacklevel=3)
             with contextlib.suppress(OSError):
@@ -438,13 +555,16 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
     amp = cfg.amp and device.type == "cuda"
     bar = tqdm(
         total=total, initial=start_epoch * steps_per_epoch, disable=not progress or rank != 0,
-        desc=f"train {cfg.arch} {cfg.dataset}/{cfg.hierarchy} seed {cfg.seed}", file=sys.stderr,
+        desc=f"train {cfg.arch} {cfg.dataset}/{training_of(cfg)} seed {cfg.seed}", file=sys.stderr,
         mininterval=2.0, unit="step",
     )
     for epoch in range(start_epoch, cfg.epochs):
         torch.manual_seed(_epoch_seed(cfg, epoch) + rank)
         gen = torch.Generator().manual_seed(_epoch_seed(cfg, epoch))  # batch order: the same on every rank
         aug_gen = torch.Generator().manual_seed(augment_seed(cfg, epoch, rank))  # crops and flips: per rank
+        # BYOL's two views: each from its own generator, seeded from the rank's augmentation seed
+        views = [torch.Generator().manual_seed((augment_seed(cfg, epoch, rank) + 7_927 * v) % (2**31 - 1))
+                 for v in (1, 2)] if self_supervised else None
         net.train()
         tot_loss = torch.zeros((), device=device)  # accumulated on the device: no host sync per step
         tot_correct = torch.zeros((), device=device, dtype=torch.long)
@@ -452,38 +572,54 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
         batches = data.iterate_batches(
             split, targets, batch_size=cfg.batch_size, train=True, augment=cfg.augment,
             image_size=cfg.image_size, generator=gen, num_workers=num_workers, rank=rank, world_size=world,
-            device=device, augment_generator=aug_gen,
+            device=device, augment_generator=aug_gen, view_generators=views,
         )
         for i, (x, y) in enumerate(batches):
             step = epoch * steps_per_epoch + i
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, warmup, cfg.lr)
-            loss, correct = train_step(net, model, opt, ema, loss_fn, x, y, dataset=cfg.dataset, device=device, amp=amp)
+            if self_supervised:
+                loss = byol_step(net, learner, opt, ema, *x, momentum=byol.momentum_at(step, total),
+                                 dataset=cfg.dataset, device=device, amp=amp)
+            else:
+                loss, correct = train_step(net, model, opt, ema, loss_fn, x, y, dataset=cfg.dataset, device=device,
+                                           amp=amp)
+                tot_correct += correct
             tot_loss += loss * len(y)
-            tot_correct += correct
             tot_n += len(y)
             bar.update(1)
         record = {"epoch": epoch + 1, "loss": float(tot_loss) / max(1, tot_n),
-                  "train_acc": int(tot_correct) / max(1, tot_n), "lr": opt.param_groups[0]["lr"]}
-        bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}", acc=f"{record['train_acc']:.3f}")
+                  "train_acc": None if self_supervised else int(tot_correct) / max(1, tot_n),
+                  "lr": opt.param_groups[0]["lr"]}
+        bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}",
+                        **({} if self_supervised else {"acc": f"{record['train_acc']:.3f}"}))
         history.append(record)
         if rank == 0 and cfg.snapshot_epochs and epoch + 1 in cfg.snapshot_epochs:
             cache.try_save(snapshot_path(path, epoch + 1), {"ema_state": ema.state_dict_for(model), "epoch": epoch + 1,
                                                             "history": list(history)}, root=root)
         if rank == 0:
             cache.try_save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
-                                  "history": history, "epoch": epoch + 1, "config": asdict(cfg)}, root=root)
+                                  "history": history, "epoch": epoch + 1, "config": asdict(cfg),
+                                  **({"byol": learner.heads_state()} if self_supervised else {})}, root=root)
+            cache.try_save(path / PROGRESS, {"epoch": epoch + 1, "epochs": cfg.epochs, "record": record}, root=root)
         if distributed:
             torch.distributed.barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, record)
     bar.close()
+    raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    ema_state = ema.state_dict_for(model)
+    if self_supervised:  # the readout of the EMA backbone is the final layer of the saved model
+        model.load_state_dict(ema_state)
+        model.eval()
+        byol.fit_readout(model, _readout_batches(cfg, split, targets, device, num_workers), h.n_superclasses)
+        ema_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if rank == 0:
-        if cache.try_save(final, {"ema_state": ema.state_dict_for(model), "state": model.state_dict(),
-                                  "history": history, "hierarchy": h.to_dict(), "config": asdict(cfg)}, root=root):
+        if cache.try_save(final, {"ema_state": ema_state, "state": raw, "history": history, "hierarchy": h.to_dict(),
+                                  "config": asdict(cfg), "accuracy_of": accuracy_of(cfg)}, root=root):
             cache.discard(ckpt)
     if distributed:
         torch.distributed.barrier()
-    model.load_state_dict(ema.state_dict_for(model))
+    model.load_state_dict(ema_state)
     model.eval()
     return Trained(model, cfg, h, history, path)

@@ -5,7 +5,9 @@ model's penultimate embedding (the classifier's input, unit norm) into ``n_class
 clusters, scored by purity (and AMI) against the set's classes, factor by factor
 (:func:`ood_scores`, cached under ``<cache>/transfer/<key>/``). :func:`transfer_grid` does it for a
 grid of models, trained or loaded from the cache like every chapter's, and measures each model's
-superclass accuracy on its own validation split (the gate of the claim checks).
+superclass accuracy on its own validation split (the gate of the claim checks). With ``byol=True``
+the grid also holds a self-supervised BYOL model per architecture and seed (:mod:`paperlib.byol`,
+Fig. 3), whose accuracy is that of its linear readout (the table's ``accuracy_of`` says which).
 """
 
 from __future__ import annotations
@@ -46,10 +48,13 @@ def transfer_key(cfg: TrainConfig, name: str, split: data.Split, per_class: int 
                  data_root=None) -> dict:
     """The cache key of :func:`ood_scores`: the model's configuration and training data, the set, the
     factors and the code (:func:`paperlib.provenance.code_version` ``("transfer")``)."""
-    return {"train": cache.canonical(cfg.key_dict()), "code": provenance.code_version("transfer"),
-            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
-            "ood": {"set": name, "per_class": per_class, **ood_identity(split)},
-            "factors": [int(f) for f in factors]}
+    key = {"train": cache.canonical(cfg.key_dict()), "code": provenance.code_version("transfer"),
+           "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
+           "ood": {"set": name, "per_class": per_class, **ood_identity(split)},
+           "factors": [int(f) for f in factors]}
+    if cfg.pretrained is not None:  # weights read from a file: its content, not only its path
+        key["pretrained"] = train.pretrained_identity(cfg)
+    return key
 
 
 def _embed(trained: train.Trained, split: data.Split, device, batch_size: int, num_workers: int) -> np.ndarray:
@@ -107,7 +112,8 @@ def ood_scores(
 
 def superclass_accuracy(trained: train.Trained, profile: Profile, *, data_root=None, cache_dir=None,
                         device: str | None = "auto") -> float:
-    """Superclass accuracy of the model on its validation split (the classifier's argmax)."""
+    """Superclass accuracy of the model on its validation split: the argmax of its final layer, which is
+    the classifier of a supervised model and the linear readout of a BYOL model (:func:`paperlib.train.accuracy_of`)."""
     cfg = trained.config
     split = experiment.validation_split(cfg.dataset, profile.val_per_subclass, cfg.decode_size, data_root, cache_dir,
                                         progress=False, num_workers=profile.num_workers)
@@ -123,18 +129,33 @@ def transfer_grid(
     profile: Profile, archs: Sequence[str], *, hierarchies: Sequence[str] = ("standard",), seeds: Sequence[int] = (0,),
     losses: Sequence[str] = ("softmax",), sets: Sequence[str] | None = None, factors: Sequence[int] = tuple(range(1, 11)),
     shuffle_seed: int = 0, data_root=None, cache_dir=None, device: str | None = "auto", progress: bool = True,
+    byol: bool = False, byol_checkpoint: str | Path | None = None, trust_checkpoint: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or load) every model of a grid and cluster each out-of-distribution set with it.
 
     Names, data and every set are checked before any training.
 
+    Parameters
+    ----------
+    byol : bool
+        Also a self-supervised BYOL model (``loss="byol"``, :mod:`paperlib.byol`) per architecture and
+        seed, trained on the same images without labels for ``profile.byol_epochs``.
+    byol_checkpoint : path-like, optional
+        Read the BYOL backbone from this checkpoint instead of training it (the paper used Grill et al.'s
+        released ResNet-50; :func:`paperlib.byol.load_backbone` says which layouts are read), one model
+        under the first seed. Read safely (:func:`paperlib.checkpoints.read_checkpoint`).
+    trust_checkpoint : bool
+        Allow a ``byol_checkpoint`` that needs full unpickling; only for a file whose source you trust.
+
     Returns
     -------
     scores : pandas.DataFrame
-        :data:`OOD_COLUMNS` plus ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``.
+        :data:`OOD_COLUMNS` plus ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``, ``training``
+        (the labels a model trained on, ``hierarchy``, or its self-supervised objective, ``"byol"``).
     accuracy : pandas.DataFrame
-        Per model ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``, ``accuracy`` (superclass,
-        validation split), ``epochs``, ``n_superclasses`` (the table :func:`paperlib.claims.accuracy_gate` reads).
+        Per model ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``, ``training``, ``accuracy``
+        (superclass, validation split), ``accuracy_of`` (``"classifier"`` or BYOL's linear readout),
+        ``epochs``, ``n_superclasses`` (the table :func:`paperlib.claims.accuracy_gate` reads).
     """
     sets = list(profile.ood_sets if sets is None else sets)
     if not sets:
@@ -144,20 +165,26 @@ def transfer_grid(
             raise ValueError(f"{what} must be a non-empty list, got {list(values)!r}")
     grid = [profile.train_config(a, hierarchy=h, seed=s, loss=lo, shuffle_seed=shuffle_seed)
             for a, h, s, lo in itertools.product(archs, hierarchies, seeds, losses)]
+    if byol or byol_checkpoint is not None:
+        for a, s in itertools.product(archs, seeds[:1] if byol_checkpoint is not None else seeds):
+            cfg = profile.train_config(a, seed=s, loss="byol")
+            grid.append(cfg if byol_checkpoint is None else cfg.replace(pretrained=str(byol_checkpoint)))
     experiment.validate_grid(grid, data_root)
     for name in sets:
         data.check_ood(name, data_root)
     frames, accs = [], []
     for cfg in grid:
         trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile)
+                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile,
+                                    trust_checkpoint=trust_checkpoint)
         ident = {"arch": cfg.arch, "family": profile.family(cfg.arch), "hierarchy": cfg.hierarchy, "seed": cfg.seed,
-                 "loss": cfg.loss}
+                 "loss": cfg.loss, "training": train.training_of(cfg)}
         for name in sets:
             df = ood_scores(trained, name, factors=factors, per_class=profile.ood_per_class, data_root=data_root,
                             cache_dir=cache_dir, device=device, batch_size=profile.eval_batch_size,
                             num_workers=profile.num_workers)
             frames.append(df.assign(**ident))
         acc = superclass_accuracy(trained, profile, data_root=data_root, cache_dir=cache_dir, device=device)
-        accs.append({**ident, "accuracy": acc, "epochs": cfg.epochs, "n_superclasses": trained.hierarchy.n_superclasses})
+        accs.append({**ident, "accuracy": acc, "accuracy_of": train.accuracy_of(cfg), "epochs": cfg.epochs,
+                     "n_superclasses": trained.hierarchy.n_superclasses})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(accs)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .. import cache, config, names
-from .augment import augment_batch, centre_crop_whole, to_device
+from .augment import augment_batch, centre_crop_whole, colour_distort, to_device
 from .preprocess import Preprocess
 from .split import Split
 
@@ -74,8 +74,14 @@ def iterate_batches(
     device: torch.device | str | None = None,
     augment_generator: torch.Generator | None = None,
     preprocess: Preprocess | None = None,
+    view_generators: list[torch.Generator] | None = None,
 ):
     """Yield ``(images, targets)`` batches: uint8 ``(batch, 3, S, S)`` and int64 ``(batch,)``.
+
+    With ``view_generators`` (training, in-memory images only) ``images`` is instead a tuple of views of
+    the same images, one per generator: each the training augmentation (``augment``) and then the colour
+    distortion (:func:`colour_distort`), both drawn from that view's own generator (BYOL's two views;
+    ``augment_generator`` is then unused).
 
     ``preprocess`` (:class:`Preprocess`, evaluation of image files only): its interpolation and
     ``crop_pct`` replace the default resize (``image_size`` defaults to ``preprocess.size``);
@@ -96,6 +102,10 @@ def iterate_batches(
     """
     n = len(split)
     aug = augment_generator if augment_generator is not None else generator
+    if view_generators is not None and (not train or split.images is None or not view_generators):
+        raise ValueError("views (view_generators) are training batches of in-memory images: decode image files "
+                         "once first (TrainConfig.decode_size, data.decode_once)" if split.images is None else
+                         "view_generators needs train=True and at least one generator")
     if train:
         order = torch.randperm(n, generator=generator).numpy()
         n_batches = max(1, n // batch_size)
@@ -115,7 +125,9 @@ def iterate_batches(
             ext = None if split.extent is None else split.extent[torch.from_numpy(idx)]
             if device is not None:  # pinned and asynchronous on a GPU: no wait for the queued step
                 x = to_device(x, device)
-            if train:
+            if view_generators is not None:
+                x = tuple(colour_distort(augment_batch(x, augment, g, image_size, extent=ext), g) for g in view_generators)
+            elif train:
                 x = augment_batch(x, augment, aug, image_size, extent=ext)
             elif ext is not None:
                 x = centre_crop_whole(x, ext, image_size or round(x.shape[-2] * 224 / 256), x.shape[-2])

@@ -1,0 +1,227 @@
+"""BYOL, Fig. 3's self-supervised model, trained by paperlib's own trainer (paperlib.byol)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from paperlib import (
+    byol,
+    cache,
+    checkpoints,
+    claims,
+    config,
+    data,
+    models,
+    names,
+    train,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: the machine is shared
+
+
+def tiny_byol(**kw):
+    prof = config.get_profile("smoke")
+    return prof.train_config("resnet", loss="byol", **kw).replace(width=2, train_per_subclass=16, batch_size=32,
+                                                                   epochs=2)
+
+
+def tiny_backbone(seed=0):
+    torch.manual_seed(seed)
+    return models.build_model("resnet_mini", 4, width=2, image_size=32)
+
+
+def test_names_objectives_and_the_key_of_a_model_without_labels():
+    assert "byol" not in names.LOSSES and len(names.LOSSES) == 9  # chapter 07 iterates over the nine losses
+    assert names.OBJECTIVES == names.LOSSES + ("byol",)
+    with pytest.raises(ValueError, match=r"unknown objective 'simclr'; valid: \[.*'softmax'.*'byol'\]"):
+        train.validate(config.get_profile("smoke").train_config("resnet").replace(loss="simclr"))
+    with pytest.raises(ValueError, match="trains without labels; hierarchy must be 'standard'"):
+        config.get_profile("smoke").train_config("resnet", loss="byol", hierarchy="subclass")
+    # the shuffle seed selects nothing for a model without labels: one key whatever it is
+    prof = config.get_profile("smoke")
+    a, b = (prof.train_config("resnet", loss="byol", shuffle_seed=s) for s in (0, 3))
+    assert a == b and a.key_dict() == b.key_dict() and "pretrained" not in a.key_dict()
+    assert a.epochs == prof.byol_epochs and a.snapshot_epochs is None
+    with pytest.raises(ValueError, match="pretrained is read only for a self-supervised objective"):
+        prof.train_config("resnet").replace(pretrained="/x.pt")
+
+
+def test_loss_by_hand_symmetric_and_bounded():
+    g = torch.Generator().manual_seed(0)
+    p1, p2, z1, z2 = (torch.randn(5, 7, generator=g) for _ in range(4))
+
+    def cos(a, b):
+        return (a / a.norm(dim=1, keepdim=True) * (b / b.norm(dim=1, keepdim=True))).sum(1)
+
+    by_hand = (2 - 2 * cos(p1, z2)).mean() + (2 - 2 * cos(p2, z1)).mean()
+    torch.testing.assert_close(byol.byol_loss(p1, p2, z1, z2), by_hand)
+    torch.testing.assert_close(byol.byol_loss(p2, p1, z2, z1), by_hand)  # swapping the views changes nothing
+    assert float(byol.byol_loss(p1, p2, p2, p1)) == pytest.approx(0.0, abs=1e-6)  # predictions on target: zero
+    assert float(byol.byol_loss(p1, p2, -p2, -p1)) == pytest.approx(8.0)  # opposite: the maximum
+
+
+def test_momentum_schedule_and_update_follow_the_formula():
+    k = 50
+    assert byol.momentum_at(0, k) == pytest.approx(0.996) and byol.momentum_at(k - 1, k) == 1.0
+    for step in (1, 17, 30):
+        assert byol.momentum_at(step, k) == pytest.approx(1 - 0.004 * (math.cos(math.pi * step / (k - 1)) + 1) / 2)
+    learner = byol.BYOL(tiny_backbone())
+    with torch.no_grad():
+        for p in learner.backbone.parameters():
+            p.add_(torch.randn_like(p))  # online moved away from its copy
+    online = [p.detach().clone() for p in list(learner.backbone.parameters()) + list(learner.projection.parameters())]
+    before = [p.detach().clone() for p in
+              list(learner.target_backbone.parameters()) + list(learner.target_projection.parameters())]
+    learner.update_target(0.9)
+    after = list(learner.target_backbone.parameters()) + list(learner.target_projection.parameters())
+    assert len(after) == len(online) > 0
+    for t, t0, o in zip(after, before, online):
+        torch.testing.assert_close(t, 0.9 * t0 + 0.1 * o)
+
+
+def test_target_gets_no_gradient_and_the_final_layer_none():
+    learner = byol.BYOL(tiny_backbone())
+    x1, x2 = torch.randn(2, 6, 3, 32, 32)
+    learner(x1, x2).backward()
+    for name, p in list(learner.target_backbone.named_parameters()) + list(learner.target_projection.named_parameters()):
+        assert not p.requires_grad and p.grad is None, name
+    head = models.final_layer(learner.backbone)
+    assert head.weight.grad is None  # BYOL trains the representation, not the classifier
+    grads = [p.grad for n, p in learner.backbone.named_parameters() if not n.startswith("fc.")]
+    assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0
+    assert all(p.grad is not None for p in learner.online_heads().parameters())
+
+
+def test_two_views_are_seeded_distinct_and_colour_distorted():
+    split = data.load_split("synthetic", "train", per_subclass=4)
+    tgt = np.zeros(len(split), dtype=np.int64)
+
+    def views(seed):
+        gens = [torch.Generator().manual_seed(seed + v) for v in (1, 2)]
+        return next(iter(data.iterate_batches(split, tgt, batch_size=16, train=True, augment="crop_flip",
+                                              image_size=32, generator=torch.Generator().manual_seed(0),
+                                              view_generators=gens)))[0]
+
+    a, b = views(0)
+    a2, b2 = views(0)
+    assert torch.equal(a, a2) and torch.equal(b, b2)  # deterministic given the seed
+    assert not torch.equal(a, b) and a.dtype == torch.uint8 and a.shape == (16, 3, 32, 32)
+    x = split.images[:64]
+    out = data.colour_distort(x, torch.Generator().manual_seed(1), {"p_jitter": 0.0, "p_grey": 1.0})
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])  # greyscale
+    same = data.colour_distort(x, torch.Generator().manual_seed(1), {"p_jitter": 0.0, "p_grey": 0.0})
+    assert (same.int() - x.int()).abs().max() <= 1  # nothing drawn: the image back (up to rounding)
+
+
+def test_trains_caches_reloads_and_keeps_the_supervised_state_dict(tmp_path):
+    cfg = tiny_byol(seed=1)
+    calls = []
+    a = train.train_model(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda e, r: calls.append(e))
+    assert calls == [1, 2] and all(r["train_acc"] is None and math.isfinite(r["loss"]) for r in a.history)
+    blob = cache.load(train.model_dir(cfg, tmp_path) / "model.pt")
+    sup = train.build_for(cfg.replace(loss="softmax"), a.hierarchy.n_superclasses)
+    assert list(blob["ema_state"]) == list(sup.state_dict())  # same keys, same order
+    assert [p.name for p in a.model.probe_points] == [p.name for p in sup.probe_points]
+    assert blob["accuracy_of"] == byol.ACCURACY_OF == train.accuracy_of(cfg)
+    assert models.final_layer(a.model).weight.abs().sum() > 0  # the readout was fitted
+    assert not (train.model_dir(cfg, tmp_path) / "checkpoint.pt").exists()
+    again = []
+    b = train.train_model(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda e, r: again.append(e))
+    assert again == []  # loaded, not trained
+    for (k, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        torch.testing.assert_close(x, y, msg=k)
+    # the reloaded model reads like any other: checkpoints strict-load it into a plain model
+    state, _ = checkpoints.read_checkpoint(train.model_dir(cfg, tmp_path) / "model.pt")
+    checkpoints.load_state(sup, state, "model.pt", cfg.arch)
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path):
+    cfg = tiny_byol(seed=2)
+    ref = train.train_model(cfg, cache_dir=tmp_path / "a", progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill(epoch, record):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train.train_model(cfg, cache_dir=tmp_path / "b", progress=False, on_epoch_end=kill)
+    state = cache.load(train.model_dir(cfg, tmp_path / "b") / "checkpoint.pt")
+    assert state["epoch"] == 1 and any(k.startswith("target_backbone.") for k in state["byol"])
+    assert any(k.startswith("prediction.") for k in state["byol"]) and "optimizer" in state
+    resumed = []
+    res = train.train_model(cfg, cache_dir=tmp_path / "b", progress=False, on_epoch_end=lambda e, r: resumed.append(e))
+    assert resumed == [2]  # continued at epoch 2, did not restart
+    for (k, a), (_, b) in zip(ref.model.state_dict().items(), res.model.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=f"{k} differs after resume")
+    assert ref.history == res.history
+
+
+def test_a_user_checkpoint_replaces_training_and_is_read_safely(tmp_path):
+    src = tiny_backbone(seed=5)
+    good = tmp_path / "byol_r.pt"
+    torch.save({"state_dict": {f"backbone.{k}": v for k, v in src.state_dict().items() if not k.startswith("fc.")}},
+               good)
+    cfg = tiny_byol().replace(pretrained=str(good))
+    assert cfg.key_dict()["pretrained"] == str(good) and "pretrained" in train.model_key(cfg)
+    calls = []
+    t = train.train_model(cfg, cache_dir=tmp_path / "c", progress=False, on_epoch_end=lambda e, r: calls.append(e))
+    assert calls == [] and t.history == []
+    for k, v in src.state_dict().items():
+        if not k.startswith("fc."):
+            torch.testing.assert_close(t.model.state_dict()[k], v, msg=k)
+    assert models.final_layer(t.model).weight.abs().sum() > 0  # readout fitted on top
+    pickled = tmp_path / "module.pt"
+    torch.save(src, pickled)  # a whole pickled module: loading it would run code
+    with pytest.raises(checkpoints.CheckpointError, match=r"refusing checkpoint .*module\.pt.*trust"):
+        train.train_model(tiny_byol().replace(pretrained=str(pickled)), cache_dir=tmp_path / "d", progress=False)
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"conv9.weight": torch.zeros(1)}, wrong)
+    with pytest.raises(checkpoints.CheckpointError, match=r"wrong\.pt does not fit"):
+        train.train_model(tiny_byol().replace(pretrained=str(wrong)), cache_dir=tmp_path / "e", progress=False)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        train.train_model(tiny_byol().replace(pretrained=str(tmp_path / "missing.pt")), cache_dir=tmp_path / "f")
+
+
+def test_claim3_leaves_byol_out_and_the_context_states_it():
+    rows = []
+    for training, loss, purity in (("standard", "softmax", 0.50), ("subclass", "softmax", 0.52), ("byol", "byol", 0.60)):
+        for f in (1, 2):
+            rows.append({"arch": "r", "hierarchy": "subclass" if training == "subclass" else "standard", "seed": 0,
+                         "set": "s", "factor": f, "purity": purity, "loss": loss, "training": training})
+    ood = pd.DataFrame(rows)
+    acc = pd.DataFrame([
+        {"arch": "r", "hierarchy": "standard", "seed": 0, "loss": "softmax", "training": "standard", "accuracy": 0.9,
+         "accuracy_of": "classifier", "n_superclasses": 4},
+        {"arch": "r", "hierarchy": "subclass", "seed": 0, "loss": "softmax", "training": "subclass", "accuracy": 0.9,
+         "accuracy_of": "classifier", "n_superclasses": 16},
+        {"arch": "r", "hierarchy": "standard", "seed": 0, "loss": "byol", "training": "byol", "accuracy": 0.3,
+         "accuracy_of": byol.ACCURACY_OF, "n_superclasses": 4},
+    ])
+    with_byol = claims.transfer(ood, acc)
+    without = claims.transfer(ood[ood["loss"] != "byol"], acc[acc["loss"] != "byol"])
+    assert with_byol.verdict == without.verdict == "reproduced" and with_byol.measured == without.measured
+    text = claims.self_supervised_context(ood, acc)
+    assert "BYOL reaches 0.600" in text and "0.500 with superclass labels" in text and "above every supervised" in text
+    assert "linear readout" in text and "0.300" in text
+    assert "No self-supervised model" in claims.self_supervised_context(ood[ood["loss"] != "byol"], acc)
+
+
+def test_readout_recovers_a_linear_rule():
+    model = tiny_backbone()
+    model.eval()
+    torch.manual_seed(0)
+    xs = torch.randn(256, 3, 32, 32)
+    feats = byol.penultimate(model, xs)
+    w = torch.randn(feats.shape[1], 4)
+    y = ((feats - feats.mean(0)) @ w).argmax(1)  # a linear rule with a bias, every class used
+    byol.fit_readout(model, [(xs[i:i + 64], y[i:i + 64]) for i in range(0, 256, 64)], 4)
+    acc = float((model(xs).argmax(1) == y).float().mean())
+    assert acc > 0.7  # least squares on one-hot labels of a linear rule
+    assert F.one_hot(y, 4).float().mean(0).max() < 0.9  # not one class
