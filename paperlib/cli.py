@@ -4,7 +4,10 @@ Commands share the notebooks' configuration (profiles, cache, data root), so a c
 notebook and a notebook never retrains what a job already trained:
 
 ``data``   check (and with ``--download``, fetch) the data a profile needs.
-``train``  train the models of a grid (cached by configuration; resumes after a kill).
+``train``  train the models of a grid (cached by configuration; resumes after a kill); with
+           ``--launcher slurm|local`` as one job per model (a SLURM job array, or local processes,
+           through submitit; see paperlib.launch), each scored after training.
+``status`` per model of a grid or ``--experiment``: cached, running, queued, failed or missing.
 ``extract`` train if needed and save validation embeddings of chosen probe points (.npz), in
            float32 unless ``--bf16``.
 ``score``  train if needed, cluster every layer and write the per-layer scores as CSV.
@@ -51,6 +54,30 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+def _experiment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--experiment", action="append", default=None, metavar="NAME",
+                   help="every model of a named paper experiment instead of the grid (repeatable; see --list-experiments)")
+    p.add_argument("--list-experiments", action="store_true", help="print the named experiments and exit")
+
+
+def _slurm_extra(unknown: list[str]) -> tuple[tuple[str, object], ...]:
+    """``--slurm-NAME VALUE`` / ``--slurm-NAME=VALUE`` / ``--slurm-NAME`` -> ``(("NAME", VALUE or True), ...)``."""
+    out, i = [], 0
+    while i < len(unknown):
+        arg = unknown[i]
+        if not arg.startswith("--slurm-") or len(arg) <= len("--slurm-"):
+            raise ValueError(f"unrecognized argument {arg!r} (only train takes further --slurm-NAME options)")
+        name, eq, value = arg[len("--slurm-"):].partition("=")
+        if not eq:
+            if i + 1 < len(unknown) and not unknown[i + 1].startswith("--"):
+                value, i = unknown[i + 1], i + 1
+            else:
+                value = True
+        out.append((name, value))
+        i += 1
+    return tuple(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m paperlib``."""
     ap = argparse.ArgumentParser(prog="paperlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,14 +91,46 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dataset", default=None, type=_dataset, help="check this dataset instead of the profile's "
                    f"(e.g. {names.FOLDER_PREFIX}ROOT)")
 
-    t = sub.add_parser("train", help="train the models of a grid")
+    t = sub.add_parser("train", help="train the models of a grid (here, or as jobs: --launcher)",
+                       epilog="Further #SBATCH options pass through as --slurm-NAME VALUE (or --slurm-NAME for a "
+                              "flag), e.g. --slurm-constraint a100 --slurm-mail-type END.")
     _grid_args(t)
-    t.add_argument("--experiment", default=None,
-                   help="train every model of a named paper experiment instead of the grid (see --list-experiments)")
-    t.add_argument("--list-experiments", action="store_true", help="print the named experiments and exit")
+    _experiment_args(t)
     t.add_argument("--compile", default=None, action=argparse.BooleanOptionalAction,
                    help="train through torch.compile on CUDA (default: the profile's, on for paper; not part of "
                         "the cache key; see bench/RESULTS.md)")
+    j = t.add_argument_group("jobs", "with --launcher, one job per model not cached yet (see paperlib.launch); "
+                                     "each job trains its model, resuming from its last epoch checkpoint after a "
+                                     "preemption or time limit, then scores it")
+    j.add_argument("--launcher", default=None, choices=names.LAUNCHERS,
+                   help="slurm: one SLURM job array through submitit (returns once submitted); local: submitit's "
+                        "local executor, parallel processes on this machine (waits for them). Default: train here, "
+                        "one model after another")
+    j.add_argument("--job-dir", default=None, help="submitit's folder for logs and pickles (default <cache>/jobs/submitit)")
+    j.add_argument("--partition", default=None)
+    j.add_argument("--account", default=None)
+    j.add_argument("--qos", default=None)
+    j.add_argument("--nodes", type=int, default=1, help="nodes per model (DDP across them; default 1)")
+    j.add_argument("--gpus-per-node", type=int, default=None,
+                   help="GPUs per node, one DDP rank each (default 1 for slurm, 0 for local)")
+    j.add_argument("--cpus-per-task", type=int, default=None,
+                   help="CPU cores per task (default 8 for slurm; local: this machine's cores / --parallel)")
+    j.add_argument("--mem-gb", type=float, default=None, help="memory per node in GB (default: the partition's)")
+    j.add_argument("--time-min", type=int, default=24 * 60,
+                   help="time limit per job in minutes (default 1440); a job reaching it is requeued and resumes")
+    j.add_argument("--parallel", type=int, default=None,
+                   help="at most this many jobs at once (slurm: --array=0-N%%P, default 256; local: processes, default 2)")
+    j.add_argument("--signal-delay-s", type=int, default=120,
+                   help="seconds between the preemption/time-limit signal and the kill (default 120)")
+    j.add_argument("--setup", action="append", default=[],
+                   help="a shell line the job runs first (repeatable), e.g. 'source .venv/bin/activate'")
+    j.add_argument("--no-score", action="store_true", help="train only; do not score the models in their jobs")
+    j.add_argument("--dry-run", action="store_true",
+                   help="print what would be submitted (for slurm, the sbatch script) and submit nothing")
+
+    st = sub.add_parser("status", help="per model of a grid: cached, running, queued, failed or missing")
+    _grid_args(st)
+    _experiment_args(st)
 
     e = sub.add_parser("extract", help="validation embeddings of one model at chosen probe points, as .npz")
     _grid_args(e)
@@ -204,18 +263,64 @@ def _extract(args, prof, cfg) -> int:
     return 0
 
 
-def _profile(args):
-    from . import config
-
+def _overrides(args) -> dict:
     over = {"epochs": args.epochs} if getattr(args, "epochs", None) is not None else {}
     if getattr(args, "dataset", None) is not None:
         over["dataset"] = args.dataset
-    return config.get_profile(args.profile, **over)
+    return over
+
+
+def _profile(args):
+    from . import config
+
+    return config.get_profile(args.profile, **_overrides(args))
+
+
+def _launch(args, prof, cfgs, extra) -> int:
+    """``train --launcher``: one job per model not cached yet (paperlib.launch)."""
+    import os
+
+    from . import launch
+
+    local = args.launcher == "local"
+    parallel = args.parallel or (2 if local else 256)
+    gpus = args.gpus_per_node if args.gpus_per_node is not None else (0 if local else 1)
+    cpus = args.cpus_per_task or (max(1, (os.cpu_count() or 1) // parallel) if local else 8)
+    res = launch.Resources(partition=args.partition, nodes=args.nodes, gpus_per_node=gpus, cpus_per_task=cpus,
+                           mem_gb=args.mem_gb, time_min=args.time_min, account=args.account, qos=args.qos,
+                           array_parallelism=parallel, signal_delay_s=args.signal_delay_s, extra=extra,
+                           setup=tuple(args.setup))
+    score = not args.no_score
+    todo = launch.pending(cfgs, prof.name, _overrides(args), cache_dir=args.cache_dir, data_root=args.data_root,
+                          score=score)
+    print(f"{len(cfgs)} models, {len(cfgs) - len(todo)} cached{'' if score else ' (trained)'}, "
+          f"{len(todo)} to {'submit' if not args.dry_run else 'submit (dry run: nothing is submitted)'}")
+    if args.dry_run:
+        if not local and todo:
+            print(launch.sbatch_script(todo, res, cache_dir=args.cache_dir, job_dir=args.job_dir))
+        for c in todo:
+            print(f"  {c.arch} {c.dataset}/{c.hierarchy} seed {c.seed} {c.loss}")
+        return 0
+    jobs = launch.submit(cfgs, prof.name, launcher=args.launcher, resources=res, overrides=_overrides(args),
+                         cache_dir=args.cache_dir, data_root=args.data_root, job_dir=args.job_dir, score=score,
+                         device=args.device, compile=args.compile, progress=not args.no_progress)
+    for j in jobs:
+        print(f"job {j.job_id}: log {j.paths.stderr}")
+    if local:
+        rows = launch.status(cfgs, prof.name, _overrides(args), cache_dir=args.cache_dir, data_root=args.data_root)
+        print(launch.status_table(rows))
+        return 0 if all(r.state == "cached" for r in rows) else 1
+    print(f"submitted {len(jobs)} jobs; follow them with: python -m paperlib status (same grid arguments)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not (args.command == "train" and args.launcher == "slurm"):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (
+            " (--slurm-NAME options go with train --launcher slurm)" if any(u.startswith("--slurm-") for u in unknown) else ""))
     from . import config  # no torch: profile names and values are checked in a fraction of a second
 
     try:
@@ -239,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {len(config.experiment_configs(prof, name))} models at profile {prof.name}")
             return 0
         if getattr(args, "experiment", None):
-            cfgs = config.experiment_configs(prof, args.experiment)
+            cfgs = []
+            for name in args.experiment:
+                cfgs += [c for c in config.experiment_configs(prof, name) if c not in cfgs]
         else:
             cfgs = [prof.train_config(a, hierarchy=h, seed=s, loss=l)
                     for a in args.arch for h in args.hierarchy for s in args.seed for l in args.loss]
@@ -248,6 +355,14 @@ def main(argv: list[str] | None = None) -> int:
             if len(cfgs) != 1:
                 raise ValueError(f"extract takes one model; the grid names {len(cfgs)}")
             return _extract(args, prof, cfgs[0])
+        if args.command == "status":
+            from . import launch
+
+            print(launch.status_table(launch.status(cfgs, prof.name, _overrides(args), cache_dir=args.cache_dir,
+                                                    data_root=args.data_root)))
+            return 0
+        if args.command == "train" and args.launcher:
+            return _launch(args, prof, cfgs, _slurm_extra(unknown))
         if args.command == "train":
             for cfg in cfgs:
                 tr = train.train_model(cfg, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,

@@ -12,6 +12,7 @@ pooled penultimate embeddings and the superclass accuracy are cached under ``<ca
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from . import cache, data, names, provenance, scoring, train
 from .config import EvalConfig, Profile, TrainConfig, cache_root
 from .scoring import score_superclass  # noqa: F401 - its former home; the scoring lives in paperlib.scoring
 
-__all__ = ["Evaluation", "evaluate", "pixel_scores", "run", "scores_key", "validate_grid", "validation_split"]
+__all__ = ["ALL_FACTORS", "Evaluation", "evaluate", "pixel_scores", "run", "scores_key", "validate_grid", "validation_split"]
 
 
 @dataclass
@@ -134,12 +135,18 @@ def evaluate(
     """
     device = train.resolve_device(device)
     root = cache_root(cache_dir)
-    d = cache.artifact_dir(root, "scores", scores_key(trained.config, ecfg, data_root, trained.epoch))
+    key = scores_key(trained.config, ecfg, data_root, trained.epoch)
+    d = root / "scores" / cache.key_of(key)  # looked at before it is made: a wider entry may serve
     sj, an = d / "scores.json", d / "arrays.npz"
-    with contextlib.nullcontext() if cache.is_valid(sj) and cache.is_valid(an) else cache.lock(d, what=f"to score {d}"):
+    wider = None if cache.is_valid(sj) and cache.is_valid(an) else _wider_entry(trained, ecfg, root, data_root)
+    if not wider:
+        d = cache.artifact_dir(root, "scores", key)
+    with contextlib.nullcontext() if cache.is_valid(sj) and cache.is_valid(an) or wider else cache.lock(d, what=f"to score {d}"):
         # checked again under the lock: another run may just have written them
         if cache.is_valid(sj) and cache.is_valid(an):
             meta, arrays = cache.load(sj), cache.load(an)
+        elif wider:
+            meta, arrays = _factor_subset(*wider, ecfg.factors)
         else:
             res = _compute(trained, ecfg, data_root, cache_dir, device, progress, batch_size)
             arrays = {f"assign/{n}": a for n, a in res["assignments"].items()}
@@ -153,6 +160,37 @@ def evaluate(
         assignments={n: arrays[f"assign/{n}"] for n in meta["names"]},
         subclass=arrays["subclass"], superclass=arrays["superclass"], penultimate=arrays["penultimate"],
     )
+
+
+#: The factors every cluster job scores (:mod:`paperlib.launch`); a request for some of them is read
+#: from that entry (:func:`evaluate`).
+ALL_FACTORS = tuple(range(1, 11))
+
+
+def _wider_entry(trained: train.Trained, ecfg: EvalConfig, root: Path, data_root) -> tuple | None:
+    """``(meta, arrays, factors)`` of a finished scores entry that differs from ``ecfg`` only in
+    scoring every factor of :data:`ALL_FACTORS` (a superset of ``ecfg.factors``), or None.
+
+    Ward cuts one tree per layer at every factor's cluster count, and each cut is scored on its own,
+    so the scores of a subset of factors are rows of the wider entry (``tests/test_launch.py``
+    checks this against a direct computation)."""
+    if tuple(ecfg.factors) == ALL_FACTORS or not set(ecfg.factors) <= set(ALL_FACTORS):
+        return None
+    wide = dataclasses.replace(ecfg, factors=ALL_FACTORS)
+    d = root / "scores" / cache.key_of(scores_key(trained.config, wide, data_root, trained.epoch))
+    sj, an = d / "scores.json", d / "arrays.npz"
+    if not (cache.is_valid(sj) and cache.is_valid(an)):
+        return None
+    return cache.load(sj), cache.load(an), ALL_FACTORS
+
+
+def _factor_subset(meta: dict, arrays: dict, wide: Sequence[int], factors: Sequence[int]) -> tuple[dict, dict]:
+    """The rows and cluster assignments of ``factors`` out of an entry scored at ``wide``."""
+    keep = {int(f) for f in factors}
+    index = [list(wide).index(int(f)) for f in factors]
+    rows = [r for r in meta["rows"] if int(r["factor"]) in keep]
+    arrays = {k: (v[index] if k.startswith("assign/") else v) for k, v in arrays.items()}
+    return {**meta, "rows": rows}, arrays
 
 
 def validate_grid(configs: Sequence[TrainConfig], data_root=None) -> None:

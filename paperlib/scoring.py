@@ -107,6 +107,9 @@ def score_tables(rows: list[dict], names: Sequence[str]) -> tuple[pd.DataFrame, 
     if not rows:
         raise ValueError("no images of the hierarchy's subclasses in the split")
     per = pd.DataFrame(rows)
+    # one column order, whether the rows were just computed or read back from JSON (keys sorted)
+    first = [c for c in ("superclass", "layer", "factor", "ami", "purity") if c in per.columns]
+    per = per[first + [c for c in per.columns if c not in first]]
     depth = {n: i for i, n in enumerate(names)}
     mean = per.groupby(["layer", "factor"], sort=False)[["ami", "purity"]].mean().reset_index()
     for df in (per, mean):

@@ -1,0 +1,50 @@
+"""Projected GPU-hours of each paper experiment (``paperlib.config.EXPERIMENTS`` at profile ``paper``).
+
+A projection, not a measurement: models x epochs x training images / throughput. Throughput per
+architecture family on one H100 (bf16, 224 px, batch 256):
+
+* ResNet-50: **measured**, 4,636 img/s compiled (bench/RESULTS.md, GPU section, 2026-11-27).
+* VGG-16 (and +BN, +LN), ViT-B/32: **estimates**, not measured on a GPU yet: ResNet-50's measured
+  rate scaled by forward FLOPs (ResNet-50 4.1, VGG-16 15.5, ViT-B/32 4.4 GFLOPs per image), so VGG-16
+  at about 1,230 img/s and ViT-B/32 at about 4,320 img/s.
+
+Training images per BREEDS dataset: the BREEDS paper's split sizes (Santurkar et al. 2021, Table 1);
+scoring time (Ward on the validation images) is not counted. Run: ``python bench/project_gpu_hours.py``.
+"""
+
+from __future__ import annotations
+
+from paperlib.config import EXPERIMENTS, experiment_configs, get_profile
+
+RESNET50_IMG_S = 4636.0  # measured, H100, compiled, bf16 (bench/RESULTS.md)
+GFLOPS = {"resnet": 4.1, "vgg": 15.5, "vgg_bn": 15.5, "vgg_ln": 15.5, "vit": 4.4}
+MEASURED = {"resnet"}
+TRAIN_IMAGES = {"entity13": 334_712, "living17": 88_400, "nonliving26": 132_765}
+
+
+def img_per_s(family: str) -> float:
+    return RESNET50_IMG_S * GFLOPS["resnet"] / GFLOPS[family]
+
+
+def main() -> None:
+    prof = get_profile("paper")
+    print(f"{'experiment':28} {'models':>6}  {'by family':34} {'GPU-hours':>10}  basis")
+    total_models: dict = {}
+    for name in EXPERIMENTS:
+        cfgs = experiment_configs(prof, name)
+        hours, fams = 0.0, {}
+        for c in cfgs:
+            fam = prof.family(c.arch)
+            fams[fam] = fams.get(fam, 0) + 1
+            hours += c.epochs * TRAIN_IMAGES[c.dataset] / img_per_s(fam) / 3600
+            total_models[(c.arch, c.dataset, c.hierarchy, c.loss, c.seed)] = (fam, c)
+        basis = "measured rate" if set(fams) <= MEASURED else "ResNet-50 measured, others estimated"
+        by = ", ".join(f"{n} {f}" for f, n in fams.items())
+        print(f"{name:28} {len(cfgs):>6}  {by:34} {hours:>10,.0f}  {basis}")
+    hours = sum(c.epochs * TRAIN_IMAGES[c.dataset] / img_per_s(f) / 3600 for f, c in total_models.values())
+    print(f"{'all experiments (distinct)':28} {len(total_models):>6}  {'':34} {hours:>10,.0f}  "
+          "models shared by experiments counted once")
+
+
+if __name__ == "__main__":
+    main()
