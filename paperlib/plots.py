@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 __all__ = ["HIERARCHY_COLORS", "FAMILY_COLORS", "layer_profile", "factor_grid", "plot_profile", "over_training",
-           "heatmap", "relative_depth", "ood_purity"]
+           "heatmap", "relative_depth", "ood_purity", "stack"]
 
 HIERARCHY_COLORS = {"standard": "tab:green", "shuffled": "tab:orange"}
 #: One colour per architecture family (Fig. 7): the VGGs in blues, ResNet red, ViT purple.
@@ -257,4 +257,41 @@ def ood_purity(ood: pd.DataFrame, *, hue: str = "loss", col: str = "set", metric
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(metric)
     axes[0, -1].legend(fontsize=7, title=hue, title_fontsize=8)
+    return fig
+
+
+def stack(figures: Sequence[plt.Figure], *, dpi: int = 100) -> plt.Figure:
+    """Several finished figures one above the other, as one figure (e.g. one gallery per seed).
+
+    Each figure is rendered to pixels at ``dpi`` and drawn in its own row, at its own aspect, so a
+    chapter glues one figure whatever the number of panels. Galleries are images already: nothing is
+    lost that the page would show. The input figures are left open (close them).
+
+    Parameters
+    ----------
+    figures : sequence of matplotlib.figure.Figure
+        At least one.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Width of the widest input; height the sum of theirs.
+    """
+    import numpy as np
+
+    if not figures:
+        raise ValueError("stack needs at least one figure")
+    images = []
+    for f in figures:
+        f.set_dpi(dpi)
+        f.canvas.draw()
+        images.append(np.asarray(f.canvas.buffer_rgba()))
+    width = max(im.shape[1] for im in images) / dpi
+    heights = [im.shape[0] / dpi for im in images]
+    fig, axes = plt.subplots(len(images), 1, figsize=(width, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights, "hspace": 0.0})
+    fig.subplots_adjust(left=0, right=1, top=1, bottom=0)
+    for ax, im in zip(axes[:, 0], images):
+        ax.imshow(im, interpolation="none")
+        ax.set_axis_off()
     return fig

@@ -117,3 +117,21 @@ def test_plot_gallery_from_files_and_float_images(tmp_path):
         plt.close(fig)
     with pytest.raises(ValueError, match="empty selection"):
         gallery.plot_gallery(gray, [], ["a"], subclass_labels=s)
+
+
+def test_stack_keeps_every_figure_at_its_pixel_size():
+    """plots.stack: one figure per row, each at its own size (a chapter glues one figure for any number of seeds)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from paperlib import plots
+
+    figs = [plt.figure(figsize=(4, 2), dpi=50), plt.figure(figsize=(3, 1), dpi=50)]
+    figs[0].add_subplot().imshow(np.zeros((4, 4)))
+    out = plots.stack(figs, dpi=50)
+    assert tuple(out.get_size_inches()) == (4.0, 3.0)
+    images = [ax.get_images()[0].get_array() for ax in out.axes]
+    assert [im.shape[:2] for im in images] == [(100, 200), (50, 150)]
+    with pytest.raises(ValueError, match="at least one"):
+        plots.stack([])
+    plt.close("all")

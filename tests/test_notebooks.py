@@ -52,8 +52,8 @@ def test_book_builds_with_warnings_as_errors(built_smoke_book):
     assert html.count("tag_hide-input") == 2  # parameter cells folded behind a toggle
     claims_html = (built_smoke_book.html / "claims.html").read_text()
     assert "reproduced" in claims_html and "Markdown object" not in claims_html
-    # seven claims x verdict, measured text and explanation, pasted as prose
-    assert claims_html.count('class="pasted-text"') == 21 and "<code" not in claims_html
+    # seven claims x verdict, measured text and explanation, and the self-supervised context, pasted as prose
+    assert claims_html.count('class="pasted-text"') == 22 and "<code" not in claims_html
     for claim, page in (("Claim 1", "04_within_network"), ("Claim 3", "06_transfer"), ("Claim 4", "07_losses"),
                         ("Claim 5", "07_losses"),
                         ("Claim 6", "08_architecture"), ("Claim 7", "09_consistency")):
