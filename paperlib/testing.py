@@ -17,7 +17,7 @@ import numpy as np
 from . import breeds, names
 
 __all__ = ["write_cifar100_fixture", "write_imagenet_fixture", "write_folder_fixture", "write_cifar10_fixture",
-           "write_svhn_fixture", "write_ood_folder_fixture", "write_pets_fixture"]
+           "write_svhn_fixture", "write_ood_folder_fixture", "write_pets_fixture", "Interrupted", "interrupt_at"]
 
 
 def write_cifar100_fixture(root: str | Path, per_class: dict[str, int] | None = None, seed: int = 0) -> Path:
@@ -202,3 +202,17 @@ def write_pets_fixture(root: str | Path, breeds: Sequence[str] = ("Abyssinian", 
         lines.append(f"{stem} {c + 1} {1 + (breeds[c][0].islower())} {c + 1}")
     (d / "annotations" / "test.txt").write_text("\n".join(lines) + "\n")
     return Path(root)
+
+
+class Interrupted(Exception):
+    """Raised by the callback of :func:`interrupt_at`: a training run stopped as a kill would stop it."""
+
+
+def interrupt_at(epoch: int):
+    """An ``on_epoch_end`` callback for :func:`paperlib.train.train_model` that raises
+    :class:`Interrupted` once ``epoch`` is checkpointed (tests of resumption)."""
+    def stop(done: int, record: dict) -> None:
+        if done == epoch:
+            raise Interrupted(f"interrupted after epoch {epoch}")
+    return stop
+

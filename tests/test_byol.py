@@ -17,6 +17,7 @@ from paperlib import (
     data,
     models,
     names,
+    testing,
     train,
 )
 
@@ -143,15 +144,8 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path):
     cfg = tiny_byol(seed=2)
     ref = train.train_model(cfg, cache_dir=tmp_path / "a", progress=False)
 
-    class Killed(Exception):
-        pass
-
-    def kill(epoch, record):
-        if epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train.train_model(cfg, cache_dir=tmp_path / "b", progress=False, on_epoch_end=kill)
+    with pytest.raises(testing.Interrupted):
+        train.train_model(cfg, cache_dir=tmp_path / "b", progress=False, on_epoch_end=testing.interrupt_at(1))
     state = cache.load(train.model_dir(cfg, tmp_path / "b") / "checkpoint.pt")
     assert state["epoch"] == 1 and any(k.startswith("target_backbone.") for k in state["byol"])
     assert any(k.startswith("prediction.") for k in state["byol"]) and "optimizer" in state

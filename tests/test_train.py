@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from paperlib import cache, config, train
+from paperlib import cache, config, testing, train
 
 
 def tiny(**kw):
@@ -34,15 +34,8 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path):
     cfg = tiny(seed=1)
     ref = train.train_model(cfg, cache_dir=tmp_path / "a", progress=False)
 
-    class Killed(Exception):
-        pass
-
-    def kill(epoch, record):
-        if epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train.train_model(cfg, cache_dir=tmp_path / "b", progress=False, on_epoch_end=kill)
+    with pytest.raises(testing.Interrupted):
+        train.train_model(cfg, cache_dir=tmp_path / "b", progress=False, on_epoch_end=testing.interrupt_at(1))
     ckpt = train.model_dir(cfg, tmp_path / "b") / "checkpoint.pt"
     assert cache.is_valid(ckpt) and cache.load(ckpt)["epoch"] == 1
     resumed_epochs = []
