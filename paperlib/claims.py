@@ -707,7 +707,7 @@ def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, 
     )
 
 
-def self_supervised_context(ood: pd.DataFrame, accuracy: pd.DataFrame) -> str:
+def self_supervised_context(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01) -> str:
     """What the self-supervised (BYOL) model shows beside claim 3's two supervised ones, as a sentence.
 
     Per architecture and set, the mean purity over factors (mean over seeds) of the BYOL model, of the
@@ -721,6 +721,8 @@ def self_supervised_context(ood: pd.DataFrame, accuracy: pd.DataFrame) -> str:
         ``factor``, ``purity``).
     accuracy : pandas.DataFrame
         Its accuracy table (``arch``, ``training``, ``accuracy``, ``accuracy_of``).
+    margin : float
+        Purity differences within it are "level with" (as claims 4 and 5 count a floor-level gap as none).
 
     Returns
     -------
@@ -739,9 +741,14 @@ def self_supervised_context(ood: pd.DataFrame, accuracy: pd.DataFrame) -> str:
             if obj not in st:
                 continue
             others = {k: float(v) for k, v in st.items() if k not in names.SELF_SUPERVISED}
-            below = [words.get(k, k) for k, v in others.items() if v > st[obj]]
-            place = ("above every supervised model" if not below else "below every supervised model"
-                     if len(below) == len(others) else f"below the model trained on {' and '.join(below)} only")
+            side = {k: "above" if st[obj] > v + margin else "below" if st[obj] < v - margin else "level with"
+                    for k, v in others.items()}
+            if len(set(side.values())) == 1:
+                place = {"above": "above every supervised model", "below": "below every supervised model",
+                         "level with": f"level with every supervised model (within {margin})"}[next(iter(side.values()))]
+            else:
+                place = "; ".join(f"{w} the model trained on {' and '.join(words.get(k, k) for k in side if side[k] == w)}"
+                                  for w in ("above", "level with", "below") if w in side.values())
             vs = ", ".join(f"{v:.3f} with {words.get(k, k)}" for k, v in others.items())
             parts.append(f"on {name} ({arch}) {obj.upper()} reaches {st[obj]:.3f}, against {vs}: {place}")
     acc = accuracy[accuracy["training"].isin(ssl)] if "training" in accuracy else accuracy.iloc[0:0]

@@ -219,3 +219,14 @@ def test_readout_recovers_a_linear_rule():
     acc = float((model(xs).argmax(1) == y).float().mean())
     assert acc > 0.7  # least squares on one-hot labels of a linear rule
     assert F.one_hot(y, 4).float().mean(0).max() < 0.9  # not one class
+
+
+def test_context_calls_a_tie_level_not_above():
+    rows = [{"arch": "r", "hierarchy": h, "seed": 0, "set": "s", "factor": 1, "purity": p, "loss": l, "training": t}
+            for t, h, l, p in (("standard", "standard", "softmax", 1.0), ("subclass", "subclass", "softmax", 0.8),
+                               ("byol", "standard", "byol", 1.0))]
+    acc = pd.DataFrame([{"arch": "r", "training": "byol", "accuracy": 0.4, "accuracy_of": byol.ACCURACY_OF}])
+    text = claims.self_supervised_context(pd.DataFrame(rows), acc)
+    assert "above the model trained on subclass labels; level with the model trained on superclass labels" in text
+    tie = pd.DataFrame([{**r, "purity": 1.0} for r in rows])
+    assert "level with every supervised model (within 0.01)" in claims.self_supervised_context(tie, acc)
