@@ -122,18 +122,19 @@ def test_mini_width_and_image_size():
 
 
 def test_vgg_norm_layers():
-    from timm.layers import LayerNorm2d
-
     bn = build_model("vgg_mini_bn", 3)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in bn.modules()) == 13
     assert sum(isinstance(m, nn.BatchNorm1d) for m in bn.modules()) == 2
     ln = build_model("vgg_mini_ln", 3)
-    assert sum(isinstance(m, LayerNorm2d) for m in ln.modules()) == 13
+    assert sum(isinstance(m, nn.GroupNorm) and m.num_groups == 1 for m in ln.modules()) == 13
     assert sum(type(m) is nn.LayerNorm for m in ln.modules()) == 2
-    # LayerNorm2d normalises each position over channels only.
+    # A conv layer norm normalises each example over all its channels and positions (Ba et al.),
+    # not each position over its channels.
     norm = ln.features[1]
     y = norm(torch.randn(2, 8, 5, 5) * 3 + 1)
-    assert torch.allclose(y.mean(1), torch.zeros(2, 5, 5), atol=1e-5)
+    assert torch.allclose(y.mean((1, 2, 3)), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(y.var((1, 2, 3), unbiased=False), torch.ones(2), atol=1e-4)
+    assert not torch.allclose(y.mean(1), torch.zeros(2, 5, 5), atol=1e-2)
     plain = build_model("vgg_mini", 3)
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) for m in plain.modules())
 
