@@ -47,7 +47,7 @@ from . import names
 
 __all__ = [
     "CorruptArtifact", "key_of", "canonical", "save", "load", "is_valid", "cached", "artifact_dir",
-    "lock", "try_save", "discard", "write_atomic", "atomic_path", "file_sha256",
+    "lock", "try_save", "is_written", "discard", "write_atomic", "atomic_path", "file_sha256",
     "sidecar", "KINDS",
 ]
 
@@ -356,6 +356,14 @@ def is_valid(path: Path | str) -> bool:
         return True
     except (FileNotFoundError, CorruptArtifact):
         return False
+
+
+def is_written(path: Path | str) -> bool:
+    """Whether ``path`` and its checksum sidecar both exist: written in full by :func:`save` (the
+    sidecar is renamed into place after the file), without reading either. For listings over many
+    large artifacts (``cache list``, ``paperlib status``); what is then loaded is still verified."""
+    path = Path(path)
+    return path.exists() and sidecar(path).exists()
 
 
 def discard(path: Path | str) -> None:

@@ -87,7 +87,7 @@ def _code_now(kind: str):
 
 
 def _state(kind: str, d: Path, verify: bool) -> str:
-    ok = (lambda p: cache.is_valid(p)) if verify else (lambda p: p.exists() and cache.sidecar(p).exists())
+    ok = cache.is_valid if verify else cache.is_written
     main = {"models": ["model.pt"], "scores": ["scores.json", "arrays.npz"], "decoded": ["meta.json", "images.npy"],
             "probes": ["probe.json"], "transfer": ["transfer.json"]}[kind]
     if kind == "decoded":

@@ -250,7 +250,7 @@ class ModelJob(submitit.helpers.Checkpointable):
         mdir = train.model_dir(self.cfg, self.cache_dir, self.data_root)
         if rank == 0:
             prog = train.progress_of(mdir)
-            start = 0 if cache.is_valid(mdir / "model.pt") or prog is None else int(prog["epoch"])
+            start = 0 if cache.is_written(mdir / "model.pt") or prog is None else int(prog["epoch"])
             _update_record(rec, state="running", attempt={"host": socket.gethostname(), "pid": os.getpid(),
                                                           "job_id": env.job_id, "start_epoch": start, "time": _now()})
             log.info("job %s: %s %s/%s seed %d %s, from epoch %d of %d", env.job_id, self.cfg.arch, self.cfg.dataset,
@@ -295,14 +295,17 @@ def _scores_dir(cfg: TrainConfig, profile: str, overrides: dict, cache_dir, data
 
 
 def _done(cfg: TrainConfig, profile: str, overrides: dict, cache_dir, data_root, score: bool) -> bool:
+    """Whether the model (and with ``score`` its all-factor scores) is written in the cache. Checked
+    without reading the files (:func:`paperlib.cache.is_written`: a VGG-16 is a gigabyte); a file
+    corrupted since is found when it is loaded, and then trained or scored again."""
     from . import train
 
-    if not cache.is_valid(train.model_dir(cfg, cache_dir, data_root) / "model.pt"):
+    if not cache.is_written(train.model_dir(cfg, cache_dir, data_root) / "model.pt"):
         return False
     if not score or cfg.hierarchy == "subclass":
         return True
     d = _scores_dir(cfg, profile, overrides, cache_dir, data_root)
-    return cache.is_valid(d / "scores.json") and cache.is_valid(d / "arrays.npz")
+    return cache.is_written(d / "scores.json") and cache.is_written(d / "arrays.npz")
 
 
 def pending(configs: Sequence[TrainConfig], profile: str, overrides: dict | None = None, *, cache_dir=None,
@@ -524,7 +527,7 @@ def status(configs: Sequence[TrainConfig], profile: str, overrides: dict | None 
         prog = train.progress_of(mdir)
         epochs = f"epoch {prog['epoch']}/{cfg.epochs}" if prog else f"epoch 0/{cfg.epochs}"
         job_id, logf = (rec.job_id, rec.stderr) if rec else (None, None)
-        if cache.is_valid(mdir / "model.pt"):
+        if cache.is_written(mdir / "model.pt"):
             scored = _done(cfg, profile, overrides, cache_dir, data_root, True)
             state, detail = "cached", ("scored" if scored else "not scored") if score else ""
         elif _lock_held(mdir):

@@ -203,3 +203,16 @@ def test_read_only_cache_serves_valid_entries_and_computes_the_rest(tmp_path, mo
         d = cache.artifact_dir(tmp_path, "models", Cfg())  # its config.json cannot be written either
     assert any("not writable; result kept in memory only" in str(x.message) for x in w)
     assert not missing.exists() and d.is_dir()
+
+
+def test_is_written_sees_the_pair_without_reading_it(tmp_path):
+    from paperlib import cache
+
+    f = tmp_path / "a.json"
+    assert not cache.is_written(f)
+    f.write_text("{}")
+    assert not cache.is_written(f)  # no checksum sidecar: not written by save
+    cache.save(f, {"x": 1})
+    assert cache.is_written(f) and cache.is_valid(f)
+    f.write_text('{"x": 2}')  # changed afterwards: still "written", no longer valid (load would say so)
+    assert cache.is_written(f) and not cache.is_valid(f)
