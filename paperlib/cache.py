@@ -47,7 +47,7 @@ from . import names
 
 __all__ = [
     "CorruptArtifact", "key_of", "canonical", "save", "load", "is_valid", "cached", "artifact_dir",
-    "lock", "try_save", "is_written", "discard", "write_atomic", "atomic_path", "file_sha256",
+    "lock", "is_locked", "try_save", "is_written", "discard", "write_atomic", "atomic_path", "file_sha256",
     "sidecar", "KINDS",
 ]
 
@@ -231,6 +231,27 @@ def lock(directory: Path | str, *, what: str | None = None):
     """
     d = Path(directory)
     return _flock(d / ".lock", what=what or f"to finish {d}")
+
+
+def is_locked(directory: Path | str) -> bool:
+    """Whether another process holds the per-artifact lock of :func:`lock` on ``directory`` (e.g. a
+    model being trained); takes and releases it at once when it is free. False where there is no lock file."""
+    f = Path(directory) / ".lock"
+    if not f.exists():
+        return False
+    try:
+        fd = os.open(f, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases the lock if it was taken
+    return False
 
 
 def _pair_lock(path: Path, shared: bool = False):

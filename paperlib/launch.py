@@ -454,28 +454,6 @@ class ModelStatus:
     log: str | None
 
 
-def _lock_held(directory: Path) -> bool:
-    """Whether another process holds ``<directory>/.lock`` (a model being trained)."""
-    import fcntl
-
-    f = directory / ".lock"
-    if not f.exists():
-        return False
-    try:
-        fd = os.open(f, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # closing releases the lock if it was taken
-    return False
-
-
 def _pid_alive(pid: str) -> bool:
     try:
         os.kill(int(pid), 0)
@@ -530,7 +508,7 @@ def status(configs: Sequence[TrainConfig], profile: str, overrides: dict | None 
         if cache.is_written(mdir / "model.pt"):
             scored = _done(cfg, profile, overrides, cache_dir, data_root, True)
             state, detail = "cached", ("scored" if scored else "not scored") if score else ""
-        elif _lock_held(mdir):
+        elif cache.is_locked(mdir):
             state, detail = "running", epochs
         else:
             sched = _scheduler_state(rec) if rec else None

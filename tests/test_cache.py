@@ -216,3 +216,14 @@ def test_is_written_sees_the_pair_without_reading_it(tmp_path):
     assert cache.is_written(f) and cache.is_valid(f)
     f.write_text('{"x": 2}')  # changed afterwards: still "written", no longer valid (load would say so)
     assert cache.is_written(f) and not cache.is_valid(f)
+
+
+def test_is_locked_sees_a_held_lock_and_takes_none(tmp_path):
+    from paperlib import cache
+
+    assert not cache.is_locked(tmp_path)  # no lock file yet
+    with cache.lock(tmp_path):
+        assert cache.is_locked(tmp_path)
+    assert not cache.is_locked(tmp_path)
+    with cache.lock(tmp_path):  # is_locked left it free: it can be taken again
+        pass
