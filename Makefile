@@ -23,7 +23,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "paperlib needs Python >= 3.11 (numpy, pandas and scipy of the lock do); $(PYTHON) is $$($(PYTHON) -V 2>&1). Run: make PYTHON=python3.11" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	@$(PY) -c 'import shutil, sys; free = shutil.disk_usage("$(VENV)").free / 2**30; free < 7 and print(f"warning: {free:.1f} GiB free beside $(VENV); the pinned install (torch with its CUDA libraries) takes about 6.5 GiB", file=sys.stderr)'
+	$(PY) -m pip install -q --disable-pip-version-check --no-cache-dir -r requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
