@@ -1,14 +1,16 @@
 """One-pass, multi-layer embedding extraction.
 
 Forward hooks at every probe point of a model record all layers' activations in a single forward
-pass per batch (:class:`ProbeRecorder`). :func:`extract` returns one embedding matrix per probe point
-for a (small) set of images; :func:`iter_superclasses` walks a split superclass by superclass so a
-flattened layer of a whole split never sits in memory at once (SPEC.md, "Extraction").
+pass per batch (:class:`ProbeRecorder`). :func:`iter_embeddings` streams them batch by batch (the
+linear probes train on that stream: a whole split's flattened layers never sit in memory);
+:func:`extract` collects the stream into one embedding matrix per probe point for a (small) set of
+images; :func:`iter_superclasses` walks a split superclass by superclass so a flattened layer of a
+whole split never sits in memory at once (SPEC.md, "Extraction").
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -17,7 +19,8 @@ from torch import nn
 from . import data, names
 from .hierarchy import Hierarchy
 
-__all__ = ["POOLS", "ProbeRecorder", "pool_activation", "extract", "iter_superclasses", "resolve_layers"]
+__all__ = ["POOLS", "ProbeRecorder", "pool_activation", "iter_embeddings", "extract", "iter_superclasses",
+           "resolve_layers"]
 
 POOLS = names.POOLS
 
@@ -116,6 +119,64 @@ class ProbeRecorder:
         self._handles.clear()
 
 
+def iter_embeddings(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, Any]],
+    points: Sequence[Any],
+    *,
+    stats: Any,
+    pool: str = "flatten",
+    l2_normalize: bool = False,
+    device: torch.device | str = "cpu",
+    amp: bool = False,
+) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor, Any]]:
+    """Stream the embeddings of image batches at several probe points, one forward pass per batch.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model from :func:`paperlib.models.build_model`, in eval mode.
+    batches : iterable of (torch.Tensor of uint8, shape ``(b, 3, H, W)``, labels)
+        Evaluation-transformed images, e.g. from :func:`paperlib.data.iterate_batches` with
+        ``train=False``; the labels are passed through untouched.
+    points : sequence of probe points
+        From :func:`resolve_layers`.
+    stats
+        What :func:`paperlib.data.normalize` normalises with (a dataset's statistics or a
+        :class:`paperlib.data.Preprocess`).
+    pool, l2_normalize, device, amp
+        As :func:`extract`.
+
+    Yields
+    ------
+    embeddings : dict of str -> torch.Tensor of float32, shape ``(b, n_features)``
+        One entry per probe point, in depth order, on ``device``.
+    logits : torch.Tensor, shape ``(b, n_classes)``
+    labels
+        The batch's labels as given.
+
+    Notes
+    -----
+    Gradients are off inside each batch's forward pass only, not across the ``yield``: a consumer
+    that trains on the stream (:mod:`paperlib.probe`) keeps its own grad mode.
+    """
+    device = torch.device(device)
+    with ProbeRecorder(model, points) as rec:
+        for x, y in batches:
+            with torch.no_grad():
+                x = data.normalize(data.to_device(x, device), stats)
+                if device.type == "cuda":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+                    out = model(x)
+                emb = {}
+                for p in points:
+                    e = pool_activation(rec.activations[p.name].float(), pool)
+                    emb[p.name] = nn.functional.normalize(e, dim=1) if l2_normalize else e
+                rec.activations.clear()
+            yield emb, out, y
+
+
 @torch.no_grad()
 def extract(
     model: nn.Module,
@@ -182,31 +243,22 @@ def extract(
         image_size = preprocess.size
     stats = preprocess if preprocess is not None else split.dataset
     lo = 0
-    with ProbeRecorder(model, points) as rec:
-        for x, _ in data.iterate_batches(split, dummy, batch_size=batch_size, train=False, image_size=image_size,
-                                         num_workers=num_workers, preprocess=preprocess):
-            x = data.normalize(data.to_device(x, device), stats)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-                out = model(x)
-            batch = {}
-            for p in points:
-                e = pool_activation(rec.activations[p.name].float(), pool)
-                batch[p.name] = torch.nn.functional.normalize(e, dim=1) if l2_normalize else e
-            rec.activations.clear()
-            if lo == 0:  # the first batch tells the widths: one array per probe point for the whole split
-                on_device = _keep_on_device(keep, device, n * sum(e.shape[1] * 4 for e in batch.values()))
-                for name, e in batch.items():
-                    emb[name] = (torch.empty((n, e.shape[1]), dtype=torch.float32, device=device) if on_device
-                                 else np.empty((n, e.shape[1]), dtype=np.float32))
-                logits = np.empty((n, out.shape[1]), dtype=np.float32)
-            hi = lo + len(x)
+    batches = data.iterate_batches(split, dummy, batch_size=batch_size, train=False, image_size=image_size,
+                                   num_workers=num_workers, preprocess=preprocess)
+    for batch, out, _ in iter_embeddings(model, batches, points, stats=stats, pool=pool, l2_normalize=l2_normalize,
+                                         device=device, amp=amp):
+        if lo == 0:  # the first batch tells the widths: one array per probe point for the whole split
+            on_device = _keep_on_device(keep, device, n * sum(e.shape[1] * 4 for e in batch.values()))
             for name, e in batch.items():
-                dst = emb[name][lo:hi]
-                (dst if isinstance(dst, torch.Tensor) else torch.from_numpy(dst)).copy_(e)
-            torch.from_numpy(logits[lo:hi]).copy_(out.float())
-            lo = hi
+                emb[name] = (torch.empty((n, e.shape[1]), dtype=torch.float32, device=device) if on_device
+                             else np.empty((n, e.shape[1]), dtype=np.float32))
+            logits = np.empty((n, out.shape[1]), dtype=np.float32)
+        hi = lo + len(out)
+        for name, e in batch.items():
+            dst = emb[name][lo:hi]
+            (dst if isinstance(dst, torch.Tensor) else torch.from_numpy(dst)).copy_(e)
+        torch.from_numpy(logits[lo:hi]).copy_(out.float())
+        lo = hi
     if lo == 0:
         emb = {p.name: np.zeros((0, 0), np.float32) for p in points}
     return emb, logits

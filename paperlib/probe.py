@@ -489,25 +489,10 @@ def _layer_batches(model, split: data.Split, targets: np.ndarray, index: np.ndar
     increasing array of positions; ``targets`` is aligned with the whole split): one forward pass
     per batch, in the split's order or (``seed``) a seeded random order."""
     batches = [index[b] for b in _batch_order(len(index), batch_size, seed)]
-    amp = ecfg.extract_bf16 and device.type == "cuda"
-    # grad mode is set per batch, not around the loop: a context held across ``yield`` would leak
-    # into the consumer's probe updates
-    with extract.ProbeRecorder(model, points) as rec:
-        for x, y in _image_batches(split, targets, batches, batch_size, ecfg, num_workers):
-            with torch.no_grad():
-                x = data.normalize(x.to(device), split.dataset)
-                if device.type == "cuda":
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    model(x)
-                out = {}
-                for p in points:
-                    e = extract.pool_activation(rec.activations[p.name].float(), ecfg.pool)
-                    if ecfg.l2_normalize:
-                        e = nn.functional.normalize(e, dim=1)
-                    out[p.name] = e
-                rec.activations.clear()
-            yield out, y
+    images = _image_batches(split, targets, batches, batch_size, ecfg, num_workers)
+    for emb, _, y in extract.iter_embeddings(model, images, points, stats=split.dataset, pool=ecfg.pool,
+                                             l2_normalize=ecfg.l2_normalize, device=device, amp=ecfg.extract_bf16):
+        yield emb, y
 
 
 def _compute(trained: train.Trained, points, ecfg: EvalConfig, pcfg: ProbeConfig, data_root, cache_dir,

@@ -106,3 +106,22 @@ def test_batches_land_in_their_rows_and_placement_is_checked(model, split):
     np.testing.assert_allclose(logits_ragged[40:80], direct, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"unknown embedding placement 'gpu'; valid: \['host', 'device', 'auto'\]"):
         extract.extract(model, split, keep="gpu")
+
+
+def test_streamed_embeddings_equal_the_collected_ones_and_keep_the_consumers_grad_mode(model, split):
+    points = extract.resolve_layers(model, ["stage2_block1", "penultimate"])
+    labels = np.arange(len(split))
+    batches = data.iterate_batches(split, labels, batch_size=24, train=False)
+    seen, grad_modes = [], []
+    for emb, logits, y in extract.iter_embeddings(model, batches, points, stats=split.dataset, pool="avg",
+                                                  l2_normalize=True):
+        grad_modes.append(torch.is_grad_enabled())  # the consumer's mode, as a probe trainer sees it
+        assert list(emb) == ["stage2_block1", "penultimate"] and not logits.requires_grad
+        seen.append((emb, logits, y))
+    assert [len(y) for _, _, y in seen] == [24, 24, 24, 8] and all(grad_modes)
+    np.testing.assert_array_equal(np.concatenate([np.asarray(y) for _, _, y in seen]), labels)  # labels untouched
+    whole, whole_logits = extract.extract(model, split, layers=["stage2_block1", "penultimate"], pool="avg",
+                                          l2_normalize=True, batch_size=24)
+    for name in whole:
+        np.testing.assert_array_equal(torch.cat([e[name] for e, _, _ in seen]).numpy(), whole[name])
+    np.testing.assert_array_equal(torch.cat([lg for _, lg, _ in seen]).numpy(), whole_logits)
