@@ -164,9 +164,7 @@ def iter_embeddings(
     with ProbeRecorder(model, points) as rec:
         for x, y in batches:
             with torch.no_grad():
-                x = data.normalize(data.to_device(x, device), stats)
-                if device.type == "cuda":
-                    x = x.contiguous(memory_format=torch.channels_last)
+                x = data.model_input(x, stats, device)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
                     out = model(x)
                 emb = {}

@@ -311,9 +311,7 @@ def train_step(
     loss : torch.Tensor, scalar, on ``device`` (no host synchronisation); penalty included
     correct : torch.Tensor, scalar int64, on ``device``
     """
-    x = data.normalize(x.to(device, non_blocking=True), dataset)
-    if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = data.model_input(x, dataset, device)
     y = y.to(device, non_blocking=True)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
         logits = net(x)
@@ -351,9 +349,7 @@ def byol_step(
     -------
     torch.Tensor, scalar, on ``device``: the loss (no host synchronisation)
     """
-    x1, x2 = (data.normalize(v.to(device, non_blocking=True), dataset) for v in (x1, x2))
-    if device.type == "cuda":
-        x1, x2 = (v.contiguous(memory_format=torch.channels_last) for v in (x1, x2))
+    x1, x2 = (data.model_input(v, dataset, device) for v in (x1, x2))
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
         loss = net(x1, x2)
     opt.zero_grad(set_to_none=True)
@@ -472,7 +468,7 @@ def _readout_batches(cfg: TrainConfig, split: data.Split, targets, device: torch
     """The training split in order, unaugmented (the evaluation crop), normalised, on ``device``."""
     for x, y in data.iterate_batches(split, targets, batch_size=cfg.batch_size, train=False, image_size=cfg.image_size,
                                      device=device, num_workers=num_workers):
-        yield data.normalize(x.to(device), cfg.dataset), y
+        yield data.model_input(x, cfg.dataset, device), y
 
 
 def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_root, cache_dir, num_workers: int,

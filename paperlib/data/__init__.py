@@ -23,7 +23,7 @@ from .. import config, names
 from ..hierarchy import Hierarchy
 from ..names import DATASETS, IMAGENET_DATASETS
 from . import cifar, imagenet, synthetic
-from .augment import COLOUR_DISTORTION, augment_batch, centre_crop_whole, colour_distort, to_device
+from .augment import COLOUR_DISTORTION, augment_batch, centre_crop_whole, colour_distort, model_input, to_device
 from .folder import (
     FOLDER_DATASET,
     IMAGE_EXTENSIONS,
@@ -57,7 +57,7 @@ from .synthetic import (
 __all__ = [
     "DATASETS", "IMAGENET_DATASETS", "DataNotFound", "Split", "load_split", "base_hierarchy", "hierarchy_for",
     "check_data", "ensure_data", "synthetic_images", "Preprocess", "normalize", "NORMALIZE", "INTERPOLATIONS",
-    "augment_batch", "centre_crop_whole", "colour_distort", "COLOUR_DISTORTION", "to_device", "ImageFiles", "iterate_batches", "decode_once", "WHOLE_MAX_ASPECT",
+    "augment_batch", "centre_crop_whole", "colour_distort", "COLOUR_DISTORTION", "to_device", "model_input", "ImageFiles", "iterate_batches", "decode_once", "WHOLE_MAX_ASPECT",
     "folder_split", "folder_root", "folder_dataset_split", "folder_dataset_hierarchy",
     "VAL_EVERY", "ood_split", "check_ood", "ensure_ood", "find_bad_images", "drop_bad_images", "FolderLayoutError", "BadImageError", "FOLDER_DATASET",
     "IMAGE_EXTENSIONS", "LAYOUT", "SYN_SHAPES", "SYN_VARIANTS", "SYN_FREQUENCIES", "SYN_TEXTURE_CONTRAST",

@@ -7,6 +7,7 @@ import math
 import torch
 
 from .. import names
+from .preprocess import Preprocess, normalize
 
 __all__ = ["COLOUR_DISTORTION", "augment_batch", "centre_crop_whole", "colour_distort"]
 
@@ -97,6 +98,14 @@ def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
     if device.type != "cuda" or t.device.type == "cuda":
         return t.to(device)
     return t.pin_memory().to(device, non_blocking=True)
+
+
+def model_input(x: torch.Tensor, stats: "str | Preprocess", device: torch.device | str) -> torch.Tensor:
+    """What a model's forward pass takes: uint8 images ``(batch, 3, H, W)`` on ``device``
+    (:func:`to_device`), standardised (:func:`paperlib.data.normalize` with ``stats``, a dataset name or a
+    :class:`Preprocess`), float32, and channels-last in memory on CUDA, as the models there are."""
+    x = normalize(to_device(x, device), stats)
+    return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cuda" else x
 
 
 def _resample_boxes(
