@@ -21,7 +21,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import cache, cluster, data, experiment, extract, metrics, provenance, train
 from .config import Profile, TrainConfig, cache_root

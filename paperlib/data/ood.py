@@ -47,7 +47,7 @@ OOD_SOURCES = {
 
 
 def _not_found(name: str, root: Path, looked: str) -> DataNotFound:
-    dl = (f" or let torchvision download it with `python -m paperlib data --profile quick --download`"
+    dl = (" or let torchvision download it with `python -m paperlib data --profile quick --download`"
           if name in ("cifar10", "svhn") else "")
     return DataNotFound(f"the out-of-distribution set {name!r} is not in the data root {root} (looked for {looked}).\n"
                         f"Put {OOD_SOURCES[name]}{dl}. Choose another root with data_root=... or $PAPERLIB_DATA.\n"
