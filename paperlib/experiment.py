@@ -11,7 +11,6 @@ pooled penultimate embeddings and the superclass accuracy are cached under ``<ca
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 from dataclasses import dataclass
@@ -137,23 +136,20 @@ def evaluate(
     root = cache_root(cache_dir)
     key = scores_key(trained.config, ecfg, data_root, trained.epoch)
     d = root / "scores" / cache.key_of(key)  # looked at before it is made: a wider entry may serve
-    sj, an = d / "scores.json", d / "arrays.npz"
-    wider = None if cache.is_valid(sj) and cache.is_valid(an) else _wider_entry(trained, ecfg, root, data_root)
-    if not wider:
+    entry = _finished(d) or _wider_entry(trained, ecfg, root, data_root)
+    if entry is None:
         d = cache.artifact_dir(root, "scores", key)
-    with contextlib.nullcontext() if cache.is_valid(sj) and cache.is_valid(an) or wider else cache.lock(d, what=f"to score {d}"):
-        # checked again under the lock: another run may just have written them
-        if cache.is_valid(sj) and cache.is_valid(an):
-            meta, arrays = cache.load(sj), cache.load(an)
-        elif wider:
-            meta, arrays = _factor_subset(*wider, ecfg.factors)
-        else:
-            res = _compute(trained, ecfg, data_root, cache_dir, device, progress, batch_size)
-            arrays = {f"assign/{n}": a for n, a in res["assignments"].items()}
-            arrays.update(subclass=res["subclass"], superclass=res["superclass"], penultimate=res["penultimate"])
-            meta = {"rows": res["rows"], "accuracy": res["accuracy"], "names": res["names"]}
-            if cache.try_save(an, arrays, root=root):  # scores.json last: it marks the entry finished
-                cache.try_save(sj, meta, root=root)
+        with cache.lock(d, what=f"to score {d}"):
+            entry = _finished(d)  # checked again under the lock: another run may just have written it
+            if entry is None:
+                res = _compute(trained, ecfg, data_root, cache_dir, device, progress, batch_size)
+                arrays = {f"assign/{n}": a for n, a in res["assignments"].items()}
+                arrays.update(subclass=res["subclass"], superclass=res["superclass"], penultimate=res["penultimate"])
+                meta = {"rows": res["rows"], "accuracy": res["accuracy"], "names": res["names"]}
+                if cache.try_save(d / "arrays.npz", arrays, root=root):  # scores.json last: it marks the entry finished
+                    cache.try_save(d / "scores.json", meta, root=root)
+                entry = meta, arrays
+    meta, arrays = entry
     mean, per = scoring.score_tables(meta["rows"], meta["names"])
     return Evaluation(
         scores=mean, per_superclass=per, accuracy=float(meta["accuracy"]),
@@ -167,9 +163,19 @@ def evaluate(
 ALL_FACTORS = tuple(range(1, 11))
 
 
-def _wider_entry(trained: train.Trained, ecfg: EvalConfig, root: Path, data_root) -> tuple | None:
-    """``(meta, arrays, factors)`` of a finished scores entry that differs from ``ecfg`` only in
-    scoring every factor of :data:`ALL_FACTORS` (a superset of ``ecfg.factors``), or None.
+def _finished(d: Path) -> tuple[dict, dict] | None:
+    """``(meta, arrays)`` of the finished scores entry in folder ``d``, each file read and verified
+    once, or None where it is missing or corrupt (``scores.json`` is written last: it marks an entry
+    finished)."""
+    try:
+        return cache.load(d / "scores.json"), cache.load(d / "arrays.npz")
+    except (FileNotFoundError, cache.CorruptArtifact):
+        return None
+
+
+def _wider_entry(trained: train.Trained, ecfg: EvalConfig, root: Path, data_root) -> tuple[dict, dict] | None:
+    """``(meta, arrays)`` of ``ecfg.factors`` read out of a finished scores entry that differs from
+    ``ecfg`` only in scoring every factor of :data:`ALL_FACTORS` (a superset of ``ecfg.factors``), or None.
 
     Ward cuts one tree per layer at every factor's cluster count, and each cut is scored on its own,
     so the scores of a subset of factors are rows of the wider entry (``tests/test_launch.py``
@@ -177,11 +183,8 @@ def _wider_entry(trained: train.Trained, ecfg: EvalConfig, root: Path, data_root
     if tuple(ecfg.factors) == ALL_FACTORS or not set(ecfg.factors) <= set(ALL_FACTORS):
         return None
     wide = dataclasses.replace(ecfg, factors=ALL_FACTORS)
-    d = root / "scores" / cache.key_of(scores_key(trained.config, wide, data_root, trained.epoch))
-    sj, an = d / "scores.json", d / "arrays.npz"
-    if not (cache.is_valid(sj) and cache.is_valid(an)):
-        return None
-    return cache.load(sj), cache.load(an), ALL_FACTORS
+    found = _finished(root / "scores" / cache.key_of(scores_key(trained.config, wide, data_root, trained.epoch)))
+    return None if found is None else _factor_subset(*found, ALL_FACTORS, ecfg.factors)
 
 
 def _factor_subset(meta: dict, arrays: dict, wide: Sequence[int], factors: Sequence[int]) -> tuple[dict, dict]:
