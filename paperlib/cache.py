@@ -46,7 +46,7 @@ import numpy as np
 from . import names
 
 __all__ = [
-    "CorruptArtifact", "key_of", "canonical", "save", "load", "is_valid", "cached", "artifact_dir",
+    "CorruptArtifact", "key_of", "canonical", "save", "load", "is_valid", "cached", "artifact_path", "artifact_dir",
     "lock", "is_locked", "try_save", "is_written", "discard", "write_atomic", "atomic_path", "file_sha256",
     "sidecar", "KINDS",
 ]
@@ -92,9 +92,15 @@ def key_of(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def artifact_path(root: Path, kind: str, config: Any) -> Path:
+    """``<root>/<kind>/<key_of(config)>``, the folder :func:`artifact_dir` makes, without making it
+    (for looking before computing, and for read-only listings)."""
+    return Path(root) / kind / key_of(config)
+
+
 def artifact_dir(root: Path, kind: str, config: Any) -> Path:
     """``<root>/<kind>/<key_of(config)>``, created, with ``config.json`` written once."""
-    d = Path(root) / kind / key_of(config)
+    d = artifact_path(root, kind, config)
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a read-only cache: what it lacks is computed and kept in memory

@@ -135,7 +135,7 @@ def evaluate(
     device = train.resolve_device(device)
     root = cache_root(cache_dir)
     key = scores_key(trained.config, ecfg, data_root, trained.epoch)
-    d = root / "scores" / cache.key_of(key)  # looked at before it is made: a wider entry may serve
+    d = cache.artifact_path(root, "scores", key)  # looked at before it is made: a wider entry may serve
     entry = _finished(d) or _wider_entry(trained, ecfg, root, data_root)
     if entry is None:
         d = cache.artifact_dir(root, "scores", key)
@@ -183,7 +183,7 @@ def _wider_entry(trained: train.Trained, ecfg: EvalConfig, root: Path, data_root
     if tuple(ecfg.factors) == ALL_FACTORS or not set(ecfg.factors) <= set(ALL_FACTORS):
         return None
     wide = dataclasses.replace(ecfg, factors=ALL_FACTORS)
-    found = _finished(root / "scores" / cache.key_of(scores_key(trained.config, wide, data_root, trained.epoch)))
+    found = _finished(cache.artifact_path(root, "scores", scores_key(trained.config, wide, data_root, trained.epoch)))
     return None if found is None else _factor_subset(*found, ALL_FACTORS, ecfg.factors)
 
 

@@ -149,7 +149,7 @@ def record_path(cfg: TrainConfig, cache_dir=None, data_root=None) -> Path:
     """``<cache>/jobs/<model key>.json``: what the jobs of the model ``cfg`` did."""
     from . import train
 
-    return cache_root(cache_dir) / "jobs" / f"{train.model_dir(cfg, cache_dir, data_root).name}.json"
+    return cache_root(cache_dir) / "jobs" / f"{train.model_dir(cfg, cache_dir, data_root, create=False).name}.json"
 
 
 @dataclass
@@ -247,7 +247,7 @@ class ModelJob(submitit.helpers.Checkpointable):
             torch.set_num_threads(self.threads)
         rank = env.global_rank
         rec = record_path(self.cfg, self.cache_dir, self.data_root)
-        mdir = train.model_dir(self.cfg, self.cache_dir, self.data_root)
+        mdir = train.model_dir(self.cfg, self.cache_dir, self.data_root, create=False)
         if rank == 0:
             prog = train.progress_of(mdir)
             start = 0 if cache.is_written(mdir / "model.pt") or prog is None else int(prog["epoch"])
@@ -291,7 +291,7 @@ def _scores_dir(cfg: TrainConfig, profile: str, overrides: dict, cache_dir, data
     from . import experiment
 
     ecfg = get_profile(profile, **overrides).eval_config(experiment.ALL_FACTORS, "flatten", True)
-    return cache.artifact_dir(cache_root(cache_dir), "scores", experiment.scores_key(cfg, ecfg, data_root))
+    return cache.artifact_path(cache_root(cache_dir), "scores", experiment.scores_key(cfg, ecfg, data_root))
 
 
 def _done(cfg: TrainConfig, profile: str, overrides: dict, cache_dir, data_root, score: bool) -> bool:
@@ -300,7 +300,7 @@ def _done(cfg: TrainConfig, profile: str, overrides: dict, cache_dir, data_root,
     corrupted since is found when it is loaded, and then trained or scored again."""
     from . import train
 
-    if not cache.is_written(train.model_dir(cfg, cache_dir, data_root) / "model.pt"):
+    if not cache.is_written(train.model_dir(cfg, cache_dir, data_root, create=False) / "model.pt"):
         return False
     if not score or cfg.hierarchy == "subclass":
         return True
@@ -500,7 +500,7 @@ def status(configs: Sequence[TrainConfig], profile: str, overrides: dict | None 
     overrides = overrides or {}
     rows = []
     for cfg in configs:
-        mdir = train.model_dir(cfg, cache_dir, data_root)
+        mdir = train.model_dir(cfg, cache_dir, data_root, create=False)
         rec = JobRecord.load(record_path(cfg, cache_dir, data_root))
         prog = train.progress_of(mdir)
         epochs = f"epoch {prog['epoch']}/{cfg.epochs}" if prog else f"epoch 0/{cfg.epochs}"

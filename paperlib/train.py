@@ -195,13 +195,16 @@ def training_of(cfg: TrainConfig) -> str:
     return cfg.loss if cfg.loss in names.SELF_SUPERVISED else cfg.hierarchy
 
 
-def model_dir(cfg: TrainConfig, cache_dir: str | Path | None = None, data_root: str | Path | None = None) -> Path:
+def model_dir(cfg: TrainConfig, cache_dir: str | Path | None = None, data_root: str | Path | None = None,
+              create: bool = True) -> Path:
     """Cache folder of the model trained with ``cfg`` by the current code on the current data.
 
     ``<cache>/models/<key>/``, keyed by :func:`model_key`; its ``config.json`` spells the key out.
     After a change of code or data the key, hence the folder, is new; the old one is left alone.
+    ``create=False`` only names the folder (for read-only looks: ``paperlib status``).
     """
-    return cache.artifact_dir(cache_root(cache_dir), "models", model_key(cfg, data_root))
+    make = cache.artifact_dir if create else cache.artifact_path
+    return make(cache_root(cache_dir), "models", model_key(cfg, data_root))
 
 
 #: Small file beside a model's checkpoint, rewritten after every epoch: ``{"epoch", "epochs",

@@ -219,3 +219,13 @@ def test_bad_launcher_arguments_are_refused_before_any_compute(tmp_path, capsys)
         launch.submit([], "smoke", launcher="pbs")
     with pytest.raises(ValueError, match="gpus_per_node"):
         launch.Resources(gpus_per_node=-1)
+
+
+def test_status_and_pending_only_look_they_make_no_cache_folders(tmp_path):
+    cache = tmp_path / "cache"
+    prof = get_profile("smoke", epochs=EPOCHS)
+    cfgs = [prof.train_config("resnet", hierarchy=h) for h in ("standard", "shuffled")]
+    assert [r.state for r in launch.status(cfgs, "smoke", {"epochs": EPOCHS}, cache_dir=cache)] == ["missing"] * 2
+    assert launch.pending(cfgs, "smoke", {"epochs": EPOCHS}, cache_dir=cache) == cfgs
+    made = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*")) if cache.exists() else []
+    assert not [p for p in made if p.startswith(("models", "scores"))], made
