@@ -98,10 +98,12 @@ def scores_key(cfg: TrainConfig, ecfg: EvalConfig, data_root: str | Path | None 
         (:func:`paperlib.provenance.code_version` ``("scores")``: the training code and the
         extraction, clustering and scoring code) and ``data``
         (:func:`paperlib.provenance.data_identity` of both splits); and ``epoch`` for the scores of
-        a training snapshot (:func:`paperlib.train.load_snapshot`), absent for the finished model.
+        a training snapshot (:func:`paperlib.train.load_snapshot`), absent for the finished model; and
+        ``pretrained`` for a model read from a checkpoint (:func:`paperlib.train.with_pretrained`).
     """
-    key = {"train": cache.canonical(cfg.key_dict()), "eval": cache.canonical(ecfg), "code": provenance.code_version("scores"),
-           "data": provenance.data_identity(cfg.dataset, data_root, splits=("train", "val"))}
+    key = train.with_pretrained({"train": cache.canonical(cfg.key_dict()), "eval": cache.canonical(ecfg),
+                                 "code": provenance.code_version("scores"),
+                                 "data": provenance.data_identity(cfg.dataset, data_root, splits=("train", "val"))}, cfg)
     if epoch is not None:
         key["epoch"] = int(epoch)
     return key

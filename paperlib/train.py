@@ -41,7 +41,7 @@ from .hierarchy import Hierarchy
 log = logging.getLogger(__name__)
 
 __all__ = ["Trained", "train_model", "train_step", "byol_step", "accuracy_of", "training_of", "build_for", "load_snapshot", "snapshot_path", "lr_at", "EMA", "model_dir",
-           "model_key", "resolve_device", "PROGRESS", "progress_of"]
+           "model_key", "with_pretrained", "pretrained_identity", "resolve_device", "PROGRESS", "progress_of"]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -169,8 +169,14 @@ def model_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
         (:func:`paperlib.provenance.data_identity` of the training split); and ``pretrained``
         (:func:`pretrained_identity`) for a model read from a checkpoint.
     """
-    key = {"config": cache.canonical(cfg.key_dict()), "code": provenance.code_version("models"),
-           "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",))}
+    return with_pretrained({"config": cache.canonical(cfg.key_dict()), "code": provenance.code_version("models"),
+                            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",))}, cfg)
+
+
+def with_pretrained(key: dict, cfg: TrainConfig) -> dict:
+    """``key`` with, for a model read from ``cfg.pretrained``, that file's identity under ``"pretrained"``
+    (:func:`pretrained_identity`), so that every cache key of such a model (its weights here, its scores,
+    probes and out-of-distribution clusters) changes with the file's content, not only with its path."""
     if cfg.pretrained is not None:
         key["pretrained"] = pretrained_identity(cfg)
     return key

@@ -47,13 +47,10 @@ def transfer_key(cfg: TrainConfig, name: str, split: data.Split, per_class: int 
                  data_root=None) -> dict:
     """The cache key of :func:`ood_scores`: the model's configuration and training data, the set, the
     factors and the code (:func:`paperlib.provenance.code_version` ``("transfer")``)."""
-    key = {"train": cache.canonical(cfg.key_dict()), "code": provenance.code_version("transfer"),
-           "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
-           "ood": {"set": name, "per_class": per_class, **ood_identity(split)},
-           "factors": [int(f) for f in factors]}
-    if cfg.pretrained is not None:  # weights read from a file: its content, not only its path
-        key["pretrained"] = train.pretrained_identity(cfg)
-    return key
+    return train.with_pretrained({"train": cache.canonical(cfg.key_dict()), "code": provenance.code_version("transfer"),
+                                  "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
+                                  "ood": {"set": name, "per_class": per_class, **ood_identity(split)},
+                                  "factors": [int(f) for f in factors]}, cfg)
 
 
 def _embed(trained: train.Trained, split: data.Split, device, batch_size: int, num_workers: int) -> np.ndarray:

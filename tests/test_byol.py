@@ -230,3 +230,26 @@ def test_context_calls_a_tie_level_not_above():
     assert "above the model trained on subclass labels; level with the model trained on superclass labels" in text
     tie = pd.DataFrame([{**r, "purity": 1.0} for r in rows])
     assert "level with every supervised model (within 0.01)" in claims.self_supervised_context(tie, acc)
+
+
+def test_every_cache_key_of_a_checkpoint_model_follows_the_files_content(tmp_path):
+    from paperlib import experiment, probe, transfer
+
+    f = tmp_path / "byol_r.pt"
+    cfg = tiny_byol().replace(pretrained=str(f))
+    prof = config.get_profile("smoke")
+    ecfg = prof.eval_config((1,), "flatten", True)
+    ood = data.load_split("synthetic", "val", per_subclass=1)
+
+    def keys():
+        return [cache.key_of(k) for k in (
+            train.model_key(cfg), experiment.scores_key(cfg, ecfg),
+            probe.probe_key(cfg, ecfg, probe.ProbeConfig(), ["penultimate"]),
+            transfer.transfer_key(cfg, "synthetic_ood", ood, None, (1,)))]
+
+    torch.save({k: v for k, v in tiny_backbone(seed=1).state_dict().items()}, f)
+    first = keys()
+    torch.save({k: v for k, v in tiny_backbone(seed=2).state_dict().items()}, f)  # same path, other weights
+    second = keys()
+    assert all(a != b for a, b in zip(first, second)), (first, second)
+    assert len(set(first)) == 4
