@@ -119,6 +119,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 5.0
     ema_decay: float = 0.99
+    grad_clip: float | None = None  # clip the global gradient norm to this (None: no clipping, the paper's recipe)
     augment: str = "rrc_flip"  # "rrc_flip": random resized crop (area 0.05-1) + flip; "crop_flip": pad-4 crop + flip
     train_per_subclass: int | None = None
     seed: int = 0
@@ -156,6 +157,9 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.snapshot_epochs must be None or a non-empty list of epochs in "
                                  f"1..{self.epochs} (the epochs trained), got {snaps!r}")
             object.__setattr__(self, "snapshot_epochs", tuple(sorted(set(snaps))))
+        if self.grad_clip is not None and (isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float))
+                                           or not self.grad_clip > 0):
+            raise ValueError(f"TrainConfig.grad_clip must be None or a positive number, got {self.grad_clip!r}")
 
     def with_snapshots(self, points: int | None) -> "TrainConfig":
         """A copy keeping ``points`` EMA snapshots spread evenly over training (:func:`snapshot_epochs`);
@@ -169,7 +173,7 @@ class TrainConfig:
         keeps snapshots is a different artifact (it holds more files).
         """
         d = dataclasses.asdict(self)
-        for optional in ("snapshot_epochs", "pretrained"):  # keys of models without them stay as they were
+        for optional in ("snapshot_epochs", "pretrained", "grad_clip"):  # keys of models without them stay as they were
             if d[optional] is None:
                 del d[optional]
         return d
@@ -236,6 +240,7 @@ class Profile:
     lr_scale: dict[str, float] = field(default_factory=dict)
     epoch_scale: dict[str, float] = field(default_factory=dict)  # family -> factor on ``epochs`` (rounded, >= 1)
     ema_decay: float = 0.99  # the paper's; smaller for short schedules, so the average spans a small part
+    grad_clip: float | None = None  # global gradient-norm clipping (TrainConfig.grad_clip); None: the paper's recipe
     decode_once: bool = False  # decode image files once at image_size * 256 / 224 (data.decode_once)
     compile: bool = False  # train through torch.compile on CUDA (train_model(compile=...); not in any key)
     ood_sets: tuple[str, ...] = ()  # out-of-distribution sets (paperlib.data.ood) of the transfer and loss chapters
@@ -347,6 +352,7 @@ class Profile:
             train_per_subclass=self.train_per_subclass,
             seed=seed,
             ema_decay=self.ema_decay,
+            grad_clip=self.grad_clip,
             amp=self.amp,
             decode_size=self._decode_size(dataset or self.dataset),
         ).with_snapshots(None if loss in names.SELF_SUPERVISED else self.snapshot_points)  # no readout in a snapshot

@@ -81,6 +81,16 @@ def score_superclass(
     return rows, labels
 
 
+def _check_finite(emb: dict, model: str, superclass: str) -> None:
+    """Refuse embeddings with non-finite values before any clustering, naming the model and the layers."""
+    bad = [name for name, e in emb.items()
+           if not (torch.isfinite(e).all() if isinstance(e, torch.Tensor) else np.isfinite(e).all())]
+    if bad:
+        raise ValueError(f"model {model}: the embeddings of superclass {superclass!r} hold non-finite values (inf or "
+                         f"nan) at {', '.join(bad)}; the model's weights or activations diverged. Retrain it (a lower "
+                         f"learning rate) before clustering")
+
+
 def score_tables(rows: list[dict], names: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-superclass score rows -> the profile (unweighted means over superclasses) and the rows as a table.
 
@@ -234,6 +244,7 @@ def score_layers(
             if last is None:
                 last = np.zeros((len(split), e.shape[1]), dtype=np.float32)
             last[index] = e
+        _check_finite(emb, desc or getattr(model, "arch", type(model).__name__), hierarchy.superclasses[s])
         new_rows, labels = score_superclass(emb, split.subclass[index], len(hierarchy.groups[s]), factors, s, device)
         rows += new_rows
         for name, lab in labels.items():

@@ -44,6 +44,31 @@ __all__ = ["Trained", "train_model", "train_step", "byol_step", "accuracy_of", "
            "model_key", "with_pretrained", "pretrained_identity", "resolve_device", "PROGRESS", "progress_of"]
 
 
+class NonFiniteLoss(FloatingPointError):
+    """Training diverged: the loss (or the weights) stopped being finite. Nothing of the run is cached."""
+
+
+#: How often (in steps) a CUDA run looks at its loss on the host: each look is a synchronisation,
+#: so on a GPU the check reads a flag accumulated on the device every few steps; on a CPU it is free
+#: and happens after every step.
+NONFINITE_CHECK_EVERY_CUDA = 16
+
+
+def _diverged(cfg: TrainConfig, path: Path, epoch: int, step: int, what: str = "loss") -> NonFiniteLoss:
+    """The error of a run whose ``what`` is no longer finite, after its checkpoint and lock are gone."""
+    # The run cannot go on from here, and a resume would diverge again: drop its partial state
+    # (the checkpoint, its progress record and any snapshot), so the entry holds no model.
+    for f in [path / "checkpoint.pt", path / PROGRESS, *path.glob("ema_epoch*.pt")]:
+        with contextlib.suppress(OSError):
+            if f.exists():
+                cache.discard(f)
+    return NonFiniteLoss(
+        f"training {cfg.arch} on {cfg.dataset}/{training_of(cfg)} (seed {cfg.seed}, loss {cfg.loss}) diverged: "
+        f"the {what} is not finite at step {step} (epoch {epoch + 1} of {cfg.epochs}); nothing of this run is "
+        f"cached. Lower the learning rate (lr {cfg.lr:g}; warm-up {cfg.warmup_epochs:g} epochs"
+        f"{'' if cfg.grad_clip is None else f', gradient clipping at {cfg.grad_clip:g}'}) and run again")
+
+
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"`` -> CUDA if available, else Apple's MPS, else the CPU; anything else goes to :class:`torch.device`.
 
@@ -121,6 +146,11 @@ class EMA:
                     state[pre + "running_mean"] = mod.running_mean / c
                     state[pre + "running_var"] = (mod.running_var - d**t) / c
         return state
+
+    @torch.no_grad()
+    def is_finite(self) -> bool:
+        """Whether every averaged weight is finite (one host synchronisation)."""
+        return bool(torch.stack([torch.isfinite(v).all() for v in self.shadow.values()]).all()) if self.shadow else True
 
     def state(self) -> dict:
         return {"decay": self.decay, "t": self.t, "shadow": self.shadow}
@@ -296,7 +326,7 @@ def _optimizer(cfg: TrainConfig, model: nn.Module, extra: nn.Module | None = Non
 
 def train_step(
     net: nn.Module, model: nn.Module, opt: torch.optim.Optimizer, ema: "EMA", loss_fn, x: torch.Tensor,
-    y: torch.Tensor, *, dataset: str, device: torch.device, amp: bool,
+    y: torch.Tensor, *, dataset: str, device: torch.device, amp: bool, grad_clip: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a uint8 batch: normalise, forward, loss, backward, SGD/AdamW, EMA.
 
@@ -314,6 +344,8 @@ def train_step(
     y : torch.Tensor of int64, shape ``(batch,)``
     amp : bool
         bf16 autocast (only on CUDA).
+    grad_clip : float, optional
+        Clip the global gradient norm to this value before the update (``TrainConfig.grad_clip``).
 
     Returns
     -------
@@ -332,6 +364,8 @@ def train_step(
             loss = loss + extra
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    if grad_clip is not None:  # the global gradient norm, as torch.nn.utils.clip_grad_norm_ defines it
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip, foreach=True)
     opt.step()
     ema.update(model)
     return loss.detach().float(), (logits.argmax(1) == y).sum()
@@ -588,11 +622,18 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
                                  dataset=cfg.dataset, device=device, amp=amp)
             else:
                 loss, correct = train_step(net, model, opt, ema, loss_fn, x, y, dataset=cfg.dataset, device=device,
-                                           amp=amp)
+                                           amp=amp, grad_clip=cfg.grad_clip)
                 tot_correct += correct
             tot_loss += loss * len(y)
             tot_n += len(y)
             bar.update(1)
+            if (device.type != "cuda" or (i + 1) % NONFINITE_CHECK_EVERY_CUDA == 0) and not torch.isfinite(tot_loss):
+                bar.close()
+                raise _diverged(cfg, path, epoch, step + 1)
+        if not torch.isfinite(tot_loss) or not ema.is_finite():  # before anything of the epoch is written
+            bar.close()
+            raise _diverged(cfg, path, epoch, (epoch + 1) * steps_per_epoch,
+                            "loss" if not torch.isfinite(tot_loss) else "averaged (EMA) weights")
         record = {"epoch": epoch + 1, "loss": float(tot_loss) / max(1, tot_n),
                   "train_acc": None if self_supervised else int(tot_correct) / max(1, tot_n),
                   "lr": opt.param_groups[0]["lr"]}

@@ -101,3 +101,44 @@ def test_snapshots_keep_the_ema_weights_of_chosen_epochs(tmp_path):
     for bad in ((0,), (4,), (), "1"):
         with pytest.raises(ValueError, match="snapshot_epochs"):
             plain.replace(snapshot_epochs=bad)
+
+
+def test_a_diverging_run_stops_at_once_and_caches_nothing(tmp_path):
+    """lr a million times the profile's: the loss is not finite within the first epoch; the error names
+    the model, the epoch and the learning rate, and the cache holds no model, checkpoint or snapshot."""
+    cfg = tiny(seed=4)
+    cfg = cfg.replace(lr=cfg.lr * 1e6, snapshot_epochs=(1, 2, 3))
+    epochs_done = []
+    with pytest.raises(train.NonFiniteLoss, match=r"resnet_mini .*diverged: the loss is not finite .*epoch 1 of 3.*"
+                                                   r"learning rate"):
+        train.train_model(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda e, r: epochs_done.append(e))
+    assert epochs_done == []  # stopped inside the first epoch, before anything of it was written
+    path = train.model_dir(cfg, tmp_path, create=False)
+    assert not list(path.glob("*.pt")) and not (path / train.PROGRESS).exists()
+    # the same configuration asked again diverges again: nothing diverged was served from the cache
+    with pytest.raises(train.NonFiniteLoss):
+        train.train_model(cfg, cache_dir=tmp_path, progress=False)
+
+
+def test_gradient_clipping_is_in_the_key_only_when_set():
+    cfg = tiny()
+    assert "grad_clip" not in cfg.key_dict() and cfg.replace(grad_clip=1.0).key_dict()["grad_clip"] == 1.0
+    with pytest.raises(ValueError, match="grad_clip"):
+        cfg.replace(grad_clip=0)
+
+
+def test_non_finite_embeddings_are_refused_before_clustering():
+    import numpy as np
+
+    from paperlib import data, extract, scoring
+
+    model = train.build_for(tiny(), 4).eval()
+    with torch.no_grad():
+        model.fc.weight.fill_(float("nan"))  # the logits; the probe points before it stay finite
+        next(model.parameters()).fill_(float("nan"))  # the first layer: every probe point after it is nan
+    split = data.load_split("synthetic", "val", per_subclass=4)
+    h = data.hierarchy_for("synthetic", "standard")
+    with pytest.raises(ValueError, match=r"model resnet_mini: the embeddings .* non-finite values .* stage1_block1"):
+        scoring.score_layers(model, split, h, [1])
+    emb, _ = extract.extract(train.build_for(tiny(), 4).eval(), split, layers=["penultimate"])
+    assert np.isfinite(emb["penultimate"]).all()  # a sound model passes
