@@ -16,4 +16,9 @@ one's own model and images), :mod:`~paperlib.claims`, :mod:`~paperlib.plots`,
 Importing the package has no side effects.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # the version is written once, in pyproject.toml; the installed metadata carries it
+    __version__ = version("paperlib")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
