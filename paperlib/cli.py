@@ -1,21 +1,23 @@
-"""Command line: ``python -m paperlib <command>`` (or the ``paperlib`` script).
+"""Command line: python -m paperlib COMMAND (or the paperlib script).
 
 Commands share the notebooks' configuration (profiles, cache, data root), so a cluster job needs no
 notebook and a notebook never retrains what a job already trained:
 
-``data``   check (and with ``--download``, fetch) the data a profile needs.
-``train``  train the models of a grid (cached by configuration; resumes after a kill); with
-           ``--launcher slurm|local`` as one job per model (a SLURM job array, or local processes,
-           through submitit; see paperlib.launch), each scored after training.
-``status`` per model of a grid or ``--experiment``: cached, running, queued, failed or missing.
-``extract`` train if needed and save validation embeddings of chosen probe points (.npz), in
-           float32 unless ``--bf16``.
-``score``  train if needed, cluster every layer and write the per-layer scores as CSV.
-``report`` the same probe for your own model (paperlib architecture or timm name, optional
-           checkpoint) and your own image folder ROOT/<superclass>/<subclass>/*.jpg:
-           profile.csv and profile.png (see paperlib.report).
-``cache``  ``list`` the cached artifacts (size, age, state, code/data current or stale) or
-           ``prune`` them (``--stale``, ``--older-than DAYS``, ``--kind``; ``--dry-run``).
+  data      check (and with --download, fetch) the data a profile needs.
+  train     train the models of a grid (cached by configuration; resumes after a kill); with
+            --launcher slurm|local as one job per model (a SLURM job array, or local processes,
+            through submitit; see paperlib.launch), each scored after training.
+  status    per model of a grid or --experiment: cached, running, queued, failed or missing.
+  extract   train if needed and save validation embeddings of chosen probe points (.npz), in
+            float32 unless --bf16.
+  score     train if needed, cluster every layer and write the per-layer scores as CSV.
+  report    the same probe for your own model (paperlib architecture or timm name, optional
+            checkpoint) and your own image folder ROOT/<superclass>/<subclass>/*.jpg:
+            profile.csv and profile.png (see paperlib.report).
+  cache     list the cached artifacts (size, age, state, code/data current or stale) or
+            prune them (--stale, --older-than DAYS, --kind; --dry-run).
+
+This text is the top-level --help, so it is plain text, not reStructuredText.
 """
 
 from __future__ import annotations
@@ -37,12 +39,18 @@ def _dataset(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+_DEVICE_HELP = "cuda, cuda:N, mps or cpu (default auto: CUDA, then Apple's MPS, then the CPU)"
+_NO_PROGRESS_HELP = "no progress bars (for logs and batch jobs)"
+_POOL_HELP = "how a convolutional map becomes one vector: {} (default {})"
+_L2_HELP = "scale embeddings to unit norm before clustering (default; the paper's choice)"
+
+
 def _grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick", help=f"{', '.join(names.PROFILES)} (default quick)")
     p.add_argument("--arch", nargs="+", default=["resnet"], help="families (resnet, vgg, ...) or architecture names")
     p.add_argument("--hierarchy", nargs="+", default=["standard"], choices=names.LABELS,
                    help="training labels: a hierarchy's superclasses, or subclass (train only: read out of distribution)")
-    p.add_argument("--seed", nargs="+", type=int, default=[0])
+    p.add_argument("--seed", nargs="+", type=int, default=[0], help="training seeds, one model each (default 0)")
     p.add_argument("--loss", nargs="+", default=["softmax"], help=f"{', '.join(names.LOSSES)} (default softmax)")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--dataset", default=None, type=_dataset,
@@ -50,8 +58,8 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
                         "your own ROOT/<superclass>/<subclass>/*.jpg (ROOT/train and ROOT/val if split)")
     p.add_argument("--data-root", default=None, help="data root (default $PAPERLIB_DATA)")
     p.add_argument("--cache-dir", default=None, help="artifact cache (default $PAPERLIB_CACHE)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", default="auto", help=_DEVICE_HELP)
+    p.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS_HELP)
 
 
 def _experiment_args(p: argparse.ArgumentParser) -> None:
@@ -80,12 +88,16 @@ def _slurm_extra(unknown: list[str]) -> tuple[tuple[str, object], ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m paperlib``."""
-    ap = argparse.ArgumentParser(prog="paperlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    ap = argparse.ArgumentParser(prog="paperlib", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("data", help="check or download the data of a profile")
     d.add_argument("--profile", default="quick", help=f"{', '.join(names.PROFILES)} (default quick)")
-    d.add_argument("--data-root", default=None)
+    d.add_argument("--data-root", default=None, help="data root (default $PAPERLIB_DATA)")
     d.add_argument("--download", action="store_true",
                    help="download what torchvision can (CIFAR-100, and the quick profile's CIFAR-10 and SVHN test sets)")
     d.add_argument("--dataset", default=None, type=_dataset, help="check this dataset instead of the profile's "
@@ -107,9 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "local executor, parallel processes on this machine (waits for them). Default: train here, "
                         "one model after another")
     j.add_argument("--job-dir", default=None, help="submitit's folder for logs and pickles (default <cache>/jobs/submitit)")
-    j.add_argument("--partition", default=None)
-    j.add_argument("--account", default=None)
-    j.add_argument("--qos", default=None)
+    j.add_argument("--partition", default=None, help="SLURM partition (default: the cluster's default)")
+    j.add_argument("--account", default=None, help="SLURM account to charge (default: yours)")
+    j.add_argument("--qos", default=None, help="SLURM quality of service (default: the account's)")
     j.add_argument("--nodes", type=int, default=1, help="nodes per model (DDP across them; default 1)")
     j.add_argument("--gpus-per-node", type=int, default=None,
                    help="GPUs per node, one DDP rank each (default 1 for slurm, 0 for local)")
@@ -134,8 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("extract", help="validation embeddings of one model at chosen probe points, as .npz")
     _grid_args(e)
-    e.add_argument("--layers", nargs="+", default=["penultimate"], help="probe points (default penultimate; 'all' for every one)")
-    e.add_argument("--pool", default="avg", choices=names.POOLS, help="default avg (flattened maps are large)")
+    e.add_argument("--layers", nargs="+", default=["penultimate"],
+                   help="probe points (default penultimate, as every layer's embeddings are large on disk; 'all' for "
+                        "every one)")
+    e.add_argument("--pool", default="avg", choices=names.POOLS,
+                   help=_POOL_HELP.format(", ".join(names.POOLS), "avg") + "; flattened maps are large on disk; "
+                        "score and report cluster the flattened maps, as the paper does")
     e.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
                    help="scale embeddings to unit norm (default, as they are clustered)")
     e.add_argument("--bf16", action="store_true",
@@ -144,10 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("score", help="per-layer AMI and purity of the models of a grid, as CSV")
     _grid_args(s)
-    s.add_argument("--factors", nargs="+", type=int, default=list(range(1, 11)))
-    s.add_argument("--pool", default="flatten", choices=names.POOLS)
-    s.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
-                   help="scale embeddings to unit norm before clustering (default; the paper's choice)")
+    # 1..10 is experiment.ALL_FACTORS (not imported: it would load torch), what every cluster job scores and
+    # the cache holds; a subset is read out of that entry, so the default costs no more than fewer factors
+    s.add_argument("--factors", nargs="+", type=int, default=list(range(1, 11)),
+                   help="overclustering factors: subclasses x factor clusters per superclass (default 1 to 10, "
+                        "every factor the cluster jobs score and cache; report's default is 1 3 5)")
+    s.add_argument("--pool", default="flatten", choices=names.POOLS, help=_POOL_HELP.format(", ".join(names.POOLS), "flatten"))
+    s.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True, help=_L2_HELP)
     s.add_argument("--out", default="-", help="CSV file (default stdout)")
 
     r = sub.add_parser("report", help="per-layer clustering profile of your own model on your own image folder",
@@ -161,26 +180,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--skip-bad-images", action="store_true",
                    help="skip image files that cannot be decoded (default: stop and list them)")
     r.add_argument("--folder", required=True, help="ROOT of ROOT/<superclass>/<subclass>/<image>")
-    r.add_argument("--factors", nargs="+", type=int, default=[1, 3, 5], help="overclustering factors (default 1 3 5)")
-    r.add_argument("--pool", default="flatten", choices=names.POOLS)
-    r.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True,
-                   help="scale embeddings to unit norm before clustering (default; the paper's choice)")
-    r.add_argument("--layers", nargs="+", default=None, help="probe points to score (default all)")
+    r.add_argument("--factors", nargs="+", type=int, default=[1, 3, 5],
+                   help="overclustering factors (default 1 3 5, unlike score's 1 to 10: nothing of your model is "
+                        "cached, every factor is computed anew, and profile.png draws one line per factor)")
+    r.add_argument("--pool", default="flatten", choices=names.POOLS, help=_POOL_HELP.format(", ".join(names.POOLS), "flatten"))
+    r.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=True, help=_L2_HELP)
+    r.add_argument("--layers", nargs="+", default=None,
+                   help="probe points to score (default all: the report is a per-layer profile)")
     r.add_argument("--image-size", type=int, default=None,
                    help="input side (default: the model's own, e.g. 224, or 32 for the mini models)")
-    r.add_argument("--batch-size", type=int, default=64)
+    r.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
     r.add_argument("--max-per-subclass", type=int, default=None, help="use at most N images per subclass")
     r.add_argument("--num-workers", type=int, default=0, help="image decoding workers")
     r.add_argument("--out-dir", required=True, help="output folder for profile.csv and profile.png")
-    r.add_argument("--device", default="auto")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--device", default="auto", help=_DEVICE_HELP)
+    r.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS_HELP)
     c = sub.add_parser("cache", help="list or prune the artifact cache")
     csub = c.add_subparsers(dest="action", required=True)
     for name, text in (("list", "one row per cached artifact"), ("prune", "remove stale or old artifacts")):
         a = csub.add_parser(name, help=text)
         a.add_argument("--cache-dir", default=None, help="artifact cache (default $PAPERLIB_CACHE)")
         a.add_argument("--data-root", default=None, help="data root, to check data identities (default $PAPERLIB_DATA)")
-        a.add_argument("--kind", nargs="+", default=None, choices=names.ARTIFACT_KINDS)
+        a.add_argument("--kind", nargs="+", default=None, choices=names.ARTIFACT_KINDS,
+                       help=f"only these kinds of artifact: {', '.join(names.ARTIFACT_KINDS)} (default all)")
         a.add_argument("--check-data", action=argparse.BooleanOptionalAction, default=None,
                        help="compare data identities for every dataset (default: only synthetic and CIFAR-100)")
     lst = csub.choices["list"]

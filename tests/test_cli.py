@@ -100,3 +100,68 @@ def test_data_checks_the_profiles_out_of_distribution_sets(tmp_path, capsys):
     assert cli.main(["data", "--profile", "quick", "--data-root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "cifar10 (out of distribution): ready" in out and "svhn (out of distribution): ready" in out
+
+
+def _subcommands(parser, path=()):
+    """(path, parser) of every parser and subparser of the command line."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _subcommands(sub, (*path, name))
+
+
+def _options(parser):
+    import argparse
+
+    return [a for a in parser._actions
+            if a.option_strings and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))]
+
+
+def test_version_is_the_installed_metadata(capsys):
+    from importlib.metadata import version
+
+    import paperlib
+
+    assert paperlib.__version__ == version("paperlib")
+    try:
+        cli.main(["--version"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert capsys.readouterr().out.strip() == f"paperlib {paperlib.__version__}"
+    out = subprocess.run([sys.executable, "-m", "paperlib", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"paperlib {paperlib.__version__}"
+
+
+def test_every_option_of_every_command_has_plain_help():
+    parser = cli.build_parser()
+    missing = [(" ".join(path), a.option_strings[0]) for path, p in _subcommands(parser) for a in _options(p)
+               if not a.help]
+    assert not missing, f"options without help: {missing}"
+    texts = [parser.format_help()] + [p.format_help() for _, p in _subcommands(parser)]
+    assert not [t for t in texts if "``" in t or ":mod:" in t or ":func:" in t], "reStructuredText in --help"
+
+
+#: Options whose default differs between commands, and why (the help of each says so too).
+DIFFERENT_DEFAULTS = {
+    # score: every factor the cluster jobs score and cache; report: nothing cached, one line per factor
+    "factors",
+    # extract writes embeddings to disk (flattened maps are large); score and report cluster the flattened maps
+    "pool",
+    # extract saves embeddings (penultimate: every layer's would be large); report draws the whole per-layer profile
+    "layers",
+    # extract writes a binary .npz and so requires a file; score's CSV goes to stdout unless a file is named
+    "out",
+}
+
+
+def test_the_same_option_has_the_same_default_in_every_command():
+    seen: dict[str, dict[str, object]] = {}
+    for path, p in _subcommands(cli.build_parser()):
+        for a in _options(p):
+            seen.setdefault(a.dest, {})[" ".join(path)] = a.default
+    differ = {dest: by_cmd for dest, by_cmd in seen.items()
+              if dest not in DIFFERENT_DEFAULTS and len({repr(v) for v in by_cmd.values()}) > 1}
+    assert not differ, f"one option, different defaults (add a stated reason to DIFFERENT_DEFAULTS): {differ}"
