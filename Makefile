@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
 EXECUTED := $(patsubst nbs/%,book/%,$(NOTEBOOKS))
 
-.PHONY: all book notebooks data test bench lock clean env
+.PHONY: all book notebooks data test test-fast bench lock clean env
 
 all: book
 
@@ -44,6 +44,10 @@ notebooks: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The fast loop: unit tests and doctests, no chapter executed and no book built (markers in pyproject).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not book and not slow"
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -42,6 +42,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: The whole module opens the built smoke book: `make test-fast` leaves it out.
+pytestmark = pytest.mark.book
+
 CHROMIUM = os.environ.get("PAPERLIB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 INSTALL_CHROMIUM = "apt-get install -y chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -3,9 +3,12 @@
 import subprocess
 import sys
 
+import pytest
+
 from paperlib import cache, config, train
 
 
+@pytest.mark.slow  # two torchrun processes train a model
 def test_torchrun_two_processes_train_one_model(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "paperlib", "train", "--profile", "smoke", "--arch", "resnet", "--epochs", "2",

@@ -47,6 +47,7 @@ def _task_pids(controller_pid: int) -> list[int]:
         return []
 
 
+@pytest.mark.slow  # two training jobs, a preemption and a chapter executed by papermill
 def test_local_launcher_requeues_a_preempted_job_resumes_it_and_the_chapter_trains_nothing(tmp_path, one_thread):
     import papermill as pm
 

@@ -13,6 +13,9 @@ import nbformat
 import papermill as pm
 import pytest
 
+#: Every test here executes chapters (or reads the executed smoke book): `make test-fast` leaves them out.
+pytestmark = pytest.mark.book
+
 REPO = Path(__file__).resolve().parents[1]
 
 NOTEBOOKS = sorted((REPO / "nbs").glob("*.ipynb"))

@@ -116,6 +116,7 @@ def test_environment_yml_installs_the_lock():
     assert "python=3.11" in env
 
 
+@pytest.mark.slow  # resolves against the package index
 def test_lock_is_what_the_resolver_makes_of_pyproject(tmp_path):
     """`make lock` on an unchanged pyproject reproduces the lock: the lock is generated, not edited."""
     out = tmp_path / "requirements.lock"
@@ -139,6 +140,7 @@ def _lock_pins_of(path: Path) -> dict:
         LOCK = saved
 
 
+@pytest.mark.slow  # resolves against the package index, once per platform
 @pytest.mark.parametrize("platform,macos", PLATFORMS, ids=[p for p, _ in PLATFORMS])
 def test_lock_resolves_on_each_platform(platform, macos, tmp_path):
     """Resolve the lock for a platform without installing: every package it needs there has a wheel
