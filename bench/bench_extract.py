@@ -37,7 +37,6 @@ import gc
 import resource
 
 import _benchutil as bu  # noqa: E402  (puts the repository on sys.path)
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 

@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import _benchutil as bu  # noqa: E402  (puts the repository on sys.path)
-
 import torch  # noqa: E402
 
 from paperlib import config, experiment, testing, train  # noqa: E402
@@ -90,7 +89,7 @@ def main(argv=None) -> int:
         print(f"train: {args.epochs} epochs x {steps} steps in {t_train:.1f} s; per epoch "
               + " ".join(f"{s:.1f}" for s in epoch_s)
               + f" s (the first includes decode-once and warm-up); later epochs {img_s:.0f} img/s, data included")
-        print(f"history: " + "; ".join(f"epoch {h['epoch']} loss {h['loss']:.3f} acc {h['train_acc']:.3f}" for h in tr.history))
+        print("history: " + "; ".join(f"epoch {h['epoch']} loss {h['loss']:.3f} acc {h['train_acc']:.3f}" for h in tr.history))
         print(f"evaluate: {n_layers} probe points x factors 1..10 (load, extract, Ward, scores) in {t_eval:.1f} s; "
               f"validation accuracy {float(acc['accuracy'].iloc[0]):.3f}")
         print(scores[scores.factor == 1][["layer", "ami", "purity"]].to_string(index=False))

@@ -39,7 +39,6 @@ import itertools
 import time
 
 import _benchutil as bu  # noqa: E402  (puts the repository on sys.path)
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 

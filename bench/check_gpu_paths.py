@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 
 import _benchutil as bu  # noqa: E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             err, rc = f"timed out after {args.timeout:.0f} s", -1
         wall = time.perf_counter() - t0
-        print("\n".join(l for l in out.splitlines() if not l.startswith("RESULT ")))
+        print("\n".join(line for line in out.splitlines() if not line.startswith("RESULT ")))
         if rc != 0:
             print(f"[{name} exited {rc}] {err[-2000:]}", file=sys.stderr)
             failed.append(name)

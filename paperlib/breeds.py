@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -76,7 +76,7 @@ def check_name(name: str) -> None:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped(name: str) -> dict:
     text = resources.files("paperlib.resources.breeds").joinpath(f"{name}.json").read_text()
     return json.loads(text)

@@ -8,8 +8,8 @@ ipywidgets drop-downs, for Jupyter; a built book shows :func:`cluster_view` of i
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

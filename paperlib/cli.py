@@ -370,8 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.experiment:
                 cfgs += [c for c in config.experiment_configs(prof, name) if c not in cfgs]
         else:
-            cfgs = [prof.train_config(a, hierarchy=h, seed=s, loss=l)
-                    for a in args.arch for h in args.hierarchy for s in args.seed for l in args.loss]
+            cfgs = [prof.train_config(a, hierarchy=h, seed=s, loss=loss)
+                    for a in args.arch for h in args.hierarchy for s in args.seed for loss in args.loss]
         experiment.validate_grid(cfgs, args.data_root)
         if args.command == "extract":
             if len(cfgs) != 1:

@@ -161,7 +161,7 @@ class TrainConfig:
                                            or not self.grad_clip > 0):
             raise ValueError(f"TrainConfig.grad_clip must be None or a positive number, got {self.grad_clip!r}")
 
-    def with_snapshots(self, points: int | None) -> "TrainConfig":
+    def with_snapshots(self, points: int | None) -> TrainConfig:
         """A copy keeping ``points`` EMA snapshots spread evenly over training (:func:`snapshot_epochs`);
         None: unchanged."""
         return self if points is None else self.replace(snapshot_epochs=snapshot_epochs(self.epochs, points))
@@ -178,7 +178,7 @@ class TrainConfig:
                 del d[optional]
         return d
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
@@ -269,7 +269,7 @@ class Profile:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                     raise ValueError(f"Profile.{table}[{fam!r}] must be a positive number, got {v!r}")
 
-    def replace(self, **changes: Any) -> "Profile":
+    def replace(self, **changes: Any) -> Profile:
         """A copy with some fields changed (unknown fields raise ``TypeError`` listing valid ones)."""
         valid = {f.name for f in dataclasses.fields(self)}
         bad = sorted(set(changes) - valid)

@@ -10,7 +10,8 @@ whole split never sits in memory at once (SPEC.md, "Extraction").
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,7 +67,7 @@ def resolve_layers(model: nn.Module | str, layers: Sequence[str] | None = None):
     if layers is None:
         return points
     names = [p.name for p in points]
-    bad = [l for l in layers if l not in names]
+    bad = [layer for layer in layers if layer not in names]
     if bad:
         raise ValueError(f"unknown layer(s) {bad} for {label}; valid: {names}")
     return tuple(p for p in points if p.name in set(layers))
@@ -101,7 +102,7 @@ class ProbeRecorder:
 
         return fn
 
-    def __enter__(self) -> "ProbeRecorder":
+    def __enter__(self) -> ProbeRecorder:
         modules = dict(self.model.named_modules())
         for p in self.points:
             if p.module not in modules:

@@ -138,7 +138,7 @@ class Hierarchy:
         return self.subclass_names[subclass] if self.subclass_names else str(subclass)
 
     # ------------------------------------------------------------ transforms
-    def shuffled(self, seed: int) -> "Hierarchy":
+    def shuffled(self, seed: int) -> Hierarchy:
         """A seeded random re-assignment of subclasses to superclasses (paper Sec. 5.1).
 
         The number of subclasses per superclass is kept; every subclass lands in exactly one
@@ -168,7 +168,7 @@ class Hierarchy:
             subclass_names=self.subclass_names,
         )
 
-    def fine(self) -> "Hierarchy":
+    def fine(self) -> Hierarchy:
         """Every subclass its own class: the labels of a model trained on subclass labels (paper Sec. 5.2).
 
         Returns
@@ -197,7 +197,7 @@ class Hierarchy:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Hierarchy":
+    def from_dict(cls, d: dict) -> Hierarchy:
         """Build from :meth:`to_dict` output."""
         return cls(
             name=d["name"],

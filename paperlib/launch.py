@@ -40,9 +40,10 @@ import shlex
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import submitit
 
@@ -174,7 +175,7 @@ class JobRecord:
         cache.save(path, dataclasses.asdict(self))
 
     @classmethod
-    def load(cls, path: Path) -> "JobRecord | None":
+    def load(cls, path: Path) -> JobRecord | None:
         try:
             return cls(**cache.load(path)) if cache.is_valid(path) else None
         except (cache.CorruptArtifact, TypeError):

@@ -6,7 +6,7 @@ Pure functions of embeddings and labels; the chapter ``03_method`` feeds them an
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

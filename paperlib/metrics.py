@@ -12,7 +12,7 @@ necessarily ``0..k-1``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
@@ -185,7 +185,7 @@ def get_metric(name: str) -> Metric:
         ) from None
 
 
-def _resolve(metric: Union[str, Metric]) -> Metric:
+def _resolve(metric: str | Metric) -> Metric:
     if isinstance(metric, str):
         return get_metric(metric)
     if not callable(metric):
@@ -193,7 +193,7 @@ def _resolve(metric: Union[str, Metric]) -> Metric:
     return metric
 
 
-def per_group_scores(metric: Union[str, Metric], labels_a, labels_b, groups) -> dict[Any, float]:
+def per_group_scores(metric: str | Metric, labels_a, labels_b, groups) -> dict[Any, float]:
     """Compute ``metric`` separately within each group.
 
     Parameters
@@ -235,7 +235,7 @@ def per_group_scores(metric: Union[str, Metric], labels_a, labels_b, groups) -> 
     return out
 
 
-def per_group_mean(metric: Union[str, Metric], labels_a, labels_b, groups) -> float:
+def per_group_mean(metric: str | Metric, labels_a, labels_b, groups) -> float:
     """Unweighted mean over groups of ``metric`` computed within each group.
 
     This is how the paper averages over superclasses (code): every superclass counts once,

@@ -13,8 +13,8 @@ run. :func:`score_superclass` scores one superclass's embeddings; :func:`score_t
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -9,8 +9,8 @@ a researcher's two-level image folder (``"folder:ROOT"``) of the smoke world's i
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -6,8 +6,8 @@ is then scored like a finished model (:func:`paperlib.experiment.evaluate`, cach
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 

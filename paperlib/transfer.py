@@ -16,8 +16,8 @@ import contextlib
 import hashlib
 import itertools
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

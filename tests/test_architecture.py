@@ -12,8 +12,8 @@ RES_LAYERS = ["s1", "s2", "s3", "penultimate"]
 
 def _rows(family, arch, layers, amis, seed=0, hierarchy="standard", factor=1):
     n = len(layers)
-    return [dict(family=family, arch=arch, hierarchy=hierarchy, seed=seed, loss="softmax", layer=l, depth=i,
-                 rel_depth=i / (n - 1), factor=factor, ami=a, purity=a) for i, (l, a) in enumerate(zip(layers, amis))]
+    return [dict(family=family, arch=arch, hierarchy=hierarchy, seed=seed, loss="softmax", layer=layer, depth=i,
+                 rel_depth=i / (n - 1), factor=factor, ami=a, purity=a) for i, (layer, a) in enumerate(zip(layers, amis))]
 
 
 def _paper_like(seeds=(0,), vit_ami=0.15, bn_peak="conv3"):

@@ -222,8 +222,8 @@ def test_readout_recovers_a_linear_rule():
 
 
 def test_context_calls_a_tie_level_not_above():
-    rows = [{"arch": "r", "hierarchy": h, "seed": 0, "set": "s", "factor": 1, "purity": p, "loss": l, "training": t}
-            for t, h, l, p in (("standard", "standard", "softmax", 1.0), ("subclass", "subclass", "softmax", 0.8),
+    rows = [{"arch": "r", "hierarchy": h, "seed": 0, "set": "s", "factor": 1, "purity": p, "loss": loss, "training": t}
+            for t, h, loss, p in (("standard", "standard", "softmax", 1.0), ("subclass", "subclass", "softmax", 0.8),
                                ("byol", "standard", "byol", 1.0))]
     acc = pd.DataFrame([{"arch": "r", "training": "byol", "accuracy": 0.4, "accuracy_of": byol.ACCURACY_OF}])
     text = claims.self_supervised_context(pd.DataFrame(rows), acc)

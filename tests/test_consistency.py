@@ -8,7 +8,6 @@ import pytest
 
 from paperlib import config, consistency, metrics, train
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: the machine is shared
 
 
@@ -69,7 +68,7 @@ def test_mismatched_clusterings_are_refused():
 
 def _runs(n_seeds=3, layers=("conv1", "conv2", "fc6"), seed=0):
     rng = np.random.default_rng(seed)
-    return {s: {l: _random_clustering(rng) for l in layers} for s in range(n_seeds)}
+    return {s: {layer: _random_clustering(rng) for layer in layers} for s in range(n_seeds)}
 
 
 def test_seed_pair_ari_table():
@@ -137,8 +136,8 @@ def test_model_assignments_on_the_smoke_model():
     names = [p.name for p in trained.model.probe_points]
     assert list(lab) == names
     assert sorted(lab[names[0]]) == [0, 1, 2, 3]  # 4 superclasses
-    for s, l in lab["penultimate"].items():
-        assert l.shape == (160,) and len(np.unique(l)) == 4 * 2  # 4 subclasses x factor 2
+    for assignment in lab["penultimate"].values():
+        assert assignment.shape == (160,) and len(np.unique(assignment)) == 4 * 2  # 4 subclasses x factor 2
     df = consistency.seed_pair_ari({0: lab, 1: lab})
     np.testing.assert_allclose(df["ari"], 1.0)
     m = consistency.layer_by_layer_ari(lab, lab)

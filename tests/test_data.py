@@ -78,7 +78,10 @@ def test_rrc_boxes_follow_torchvision_rule():
 
 def test_rrc_of_the_whole_image_is_the_image(monkeypatch):
     x = data.load_split("synthetic", "val").images[:4]
-    full = lambda n, h, w, g: (torch.zeros(n), torch.zeros(n), torch.full((n,), float(h)), torch.full((n,), float(w)))
+
+    def full(n, h, w, g):
+        return torch.zeros(n), torch.zeros(n), torch.full((n,), float(h)), torch.full((n,), float(w))
+
     monkeypatch.setattr(augment, "_rrc_boxes", full)
     g = torch.Generator().manual_seed(0)
     out = data.augment_batch(x, "rrc_flip", g)
@@ -163,12 +166,14 @@ def test_decode_whole_keeps_every_pixel_and_evaluates_like_resize_crop(tmp_path)
     for i, j in ((0, 1), (3, 4)):
         assert (dec.images[i].int() - dec.images[j].int()).abs().max() <= 2
     g = torch.Generator().manual_seed(0)
-    t, l, ch, cw = _rrc_boxes(2, 64.0, 85.0, g)
-    a = _resample_boxes(dec.images[[0, 0]], t, l, ch, cw, 32)
-    b = _resample_boxes(dec.images[[0, 0]], l, t, cw, ch, 32, None, torch.ones(2, dtype=torch.bool))
+    top, left, ch, cw = _rrc_boxes(2, 64.0, 85.0, g)
+    a = _resample_boxes(dec.images[[0, 0]], top, left, ch, cw, 32)
+    b = _resample_boxes(dec.images[[0, 0]], left, top, cw, ch, 32, None, torch.ones(2, dtype=torch.bool))
     assert torch.equal(a, b.transpose(-1, -2))
     # Training batches: random resized crops of the whole image, seeded.
-    gen = lambda: torch.Generator().manual_seed(3)
+    def gen():
+        return torch.Generator().manual_seed(3)
+
     y1, _ = next(data.iterate_batches(dec, dec.subclass, batch_size=5, train=True, augment="rrc_flip", image_size=32, generator=gen()))
     y2, _ = next(data.iterate_batches(dec, dec.subclass, batch_size=5, train=True, augment="rrc_flip", image_size=32, generator=gen()))
     assert y1.shape == (5, 3, 32, 32) and torch.equal(y1, y2)

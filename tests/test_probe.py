@@ -9,7 +9,6 @@ import torch
 
 from paperlib import cache, config, probe, train
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: the machine is shared
 
 

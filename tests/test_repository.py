@@ -48,3 +48,18 @@ def test_book_tests_are_marked():
     assert not unmarked, f"mark these modules with pytestmark = pytest.mark.book: {unmarked}"
     registered = {m.split(":")[0] for m in PYPROJECT["tool"]["pytest"]["ini_options"]["markers"]}
     assert {"book", "slow"} <= registered
+
+
+def test_ruff_check_is_clean():
+    """The rules of [tool.ruff] in pyproject.toml hold (`.ci/run` also runs `ruff format --check`)."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = Path(sys.executable).with_name("ruff")
+    ruff = str(ruff) if ruff.exists() else shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    res = subprocess.run([ruff, "check", "--no-cache", "paperlib", "tests", "bench", "scripts"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]

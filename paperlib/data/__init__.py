@@ -28,9 +28,9 @@ from .folder import (
     FOLDER_DATASET,
     IMAGE_EXTENSIONS,
     LAYOUT,
+    VAL_EVERY,
     BadImageError,
     FolderLayoutError,
-    VAL_EVERY,
     drop_bad_images,
     find_bad_images,
     folder_dataset_hierarchy,
@@ -38,8 +38,8 @@ from .folder import (
     folder_root,
     folder_split,
 )
-from .ood import check_ood, ensure_ood, ood_split
 from .loading import WHOLE_MAX_ASPECT, ImageFiles, decode_once, iterate_batches
+from .ood import check_ood, ensure_ood, ood_split
 from .preprocess import INTERPOLATIONS, NORMALIZE, Preprocess, normalize
 from .split import DataNotFound, Split
 from .synthetic import (

@@ -100,7 +100,7 @@ def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
     return t.pin_memory().to(device, non_blocking=True)
 
 
-def model_input(x: torch.Tensor, stats: "str | Preprocess", device: torch.device | str) -> torch.Tensor:
+def model_input(x: torch.Tensor, stats: str | Preprocess, device: torch.device | str) -> torch.Tensor:
     """What a model's forward pass takes: uint8 images ``(batch, 3, H, W)`` on ``device``
     (:func:`to_device`), standardised (:func:`paperlib.data.normalize` with ``stats``, a dataset name or a
     :class:`Preprocess`), float32, and channels-last in memory on CUDA, as the models there are."""

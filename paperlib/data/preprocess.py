@@ -77,7 +77,7 @@ class Preprocess:
         return round(self.size / self.crop_pct)
 
     @classmethod
-    def for_dataset(cls, dataset: str, size: int, **kwargs) -> "Preprocess":
+    def for_dataset(cls, dataset: str, size: int, **kwargs) -> Preprocess:
         """The statistics of a dataset of :data:`NORMALIZE` (ImageNet for the BREEDS datasets)."""
         mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS or is_folder(dataset) else dataset]
         kwargs.setdefault("source", f"dataset {dataset}")
@@ -97,7 +97,7 @@ class Preprocess:
                 f"centre crop {self.size} (crop_pct {self.crop_pct:g}){src}")
 
 
-def normalize(x: torch.Tensor, dataset: "str | Preprocess") -> torch.Tensor:
+def normalize(x: torch.Tensor, dataset: str | Preprocess) -> torch.Tensor:
     """uint8 images ``(batch, 3, H, W)`` -> float32, scaled to 0-1 and standardised per channel.
 
     ``dataset``: a dataset name of :data:`NORMALIZE` (ImageNet statistics for the BREEDS

@@ -47,7 +47,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.subclass)
 
-    def subset(self, index: np.ndarray) -> "Split":
+    def subset(self, index: np.ndarray) -> Split:
         """The images at ``index`` (1-D integer array), in that order."""
         index = np.asarray(index, dtype=np.int64)
         return Split(
@@ -60,7 +60,7 @@ class Split:
             extent=None if self.extent is None else self.extent[torch.from_numpy(index)],
         )
 
-    def per_subclass(self, n: int | None) -> "Split":
+    def per_subclass(self, n: int | None) -> Split:
         """Keep the first ``n`` images of every subclass (all if ``n`` is None)."""
         if n is None:
             return self
