@@ -616,3 +616,91 @@ def parse_param(name: str, value: Any, kind: type) -> Any:
         raise ValueError(f"parameter {name} must be a {kind.__name__}, got {value!r}; "
                          f"pass it with -y, e.g. papermill ... -y '{name}: ...'")
     return value
+
+
+# --- The profile table ------------------------------------------------------------------------------
+# README.md shows the table profile_table() renders, between its profile-table markers (a test checks
+# that it matches; `python scripts/profile_table.py` rewrites it). The facts come from the profiles
+# above; what is not configuration (what a dataset is, what a profile costs) is written here, once.
+
+#: What each profile costs, and where the number comes from.
+PROFILE_COSTS = {
+    "smoke": "the whole book: 20.6 minutes cold on a 2-core CPU (it trains 28 small models), 1.3 minutes warm "
+             "(everything from the cache); CI",
+    "quick": "minutes per chapter on a laptop CPU; about an hour for the whole book (28 small models) on 2 cores, "
+             "projected from measured training rates (CIFAR-100 was not at hand to time it)",
+    "cifar": "one GPU: an estimated 10-20 minutes per model (not yet measured)",
+    "paper": "GPU, or a SLURM cluster (README: the paper's grid on a cluster)",
+}
+
+#: A dataset in a phrase (the profile table's data column).
+_DATA_TEXT = {
+    "synthetic": "synthetic hierarchical images made in code: shape and colour family = superclass, a texture "
+                 "frequency invisible to raw-pixel clustering = subclass (a miniature of BREEDS, checked on the pixels)",
+    "cifar100": "CIFAR-100: 20 superclasses x 5 subclasses",
+    "entity13": "BREEDS entity-13 with 4 subclasses per superclass (also living-17, nonliving-26) from a local "
+                "ImageNet",
+}
+_OOD_TEXT = {"synthetic_ood": "a held-out synthetic world", "cifar10": "CIFAR-10", "svhn": "SVHN",
+             "tf_flowers": "tf_flowers", "uc_merced": "UC Merced", "pets": "Oxford-IIIT Pets", "cars": "Cars196"}
+#: Models of a profile that its configuration does not name.
+_MODEL_NOTES = {
+    "cifar": "at width 64 the mini models are the CIFAR-size ResNet-18 and VGG-16",
+    "paper": "`vit_b_32` reads the mean of its patch tokens; a BYOL `resnet50` trained here or read from your "
+             "checkpoint (`byol_checkpoint`, chapter 06)",
+}
+#: The profile notebooks and commands use when none is named.
+DEFAULT_PROFILE = "quick"
+
+
+def _models_text(p: Profile) -> str:
+    """``resnet_mini (width 8), vgg_mini, ... (width 8)``: architectures grouped by width, in order."""
+    groups: list[tuple[int | None, list[str]]] = []
+    for arch in dict.fromkeys(p.archs.values()):
+        width = p.widths.get(arch)
+        if groups and groups[-1][0] == width:
+            groups[-1][1].append(arch)
+        else:
+            groups.append((width, [arch]))
+    parts = [", ".join(f"`{a}`" for a in archs) + (f" (width {w})" if w is not None else "") for w, archs in groups]
+    byol = f"; a BYOL `{p.archs['resnet']}` ({p.byol_epochs} epochs)" if p.byol_epochs else ""
+    note = f"; {_MODEL_NOTES[p.name]}" if p.name in _MODEL_NOTES else ""
+    return ", ".join(parts) + f"; {p.image_size} px" + byol + note
+
+
+def _training_text(p: Profile) -> str:
+    scaled = "".join(f" (`{family}`: {round(p.epochs * s)})" for family, s in p.epoch_scale.items())
+    train = (f"{p.train_per_subclass} training images per subclass" if p.train_per_subclass
+             else "the whole training split")
+    val = f"{p.val_per_subclass} scored per subclass" if p.val_per_subclass else "every validation image scored"
+    return f"{p.epochs} epochs{scaled}, batch {p.batch_size}{', bf16' if p.amp else ''}; {train}, {val}"
+
+
+def _ood_text(p: Profile) -> str:
+    sets = ", ".join(_OOD_TEXT.get(s, s) for s in p.ood_sets)
+    return sets + (f" ({p.ood_per_class} images per class)" if p.ood_per_class else "")
+
+
+def profile_table() -> str:
+    """The profiles as one Markdown table, from their configuration (README.md shows it).
+
+    Returns
+    -------
+    str
+        A header, a rule and one row per profile of :data:`paperlib.names.PROFILES`: data, models
+        (architectures, widths, image size), training (epochs, batch, precision, images), out of
+        distribution, time (:data:`PROFILE_COSTS`).
+
+    Examples
+    --------
+    >>> profile_table().splitlines()[0]
+    '| profile | data | models | training | out of distribution | time |'
+    """
+    rows = ["| profile | data | models | training | out of distribution | time |", "|---|---|---|---|---|---|"]
+    for name in names.PROFILES:
+        p = _PROFILES[name]
+        label = f"`{name}`" + (" (default)" if name == DEFAULT_PROFILE else "")
+        cells = [label, _DATA_TEXT.get(p.dataset, p.dataset), _models_text(p), _training_text(p), _ood_text(p),
+                 PROFILE_COSTS.get(name, "")]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"

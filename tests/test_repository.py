@@ -129,3 +129,14 @@ def test_gpu_workflow_is_manual_with_every_profile_on_a_gpu_runner():
     declared = yaml.safe_load((REPO / ".github" / "actionlint.yaml").read_text())["self-hosted-runner"]["labels"]
     assert "gpu" in labels and set(labels) - {"self-hosted", "linux", "x64"} <= set(declared)
     assert any('make book PROFILE="${PROFILE}"' == s.get("run") for s in wf["jobs"]["build"]["steps"])
+
+
+def test_readme_profile_table_is_the_one_config_renders():
+    """README.md shows paperlib.config.profile_table() verbatim; `python scripts/profile_table.py` rewrites it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("profile_table", REPO / "scripts" / "profile_table.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    text = (REPO / "README.md").read_text()
+    assert script.with_table(text) == text, "README.md's profile table is stale: run python scripts/profile_table.py"
