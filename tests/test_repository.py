@@ -140,3 +140,19 @@ def test_readme_profile_table_is_the_one_config_renders():
     spec.loader.exec_module(script)
     text = (REPO / "README.md").read_text()
     assert script.with_table(text) == text, "README.md's profile table is stale: run python scripts/profile_table.py"
+
+
+def test_the_books_inventories_load_in_sphinx():
+    """paperlib.intersphinx's inventories are what Sphinx's intersphinx reads: every entry resolves to a
+    page under its project's documentation root."""
+    import io
+
+    from sphinx.util.inventory import InventoryFile
+
+    from paperlib.intersphinx import INVENTORIES, inventory_bytes
+
+    assert {"numpy", "torch", "sklearn", "pandas"} <= set(INVENTORIES)
+    for project, (root, entries) in INVENTORIES.items():
+        inv = InventoryFile.load(io.BytesIO(inventory_bytes(project, entries)), root, lambda base, uri: base + uri)
+        for name, role, uri in entries:
+            assert inv[role][name][2] == root + uri and uri.split("#")[0].endswith(".html")
