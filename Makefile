@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
 EXECUTED := $(patsubst nbs/%,book/%,$(NOTEBOOKS))
 
-.PHONY: all book notebooks data test test-fast bench lock clean env
+.PHONY: all book notebooks data test test-fast lint bench lock clean env
 
 all: book
 
@@ -48,6 +48,11 @@ test: $(STAMP)
 # The fast loop: unit tests and doctests, no chapter executed and no book built (markers in pyproject).
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not book and not slow"
+
+# The rules of [tool.ruff] in pyproject.toml: lint, and the formatter's check (what CI runs).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check paperlib tests bench scripts
+	$(VENV)/bin/ruff format --check paperlib tests bench scripts
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
