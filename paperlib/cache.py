@@ -13,7 +13,10 @@ leave one writer's data next to another's checksum; :func:`load` reads without a
 the pair does not match, reads it again under that lock before declaring it corrupt. :func:`lock`
 is the longer per-artifact lock (``<dir>/.lock``) that :func:`paperlib.train.train_model` and
 :func:`paperlib.experiment.evaluate` hold while they compute an entry, so a second run waits for the
-first one and then loads its result. Files are created with the permissions the umask allows (not
+first one and then loads its result. ``cache prune`` removes an entry only while it holds that lock
+(:func:`try_lock`); a run that was waiting for it then finds its lock file gone, makes the folder (and
+its ``config.json``) again and locks it anew. Locks are :mod:`paperlib.locking`'s: ``flock`` on POSIX,
+``msvcrt`` on Windows. Files are created with the permissions the umask allows (not
 0600), so a group-shared cache stays readable. A cache that cannot be written to (read-only, full)
 still serves its valid entries; what has to be computed is kept in memory with a warning
 (:func:`try_save`).
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import io
 import json
@@ -43,11 +45,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import names
+from . import locking, names
 
 __all__ = [
     "CorruptArtifact", "key_of", "canonical", "save", "load", "is_valid", "cached", "artifact_path", "artifact_dir",
-    "lock", "is_locked", "try_save", "is_written", "discard", "write_atomic", "atomic_path", "file_sha256",
+    "lock", "try_lock", "is_locked", "try_save", "is_written", "discard", "write_atomic", "atomic_path", "file_sha256",
     "sidecar", "KINDS",
 ]
 
@@ -101,15 +103,27 @@ def artifact_path(root: Path, kind: str, config: Any) -> Path:
 def artifact_dir(root: Path, kind: str, config: Any) -> Path:
     """``<root>/<kind>/<key_of(config)>``, created, with ``config.json`` written once."""
     d = artifact_path(root, kind, config)
+    _made[str(d.absolute())] = (root, canonical(config))
+    _make_entry(d)
+    return d
+
+
+#: The folders :func:`artifact_dir` made in this process: ``{absolute path: (root, canonical config)}``,
+#: so that :func:`lock` can make one again (with its ``config.json``) if it was pruned while we waited.
+_made: dict[str, tuple[Path, Any]] = {}
+
+
+def _make_entry(d: Path) -> None:
+    """Make the folder ``d`` and its ``config.json``, if :func:`artifact_dir` named it in this process."""
+    root, config = _made.get(str(Path(d).absolute()), (d, None))
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a read-only cache: what it lacks is computed and kept in memory
         _warn_unwritable(root, exc)
-        return d
+        return
     cfg = d / "config.json"
-    if not is_valid(cfg):
-        try_save(cfg, canonical(config), root=root)
-    return d
+    if config is not None and not is_valid(cfg):
+        try_save(cfg, config, root=root)
 
 
 def sidecar(path: Path) -> Path:
@@ -144,7 +158,8 @@ def atomic_path(path: Path | str):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         try:
-            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; honour the umask like open() does
+            if hasattr(os, "fchmod"):  # not on Windows before Python 3.13 (nor needed there)
+                os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; honour the umask like open() does
         finally:
             os.close(fd)
         yield Path(tmp)
@@ -190,34 +205,69 @@ def _open_lock_file(lockfile: Path) -> int | None:
             return None
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open ``fd`` is still the file at ``path`` (not unlinked or replaced since it was opened)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_ino, mine.st_dev) == (st.st_ino, st.st_dev)
+
+
+def _acquire(lockfile: Path, *, shared: bool, blocking: bool, what: str | None, remake) -> int | None | bool:
+    """Open ``lockfile`` and lock it: the descriptor, ``None`` where no lock file can be made, ``False``
+    where ``blocking`` is off and another holds it. A lock file removed while we waited for it (the entry
+    was pruned) is made again, by ``remake``, and locked anew: a lock on a removed file guards nothing."""
+    while True:
+        fd = _open_lock_file(lockfile)
+        if fd is None:
+            return None
+        try:
+            if not locking.lock_fd(fd, shared=shared, blocking=False):
+                if not blocking:
+                    os.close(fd)
+                    return False
+                t0 = time.monotonic()
+                if what:
+                    log.warning("waiting for another process %s (lock %s)", what, lockfile)
+                locking.lock_fd(fd, shared=shared)
+                if what:
+                    log.warning("lock %s acquired after %.1f s", lockfile, time.monotonic() - t0)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, lockfile):
+            return fd
+        os.close(fd)  # removed while we waited: make the entry again and lock the new file
+        log.warning("%s was removed while we waited for it; making it again", lockfile.parent)
+        if remake is not None:
+            remake()
+
+
 @contextlib.contextmanager
-def _flock(lockfile: Path, *, shared: bool = False, what: str | None = None):
+def _flock(lockfile: Path, *, shared: bool = False, what: str | None = None, blocking: bool = True, remake=None):
     key = str(Path(lockfile).absolute())
     held = _held.__dict__.setdefault("paths", set())
     if key in held:  # this thread holds it already
         yield True
         return
-    fd = _open_lock_file(Path(lockfile))
+    fd = _acquire(Path(lockfile), shared=shared, blocking=blocking, what=what, remake=remake)
     if fd is None:  # folder missing or not writable: nobody can write there, nothing to guard
         log.debug("cannot create lock file %s; going on without it", lockfile)
         yield False
         return
+    if fd is False:
+        yield False
+        return
     held.add(key)
     try:
-        op = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-        try:
-            fcntl.flock(fd, op | fcntl.LOCK_NB)
-        except BlockingIOError:
-            t0 = time.monotonic()
-            if what:
-                log.warning("waiting for another process %s (lock %s)", what, lockfile)
-            fcntl.flock(fd, op)
-            if what:
-                log.warning("lock %s acquired after %.1f s", lockfile, time.monotonic() - t0)
         yield True
     finally:
         held.discard(key)
-        os.close(fd)  # releases the lock
+        with contextlib.suppress(OSError):
+            locking.unlock_fd(fd)
+        os.close(fd)
 
 
 def lock(directory: Path | str, *, what: str | None = None):
@@ -236,7 +286,17 @@ def lock(directory: Path | str, *, what: str | None = None):
         What the lock guards, for the waiting message (e.g. ``"to train <dir>"``).
     """
     d = Path(directory)
-    return _flock(d / ".lock", what=what or f"to finish {d}")
+    return _flock(d / ".lock", what=what or f"to finish {d}", remake=lambda: _make_entry(d))
+
+
+def try_lock(directory: Path | str):
+    """Context manager: take the lock of :func:`lock` on ``directory`` only if it is free, without waiting.
+
+    Yields whether it is held (False: another process holds it, or no lock file can be made there).
+    For removing an entry (``cache prune``) only when nobody computes it: a process that waits for
+    the lock meanwhile makes the entry again once it gets it (see :func:`lock`).
+    """
+    return _flock(Path(directory) / ".lock", blocking=False)
 
 
 def is_locked(directory: Path | str) -> bool:
@@ -250,13 +310,13 @@ def is_locked(directory: Path | str) -> bool:
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        if not locking.lock_fd(fd, blocking=False):
+            return True
+        locking.unlock_fd(fd)
     except OSError:
         return False
     finally:
-        os.close(fd)  # closing releases the lock if it was taken
+        os.close(fd)
     return False
 
 

@@ -245,7 +245,16 @@ def _cache(args) -> int:
     verb = "would remove" if args.dry_run else "removed"
     for e in gone:
         print(f"{verb} {e.kind}/{e.key} ({_size(e.bytes)}, {e.code} code, {e.data} data): {e.summary}")
-    print(f"{verb} {len(gone)} entries, {'would free' if args.dry_run else 'freed'} {_size(sum(e.bytes for e in gone))}")
+    for e, why in gone.skipped:
+        print(f"skipped {e.kind}/{e.key} ({why}): {e.summary}")
+    for e, why in gone.failed:
+        print(f"could not remove {e.kind}/{e.key}: {why}", file=sys.stderr)
+    print(f"{verb} {len(gone)} entries, {'would free' if args.dry_run else 'freed'} {_size(sum(e.bytes for e in gone))}"
+          + (f"; {len(gone.skipped)} in use, kept" if gone.skipped else ""))
+    if gone.failed:
+        print(f"paperlib: error: {len(gone.failed)} entries could not be removed (is the cache read-only?)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

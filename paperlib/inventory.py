@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from . import cache, config, names, provenance
 
-__all__ = ["Entry", "entries", "prune"]
+__all__ = ["Entry", "Pruned", "entries", "prune", "in_use"]
 
 
 @dataclasses.dataclass
@@ -174,11 +175,84 @@ def entries(
     return out
 
 
+class Pruned(list):
+    """The entries :func:`prune` removed (a list of :class:`Entry`), with those it left and why.
+
+    Attributes
+    ----------
+    skipped : list of (Entry, str)
+        Entries that matched but are in use (:func:`in_use`), with the reason.
+    failed : list of (Entry, str)
+        Entries it tried and failed to remove (a read-only cache, a permission), with the first error.
+    """
+
+    def __init__(self, removed=(), skipped=(), failed=()):
+        super().__init__(removed)
+        self.skipped = list(skipped)
+        self.failed = list(failed)
+
+
+def _train_config(e: Entry):
+    """The training configuration an entry was made from (a model's own, or the scored model's)."""
+    return e.config.get("config") if e.kind == "models" else e.config.get("train")
+
+
+def in_use(found: list[Entry], root: str | Path | None = None) -> dict[str, str]:
+    """Which of ``found`` are in use, and why: ``{entry path: reason}``.
+
+    In use: a process holds the entry's lock (:func:`paperlib.cache.is_locked`), or the entry is the
+    model (or the scores, probes or clusters of the model) of a job that is queued or running
+    (:func:`paperlib.launch.active_jobs`), which will still write there (after a code change too: a
+    job keeps the code it started with, so its entries look stale to the new code).
+    """
+    from . import launch
+
+    jobs = launch.active_jobs(root)
+    job_of = {}
+    for e in found:
+        if e.kind == "models" and e.key in jobs:
+            job_of[cache.key_of(_train_config(e))] = jobs[e.key]
+    reasons = {}
+    for e in found:
+        if cache.is_locked(e.path):
+            reasons[str(e.path)] = "in use: a process holds its lock (training, scoring or decoding it)"
+        elif e.kind == "models" and e.key in jobs:
+            reasons[str(e.path)] = f"in use: its {jobs[e.key]}"
+        elif _train_config(e) is not None and cache.key_of(_train_config(e)) in job_of:
+            reasons[str(e.path)] = f"in use: its model's {job_of[cache.key_of(_train_config(e))]}"
+    return reasons
+
+
+def _remove(path: Path) -> str | None:
+    """Remove the folder ``path``; ``None`` if it is gone, else the first error (it may be partly removed)."""
+    errors = []
+
+    def note(func, where, exc):
+        errors.append(f"{where}: {exc[1] if isinstance(exc, tuple) else exc}")
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=note)
+    else:
+        shutil.rmtree(path, onerror=note)
+    if not path.exists():
+        return None
+    return errors[0] if errors else "still there after removal"
+
+
+def _prune_one(e: Entry) -> tuple[str, str | None]:
+    """Remove one entry under its lock: ``("removed", None)``, ``("skipped", why)`` or ``("failed", why)``."""
+    with cache.try_lock(e.path) as held:
+        if not held and cache.is_locked(e.path):
+            return "skipped", "in use: a process took its lock just now"
+        why = _remove(e.path)
+    return ("removed", None) if why is None else ("failed", why)
+
+
 def prune(
     root: str | Path | None = None, *, stale: bool = False, older_than: float | None = None, kinds=None,
     dry_run: bool = False, check_data: bool | None = None, data_root: str | Path | None = None,
-) -> list[Entry]:
-    """Remove the cached artifacts that match every criterion given.
+) -> Pruned:
+    """Remove the cached artifacts that match every criterion given, except those in use.
 
     Parameters
     ----------
@@ -196,8 +270,10 @@ def prune(
 
     Returns
     -------
-    list of Entry
-        The entries removed (or that would be); their ``bytes`` sum to the space freed.
+    Pruned
+        The entries removed (or that would be; their ``bytes`` sum to the space freed), with
+        ``skipped``, those in use (:func:`in_use`), and ``failed``, those that could not be removed.
+        Each entry is removed while its lock is held, so a run that starts on it waits, then makes it anew.
 
     Raises
     ------
@@ -206,11 +282,16 @@ def prune(
     """
     if not stale and older_than is None and not kinds:
         raise ValueError("name what to prune: stale=True, older_than=DAYS and/or kinds=[...]")
-    chosen = [
-        e for e in entries(root, kinds=tuple(kinds or cache.KINDS), check_data=check_data, data_root=data_root)
-        if (not stale or e.stale) and (older_than is None or e.age_days > older_than)
-    ]
-    if not dry_run:
-        for e in chosen:
-            shutil.rmtree(e.path, ignore_errors=True)
-    return chosen
+    root = config.cache_root(root)
+    found = entries(root, kinds=tuple(cache.KINDS), check_data=check_data, data_root=data_root)
+    chosen = [e for e in found if e.kind in (kinds or cache.KINDS) and (not stale or e.stale)
+              and (older_than is None or e.age_days > older_than)]
+    busy = in_use(found, root)
+    out = Pruned(skipped=[(e, busy[str(e.path)]) for e in chosen if str(e.path) in busy])
+    for e in (e for e in chosen if str(e.path) not in busy):
+        state, why = ("removed", None) if dry_run else _prune_one(e)
+        if state == "removed":
+            out.append(e)
+        else:
+            (out.skipped if state == "skipped" else out.failed).append((e, why))
+    return out

@@ -51,7 +51,7 @@ from . import cache, names
 from .config import TrainConfig, cache_root, get_profile
 
 __all__ = ["LAUNCHERS", "Resources", "ModelJob", "JobRecord", "submit", "sbatch_script", "status",
-           "status_table", "pending", "record_path", "slurm_parameters"]
+           "status_table", "pending", "record_path", "slurm_parameters", "active_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -483,6 +483,31 @@ def _scheduler_state(rec: JobRecord) -> str | None:
 
 #: A job's own last word (its record), when the scheduler cannot be asked.
 _RECORD_STATES = {"submitted": "queued", "requeued": "queued", "running": "running", "failed": "failed"}
+
+
+def active_jobs(cache_dir=None) -> dict[str, str]:
+    """The models whose job is queued or running, from the job records ``<cache>/jobs/<model key>.json``.
+
+    A record that says its job was submitted, requeued or runs counts while the scheduler says the job
+    is queued or running, or cannot be asked (then the record's word is taken, to be safe).
+
+    Returns
+    -------
+    dict
+        ``{model key: "job <id> <state>"}``, e.g. ``{"3f9c...": "job 81234_3 running"}``.
+    """
+    out = {}
+    folder = cache_root(cache_dir) / "jobs"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        rec = JobRecord.load(path)
+        if rec is None or rec.state not in ("submitted", "requeued", "running"):
+            continue
+        sched = _scheduler_state(rec)
+        if sched in ("queued", "running"):
+            out[path.stem] = f"job {rec.job_id} {sched}"
+        elif sched == "unknown":
+            out[path.stem] = f"job {rec.job_id} {_RECORD_STATES[rec.state]} (as it last reported; no scheduler to ask)"
+    return out
 
 
 def status(configs: Sequence[TrainConfig], profile: str, overrides: dict | None = None, *, cache_dir=None,
