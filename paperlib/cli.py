@@ -60,6 +60,9 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", default=None, help="artifact cache (default $PAPERLIB_CACHE)")
     p.add_argument("--device", default="auto", help=_DEVICE_HELP)
     p.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS_HELP)
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help=f"with {names.FOLDER_PREFIX}ROOT: leave out image files that cannot be decoded (default: stop "
+                        "before any training and list them); they are then no part of the data's identity")
 
 
 def _experiment_args(p: argparse.ArgumentParser) -> None:
@@ -102,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="download what torchvision can (CIFAR-100, and the quick profile's CIFAR-10 and SVHN test sets)")
     d.add_argument("--dataset", default=None, type=_dataset, help="check this dataset instead of the profile's "
                    f"(e.g. {names.FOLDER_PREFIX}ROOT)")
+    d.add_argument("--skip-bad-images", action="store_true",
+                   help=f"with {names.FOLDER_PREFIX}ROOT: leave out image files that cannot be decoded, as train does "
+                        "(default: list them and stop)")
 
     t = sub.add_parser("train", help="train the models of a grid (here, or as jobs: --launcher)",
                        epilog="Further #SBATCH options pass through as --slurm-NAME VALUE (or --slurm-NAME for a "
@@ -359,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "cache":
             return _cache(args)
+        if getattr(args, "skip_bad_images", False):
+            from .data import folder
+
+            folder.set_skip_bad_images(True)  # before the folder is read; the jobs it starts inherit it
         prof = _profile(args)
         from . import data, experiment, train
         if args.command == "data":

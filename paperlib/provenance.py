@@ -36,7 +36,7 @@ NOTION_VERSION = 1
 
 #: The modules of :mod:`paperlib.data` that training and scoring read through (not ``data.folder``).
 _DATA_MODULES = ("data", "data.split", "data.synthetic", "data.cifar", "data.imagenet", "data.preprocess",
-                 "data.augment", "data.loading")
+                 "data.augment", "data.loading", "data.images")
 
 #: The modules whose change can change each kind of artifact.
 CODE_MODULES: dict[str, tuple[str, ...]] = {
@@ -255,7 +255,10 @@ def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, s
           ``meta`` file and ``train`` and/or ``test``), hashed once per process per
           (path, size, mtime);
         - ``"folder:ROOT"``: per split ``n_files`` and a digest of the sorted (path relative to
-          ``ROOT``, size, subclass) of every image, plus the hierarchy (read afresh each call);
+          ``ROOT``, SHA-256 of the file's content, subclass) of every image it reads (bad files left
+          out with :func:`paperlib.data.folder.set_skip_bad_images` are not), plus the hierarchy; the
+          content hashes are remembered by path, size and modification time
+          (:func:`paperlib.data.folder.content_digests`);
         - BREEDS datasets: ``n_files`` per split and a digest of the sorted (path relative to the
           data root, size) of every image the split reads, plus the hierarchy (memoised per
           process on the class folders' modification times and numbers of entries).
@@ -268,6 +271,7 @@ def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, s
         If the dataset's files are not there.
     """
     from . import config, data, names
+    from .data import folder
 
     names.check("dataset", dataset)
     splits = tuple(sorted(set(splits)))
@@ -290,7 +294,8 @@ def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, s
         out["hierarchy"] = _sha(json.dumps(h.to_dict(), sort_keys=True, default=str))[:16]
         for s in splits:
             sp = data.load_split(dataset, s)
-            rel = sorted((os.path.relpath(p, root), os.path.getsize(p), int(c)) for p, c in zip(sp.paths, sp.subclass))
+            digests = folder.content_digests(sp.paths, root)
+            rel = sorted((os.path.relpath(p, root), d, int(c)) for p, d, c in zip(sp.paths, digests, sp.subclass))
             out.setdefault("images", {})[s] = {"n_files": len(rel), "sha256": _sha(json.dumps(rel))[:16]}
     elif dataset == "cifar100":
         root = config.data_root(data_root)

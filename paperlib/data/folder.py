@@ -6,6 +6,10 @@ once, at reduced JPEG scale, to find the unreadable or truncated ones before any
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -13,12 +17,14 @@ from typing import Sequence
 import numpy as np
 
 from ..hierarchy import Hierarchy
+from .images import image_problem
 from .split import DataNotFound, Split
 
 __all__ = [
     "FOLDER_DATASET", "IMAGE_EXTENSIONS", "LAYOUT", "VAL_EVERY", "FolderLayoutError", "BadImageError", "folder_split",
     "find_bad_images", "drop_bad_images", "folder_root", "folder_dataset_split",
-    "folder_dataset_hierarchy",
+    "folder_dataset_hierarchy", "inspect_images", "content_digests", "set_skip_bad_images", "skip_bad_images",
+    "MIN_VAL_PER_SUBCLASS", "SKIP_BAD_ENV",
 ]
 
 #: Dataset name of folder splits; :func:`paperlib.data.normalize` uses ImageNet statistics for it.
@@ -38,7 +44,8 @@ class BadImageError(ValueError):
 
 
 def _is_image(p: Path) -> bool:
-    return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    """An image file of the dataset: a visible file (not ``.x``, nor AppleDouble ``._x.png``) with an image ending."""
+    return not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
 
 
 def _subdirs(p: Path) -> list[Path]:
@@ -132,18 +139,8 @@ def folder_split(root: str | Path, max_per_subclass: int | None = None) -> tuple
 
 
 def _image_problem(path: str) -> str | None:
-    """Why ``path`` cannot be decoded, or None. JPEGs are decoded at 1/8 scale (``draft``): every
-    byte of the entropy-coded data is still read, so truncation is caught, at about half the cost of a
-    full decode (``Image.verify`` alone does not notice a truncated JPEG)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.draft(im.mode, (1, 1))  # no-op for formats other than JPEG
-            im.load()
-    except Exception as exc:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError ... for bad data
-        return f"{type(exc).__name__}: {exc}"
-    return None
+    """Why ``path`` cannot be decoded, or None (:func:`paperlib.data.images.image_problem`)."""
+    return image_problem(path)
 
 
 def find_bad_images(paths: Sequence[str | Path]) -> list[tuple[str, str]]:
@@ -192,6 +189,134 @@ def drop_bad_images(split: Split, h: Hierarchy, skip: bool, stream) -> Split:
 #: Without ``ROOT/train`` and ``ROOT/val``, every ``VAL_EVERY``-th image of a subclass (by file name:
 #: positions 4, 9, 14, ...) is a validation image, the others are training images.
 VAL_EVERY = 5
+#: Every subclass needs at least this many validation images: one without any would leave its
+#: superclass clustered against fewer subclasses (its AMI silently lower).
+MIN_VAL_PER_SUBCLASS = 1
+#: Environment variable that :func:`set_skip_bad_images` sets, so that the jobs a command starts
+#: (``train --launcher``) read the folder as it does.
+SKIP_BAD_ENV = "PAPERLIB_SKIP_BAD_IMAGES"
+
+
+def set_skip_bad_images(skip: bool) -> None:
+    """Leave out (``True``) or refuse (``False``, the default) the image files of ``"folder:ROOT"``
+    datasets that cannot be decoded, in this process and the jobs it starts (through :data:`SKIP_BAD_ENV`).
+    What is left out is no part of the data, so it is not in the data's identity either."""
+    if skip:
+        os.environ[SKIP_BAD_ENV] = "1"
+    else:
+        os.environ.pop(SKIP_BAD_ENV, None)
+
+
+def skip_bad_images() -> bool:
+    """Whether bad image files of folder datasets are left out (:func:`set_skip_bad_images`)."""
+    return os.environ.get(SKIP_BAD_ENV, "") not in ("", "0")
+
+
+#: ``{(absolute path, size, mtime_ns): (sha256, problem or None)}`` of every file looked at in this process.
+_SEEN: dict[tuple[str, int, int], tuple[str, str | None]] = {}
+
+
+def _index_file(root: Path) -> Path:
+    """Where what :func:`inspect_images` found in ``root`` is kept between processes."""
+    from .. import config
+
+    return config.cache_root() / "folder-index" / f"{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.json"
+
+
+def _load_index(root: Path) -> None:
+    try:
+        rows = json.loads(_index_file(root).read_text())
+        _SEEN.update({(p, size, mtime): (sha, why) for p, size, mtime, sha, why in rows})
+    except (OSError, ValueError, TypeError):
+        pass  # no index yet, or unreadable: every file is read again
+
+
+def _save_index(root: Path) -> None:
+    from ..cache import write_atomic
+
+    prefix = str(root) + os.sep
+    rows = [[p, size, mtime, sha, why] for (p, size, mtime), (sha, why) in _SEEN.items() if p.startswith(prefix)]
+    try:
+        write_atomic(_index_file(root), json.dumps(rows).encode())
+    except OSError:
+        pass  # a read-only cache: only slower next time
+
+
+def _inspect_one(path: str) -> tuple[str, str | None]:
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns)
+    if key not in _SEEN:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+        _SEEN[key] = (hashlib.sha256(blob).hexdigest(), image_problem(path, blob))
+    return _SEEN[key]
+
+
+def inspect_images(paths: Sequence[str], root: str | Path) -> dict[str, tuple[str, str | None]]:
+    """Every file's content hash and problem: ``{path: (sha256, why it cannot be decoded or None)}``.
+
+    Each file is read once, hashed and decoded (:func:`paperlib.data.images.image_problem`); what was
+    found is remembered by (path, size, modification time), in this process and in
+    ``<cache>/folder-index/`` for ``root``, so that looking again costs a ``stat`` per file.
+    """
+    root = Path(os.path.abspath(Path(root).expanduser()))
+    if not any(k[0].startswith(str(root) + os.sep) for k in _SEEN):
+        _load_index(root)
+    before = len(_SEEN)
+    out = {str(p): _inspect_one(os.path.abspath(p)) for p in paths}
+    if len(_SEEN) != before:
+        _save_index(root)
+    return out
+
+
+def content_digests(paths: Sequence[str], root: str | Path) -> list[str]:
+    """The SHA-256 of each file's content, in the order of ``paths`` (remembered: :func:`inspect_images`)."""
+    found = inspect_images(paths, root)
+    return [found[str(p)][0] for p in paths]
+
+
+def _bad_list(bad: list[tuple[str, str]]) -> str:
+    shown = "\n".join(f"  {p} ({why})" for p, why in bad[:50])
+    return shown + (f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else "")
+
+
+def _checked(out: dict, root: Path) -> dict:
+    """``out`` of :func:`_read` with every image of both splits checked before any compute: bad files
+    listed together (:class:`BadImageError`) or, with :func:`skip_bad_images`, left out; then every
+    subclass must keep :data:`MIN_VAL_PER_SUBCLASS` validation images."""
+    h = out["hierarchy"]
+    found = inspect_images([p for s in ("train", "val") for p in out[s][0]], root)
+    bad = [(p, found[p][1]) for s in ("train", "val") for p in out[s][0] if found[p][1] is not None]
+    if bad and not skip_bad_images():
+        n = len(out["train"][0]) + len(out["val"][0])
+        raise BadImageError(f"{len(bad)} of {n} image files of {root} cannot be decoded:\n{_bad_list(bad)}\n"
+                            "Remove or replace them, or leave them out with --skip-bad-images "
+                            "(paperlib.data.folder.set_skip_bad_images(True)).")
+    if bad:
+        gone = {p for p, _ in bad}
+        for s in ("train", "val"):
+            paths, sub = out[s]
+            keep = np.array([p not in gone for p in paths], dtype=bool)
+            out[s] = ([p for p, k in zip(paths, keep) if k], np.asarray(sub)[keep])
+        key = (str(root), tuple(sorted(gone)))
+        if key not in _WARNED:
+            _WARNED.add(key)
+            print(f"skipping {len(bad)} image files of {root} that cannot be decoded:\n{_bad_list(bad)}",
+                  file=sys.stderr)
+    for s, least in (("train", 1), ("val", MIN_VAL_PER_SUBCLASS)):
+        counts = np.bincount(np.asarray(out[s][1], dtype=np.int64), minlength=h.n_subclasses)
+        few = [f"{h.subclass_names[c]} ({counts[c]})" for c in range(h.n_subclasses) if counts[c] < least]
+        if few:
+            rule = ("" if _split_layout(root) else f" (every {VAL_EVERY}th image of a subclass folder, by name, is a "
+                    f"validation image: a subclass folder needs at least {VAL_EVERY * least} images)")
+            raise FolderLayoutError(
+                f"{root}: {len(few)} subclasses have fewer than {least} {s} images{rule}: {', '.join(few[:20])}"
+                + (" ..." if len(few) > 20 else "") + "; add images to them, or remove those subclass folders")
+    out["sha256"] = {p: found[p][0] for s in ("train", "val") for p in out[s][0]}
+    return out
+
+
+_WARNED: set = set()
 
 
 def folder_root(dataset: str) -> Path:
@@ -223,8 +348,7 @@ def _read(dataset: str) -> dict:
             raise FolderLayoutError(f"{root}/train and {root}/val hold different superclass or subclass folders; "
                                     "both need the same <superclass>/<subclass> folders")
         h = Hierarchy(root.resolve().name, h.superclasses, h.groups, h.subclass_names)
-        return {"hierarchy": h, "train": (tr.paths, tr.subclass),
-                "val": (va.paths, va.subclass)}
+        return _checked({"hierarchy": h, "train": (tr.paths, tr.subclass), "val": (va.paths, va.subclass)}, root)
     whole, h = folder_split(root)
     pos = np.zeros(len(whole), dtype=np.int64)  # position of each image within its subclass (files sorted by name)
     for c in np.unique(whole.subclass):
@@ -234,7 +358,7 @@ def _read(dataset: str) -> dict:
     out = {"hierarchy": h}
     for name, mask in (("train", ~val), ("val", val)):
         out[name] = ([p for p, m in zip(whole.paths, mask) if m], whole.subclass[mask])
-    return out
+    return _checked(out, root)
 
 
 def folder_dataset_hierarchy(dataset: str) -> Hierarchy:

@@ -12,6 +12,7 @@ import torch
 
 from .. import cache, config, names
 from .augment import augment_batch, centre_crop_whole, colour_distort, to_device
+from .images import to_rgb
 from .preprocess import Preprocess
 from .split import Split
 
@@ -55,7 +56,7 @@ class ImageFiles(torch.utils.data.Dataset):
         from PIL import Image
 
         with Image.open(self.paths[i]) as im:
-            img = self.transform(im.convert("RGB"))
+            img = self.transform(to_rgb(im))
         return img, int(self.targets[i])
 
 
@@ -195,7 +196,7 @@ class _WholeImageFiles(torch.utils.data.Dataset):
         from PIL import Image
 
         with Image.open(self.paths[i]) as im:
-            im = im.convert("RGB")
+            im = to_rgb(im)
             h, w = _whole_shape(im.height, im.width, self.size, self.long)
             x = TF.pil_to_tensor(TF.resize(im, [h, w], antialias=True))
         t = h > w
