@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import cache, cluster, data, experiment, extract, metrics, provenance, train
+from . import byol, cache, cluster, data, experiment, extract, metrics, provenance, train
 from .config import Profile, TrainConfig, cache_root
 
-__all__ = ["OOD_COLUMNS", "ood_identity", "transfer_key", "ood_scores", "superclass_accuracy", "transfer_grid"]
+__all__ = ["OOD_COLUMNS", "ood_identity", "transfer_key", "ood_scores", "superclass_accuracy", "transfer_grid",
+           "check_checkpoints"]
 
 #: Columns of :func:`ood_scores`.
 OOD_COLUMNS = ["set", "factor", "n_clusters", "purity", "ami", "n_images", "n_classes"]
@@ -121,6 +122,25 @@ def superclass_accuracy(trained: train.Trained, profile: Profile, *, data_root=N
     return float((logits.argmax(1) == sup[keep]).mean())
 
 
+def check_checkpoints(configs: Sequence[TrainConfig], trust_checkpoint: bool = False) -> None:
+    """Open every user checkpoint of ``configs`` (``TrainConfig.pretrained``) and load it into its architecture.
+
+    Run before any model of a grid trains, so that a checkpoint that cannot be read (missing, not
+    tensor data, a pickle that needs ``trust_checkpoint``) or does not fit (keys, shapes) stops the grid
+    at once rather than after every other model has trained and been scored. Each file is read as
+    :func:`paperlib.byol.load_backbone` reads it for training, into the model :func:`paperlib.train.build_for`
+    builds on the CPU (its final layer is refitted in training, so its size does not matter here).
+
+    Raises
+    ------
+    FileNotFoundError, paperlib.checkpoints.CheckpointError
+        The file and what does not fit.
+    """
+    for cfg in configs:
+        if cfg.pretrained is not None:
+            byol.load_backbone(train.build_for(cfg, 2), cfg.pretrained, trust_checkpoint)
+
+
 def transfer_grid(
     profile: Profile, archs: Sequence[str], *, hierarchies: Sequence[str] = ("standard",), seeds: Sequence[int] = (0,),
     losses: Sequence[str] = ("softmax",), sets: Sequence[str] | None = None, factors: Sequence[int] = tuple(range(1, 11)),
@@ -129,7 +149,8 @@ def transfer_grid(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or load) every model of a grid and cluster each out-of-distribution set with it.
 
-    Names, data and every set are checked before any training.
+    Names, data, a user's BYOL checkpoint (:func:`check_checkpoints`) and every set are checked before
+    any training.
 
     Parameters
     ----------
@@ -166,6 +187,7 @@ def transfer_grid(
             cfg = profile.train_config(a, seed=s, loss="byol")
             grid.append(cfg if byol_checkpoint is None else cfg.replace(pretrained=str(byol_checkpoint)))
     experiment.validate_grid(grid, data_root)
+    check_checkpoints(grid, trust_checkpoint)
     for name in sets:
         data.check_ood(name, data_root)
     frames, accs = [], []
