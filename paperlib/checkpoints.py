@@ -64,8 +64,19 @@ def _untrusted(path: Path, exc: Exception) -> CheckpointError:
 
 
 def _needs_unpickling(exc: BaseException) -> bool:
-    """Whether ``exc`` is torch's refusal of a well-formed pickle under ``weights_only=True``."""
-    return isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in str(exc).lower()
+    """Whether ``exc`` is torch's refusal of a well-formed pickle under ``weights_only=True``: one that
+    names a Python object to rebuild (``GLOBAL``), not bytes that are no pickle at all."""
+    text = str(exc)
+    return (isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in text.lower()
+            and ("Unsupported global" in text or "GLOBAL" in text))
+
+
+def _not_a_checkpoint(path: Path, exc: BaseException) -> CheckpointError:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    why = next((line for line in lines if line.startswith("Unsupported operand")), lines[-1] if lines else "")
+    return CheckpointError(f"cannot read checkpoint {path}: not a PyTorch or safetensors weights file, or a damaged "
+                           f"one ({type(exc).__name__}: {why[:200]}); give a file written by torch.save or "
+                           "safetensors")
 
 
 def _torch_load(path: Path, trust: bool):
@@ -121,7 +132,10 @@ def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> tuple[d
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return _strip_prefixes(load_file(str(path), device="cpu")), {"key": None}
+        try:
+            return _strip_prefixes(load_file(str(path), device="cpu")), {"key": None}
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own SafetensorError for bad headers
+            raise _not_a_checkpoint(path, exc) from exc
     try:
         if path.with_name(path.name + ".sha256").exists():
             try:
@@ -132,8 +146,10 @@ def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> tuple[d
                 blob = _torch_load(path, trust_checkpoint)  # checksum fine; refuse or trust as any file
         else:
             blob = _torch_load(path, trust_checkpoint)
-    except (cache.CorruptArtifact, RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+    except (cache.CorruptArtifact, OSError) as exc:  # a paperlib artifact failing its checksum; unreadable
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        raise _not_a_checkpoint(path, exc) from exc
     state, key = _state_of(blob, path)
     meta = {"key": key}
     if isinstance(blob, dict):

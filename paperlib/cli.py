@@ -351,6 +351,40 @@ def _launch(args, prof, cfgs, extra) -> int:
     return 0
 
 
+def _grid(args, prof) -> list:
+    """The models the command line names: ``--experiment`` (each model once), else every combination
+    of ``--arch``, ``--hierarchy``, ``--seed`` and ``--loss``. Needs no torch."""
+    from . import config
+
+    if getattr(args, "experiment", None):
+        cfgs = []
+        for name in args.experiment:
+            cfgs += [c for c in config.experiment_configs(prof, name) if c not in cfgs]
+        return cfgs
+    return [prof.train_config(a, hierarchy=h, seed=s, loss=loss)
+            for a in args.arch for h in args.hierarchy for s in args.seed for loss in args.loss]
+
+
+#: Options that name a folder (made if missing), checked before any work: a file there is an error.
+_FOLDER_OPTIONS = ("cache_dir", "data_root", "out_dir", "job_dir")
+
+
+def _check_folders(args) -> None:
+    """Raise ``ValueError`` if an option of :data:`_FOLDER_OPTIONS` names an existing file."""
+    for attr in _FOLDER_OPTIONS:
+        value = getattr(args, attr, None)
+        if value and Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
+            raise ValueError(f"--{attr.replace('_', '-')} {value} is a file; name a folder (it is made if missing)")
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an ``OSError``: what went wrong, where, and what to check."""
+    where = f": {exc.filename}" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    return (f"{what}{where} (check that the folders given, --cache-dir, --data-root, --out-dir or the dataset's, "
+            "exist where needed and can be read and written)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = build_parser()
@@ -361,15 +395,18 @@ def main(argv: list[str] | None = None) -> int:
     from . import config  # no torch: profile names and values are checked in a fraction of a second
 
     try:
+        _check_folders(args)
         if args.command == "report":
             return _report(args)
         if args.command == "cache":
             return _cache(args)
+        prof = _profile(args)
+        # the grid before torch loads: an unknown --arch, --loss or --experiment is refused at once
+        cfgs = None if args.command == "data" or getattr(args, "list_experiments", False) else _grid(args, prof)
         if getattr(args, "skip_bad_images", False):
             from .data import folder
 
             folder.set_skip_bad_images(True)  # before the folder is read; the jobs it starts inherit it
-        prof = _profile(args)
         from . import data, experiment, train
         if args.command == "data":
             root = data.ensure_data(prof.dataset, args.data_root, download=args.download)
@@ -384,13 +421,6 @@ def main(argv: list[str] | None = None) -> int:
             for name in sorted(config.EXPERIMENTS):
                 print(f"{name}: {len(config.experiment_configs(prof, name))} models at profile {prof.name}")
             return 0
-        if getattr(args, "experiment", None):
-            cfgs = []
-            for name in args.experiment:
-                cfgs += [c for c in config.experiment_configs(prof, name) if c not in cfgs]
-        else:
-            cfgs = [prof.train_config(a, hierarchy=h, seed=s, loss=loss)
-                    for a in args.arch for h in args.hierarchy for s in args.seed for loss in args.loss]
         experiment.validate_grid(cfgs, args.data_root)
         if args.command == "extract":
             if len(cfgs) != 1:
@@ -423,4 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (ValueError, FileNotFoundError) as exc:
         print(f"paperlib: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a folder that cannot be read or written: say which, not a traceback
+        print(f"paperlib: error: {_os_error(exc)}", file=sys.stderr)
         return 2

@@ -56,13 +56,19 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser().resolve() if env else _user_cache() / "artifacts"
 
 
-def _check_values(obj: Any, positive_int=(), positive_or_none=(), non_negative=(), positive=(), unit=()) -> None:
+def _check_values(obj: Any, positive_int=(), positive_or_none=(), non_negative=(), positive=(), unit=(),
+                  non_negative_int=()) -> None:
     """Raise ``ValueError`` naming the field and the value when a field is out of its range.
 
     ``positive_int``: integers >= 1; ``positive_or_none``: None or integers >= 1; ``non_negative``:
-    numbers >= 0; ``positive``: numbers > 0; ``unit``: numbers in [0, 1).
+    numbers >= 0; ``positive``: numbers > 0; ``unit``: numbers in [0, 1); ``non_negative_int``:
+    integers >= 0 (seeds).
     """
     kind = type(obj).__name__
+    for name in non_negative_int:
+        v = getattr(obj, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"{kind}.{name} must be an integer >= 0, got {v!r}")
     for name in positive_int + positive_or_none:
         v = getattr(obj, name)
         if v is None and name in positive_or_none:
@@ -148,8 +154,8 @@ class TrainConfig:
             object.__setattr__(self, "pretrained", os.path.realpath(os.path.expanduser(str(self.pretrained))))
         _check_values(self, positive_int=("epochs", "batch_size", "image_size"),
                       positive_or_none=("width", "train_per_subclass", "decode_size"),
-                      non_negative=("weight_decay", "warmup_epochs", "shuffle_seed", "seed"), positive=("lr",),
-                      unit=("momentum", "ema_decay"))
+                      non_negative=("weight_decay", "warmup_epochs"), positive=("lr",),
+                      unit=("momentum", "ema_decay"), non_negative_int=("shuffle_seed", "seed"))
         if self.snapshot_epochs is not None:
             snaps = self.snapshot_epochs
             if (isinstance(snaps, (str, bytes)) or not all(isinstance(e, int) and not isinstance(e, bool) for e in snaps)

@@ -340,7 +340,12 @@ def sbatch_script(configs: Sequence[TrainConfig], res: Resources, *, cache_dir=N
 
 def _executor(launcher: str, res: Resources, folder: Path, job_name: str):
     if launcher == "slurm":
-        ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=30)
+        try:
+            ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=30)
+        except RuntimeError as exc:  # submitit: 'Could not detect "srun"'
+            raise FileNotFoundError(f"--launcher slurm needs SLURM's commands on this machine ({exc}); run it on "
+                                    "a node of the cluster, see the script with --dry-run, or use --launcher local"
+                                    ) from exc
         ex.update_parameters(**slurm_parameters(res, job_name))
         return ex
     ex = submitit.LocalExecutor(folder=folder, max_num_timeout=30)

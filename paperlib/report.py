@@ -156,6 +156,13 @@ def write_outputs(profile: pd.DataFrame, out_dir: str | Path, title: str | None 
     return csv, png
 
 
+def _check_numbers(**values) -> None:
+    """Raise ``ValueError`` naming each of ``values`` that is given (not None) but not a positive integer."""
+    for name, v in values.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
 def report(
     model: str,
     folder: str | Path,
@@ -197,6 +204,9 @@ def report(
     model_kind(model)
     names.check("pool", pool)
     cluster.n_clusters_for(1, list(factors))
+    _check_numbers(batch_size=batch_size, image_size=image_size, max_per_subclass=max_per_subclass)
+    if out_dir is not None and Path(out_dir).expanduser().exists() and not Path(out_dir).expanduser().is_dir():
+        raise ValueError(f"out_dir {out_dir} is a file; name a folder (made if missing) for profile.csv and profile.png")
     split, h = folder_split(folder, max_per_subclass)
     split = drop_bad_images(split, h, skip_bad_images, stream)
     net = load_model(model, checkpoint, image_size=image_size, trust_checkpoint=trust_checkpoint)
