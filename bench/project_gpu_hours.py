@@ -8,18 +8,32 @@ architecture family on one H100 (bf16, 224 px, batch 256):
   rate scaled by forward FLOPs (ResNet-50 4.1, VGG-16 15.5, ViT-B/32 4.4 GFLOPs per image), so VGG-16
   at about 1,230 img/s and ViT-B/32 at about 4,320 img/s.
 
-Training images per BREEDS dataset: the BREEDS paper's split sizes (Santurkar et al. 2021, Table 1);
-scoring time (Ward on the validation images) is not counted. Run: ``python bench/project_gpu_hours.py``.
+Training images per BREEDS dataset (:func:`train_images`): the classes the shipped hierarchy keeps
+(``paperlib/resources/breeds/<name>.json``: entity-13 with 4 subclasses per superclass is 52 ImageNet
+classes, living-17 68, nonliving-26 104) times the mean training images per class of the BREEDS
+paper's split (Santurkar et al. 2021, Table 1: entity-13 334,712 images over its 260 classes, living-17
+88,400 over 68, nonliving-26 132,765 over 104). The paper trains on entity-13 with 4 subclasses per
+superclass, so the full 260-class split (five times as many images) is not what it costs. Scoring
+time (Ward on the validation images) is not counted. Run: ``python bench/project_gpu_hours.py``.
 """
 
 from __future__ import annotations
 
+from paperlib import breeds
 from paperlib.config import EXPERIMENTS, experiment_configs, get_profile
 
 RESNET50_IMG_S = 4636.0  # measured, H100, compiled, bf16 (bench/RESULTS.md)
 GFLOPS = {"resnet": 4.1, "vgg": 15.5, "vgg_bn": 15.5, "vgg_ln": 15.5, "vit": 4.4}
 MEASURED = {"resnet"}
-TRAIN_IMAGES = {"entity13": 334_712, "living17": 88_400, "nonliving26": 132_765}
+#: BREEDS's own training split per dataset: (images, ImageNet classes), Santurkar et al. 2021, Table 1.
+BREEDS_TRAIN = {"entity13": (334_712, 260), "living17": (88_400, 68), "nonliving26": (132_765, 104)}
+
+
+def train_images(dataset: str) -> int:
+    """Training images of ``dataset`` as the ``paper`` profile reads it: the classes of the shipped
+    hierarchy times the mean images per class of BREEDS's split (ImageNet's classes hold 732-1,300)."""
+    images, classes = BREEDS_TRAIN[dataset]
+    return round(breeds.load_breeds(dataset).n_subclasses * images / classes)
 
 
 def img_per_s(family: str) -> float:
@@ -36,12 +50,12 @@ def main() -> None:
         for c in cfgs:
             fam = prof.family(c.arch)
             fams[fam] = fams.get(fam, 0) + 1
-            hours += c.epochs * TRAIN_IMAGES[c.dataset] / img_per_s(fam) / 3600
+            hours += c.epochs * train_images(c.dataset) / img_per_s(fam) / 3600
             total_models[(c.arch, c.dataset, c.hierarchy, c.loss, c.seed)] = (fam, c)
         basis = "measured rate" if set(fams) <= MEASURED else "ResNet-50 measured, others estimated"
         by = ", ".join(f"{n} {f}" for f, n in fams.items())
         print(f"{name:28} {len(cfgs):>6}  {by:34} {hours:>10,.0f}  {basis}")
-    hours = sum(c.epochs * TRAIN_IMAGES[c.dataset] / img_per_s(f) / 3600 for f, c in total_models.values())
+    hours = sum(c.epochs * train_images(c.dataset) / img_per_s(f) / 3600 for f, c in total_models.values())
     print(f"{'all experiments (distinct)':28} {len(total_models):>6}  {'':34} {hours:>10,.0f}  "
           "models shared by experiments counted once")
 
