@@ -250,7 +250,7 @@ def fit_readout(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Te
     xtx = torch.zeros(d + 1, d + 1, dtype=torch.float64)
     xty = torch.zeros(d + 1, n_classes, dtype=torch.float64)
     for x, y in batches:
-        h = penultimate(model, x).double().cpu()
+        h = penultimate(model, x).cpu().double()  # float64 on the CPU: MPS has none
         h = torch.cat([h, torch.ones(len(h), 1, dtype=torch.float64)], 1)
         xtx += h.T @ h
         xty += h.T @ F.one_hot(y.cpu().long(), n_classes).double()

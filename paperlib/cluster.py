@@ -24,6 +24,8 @@ import torch
 from scipy.cluster.hierarchy import linkage
 from sklearn.cluster import AgglomerativeClustering, KMeans
 
+from .devices import float64_device
+
 __all__ = [
     "CLUSTER_METHODS",
     "cluster_labels",
@@ -93,7 +95,7 @@ def gram_sq_distances(X, device=None) -> np.ndarray:
            [25.,  0.]])
     """
     t = _as_2d_tensor(X)
-    dev = torch.device(device) if device is not None else t.device
+    dev = float64_device(torch.device(device) if device is not None else t.device)  # not MPS: no float64
     n, d = t.shape
     with torch.no_grad():
         gram = torch.zeros((n, n), dtype=torch.float64, device=dev)

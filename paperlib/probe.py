@@ -62,6 +62,7 @@ from tqdm.std import tqdm
 
 from . import cache, data, experiment, extract, provenance, train
 from .config import EvalConfig, cache_root
+from .devices import float64_device
 
 __all__ = [
     "probe_grid",
@@ -186,9 +187,10 @@ class _Trainer:
 
     def __init__(self, dim: int, n_classes: int, device: torch.device):
         self.dim, self.n_classes, self.device = int(dim), int(n_classes), device
+        self.stats_device = float64_device(device)  # MPS has no float64: its statistics are kept on the CPU
         self.n = 0
-        self.mean64 = torch.zeros(self.dim, dtype=torch.float64, device=device)
-        self.m2 = torch.zeros(self.dim, dtype=torch.float64, device=device)
+        self.mean64 = torch.zeros(self.dim, dtype=torch.float64, device=self.stats_device)
+        self.m2 = torch.zeros(self.dim, dtype=torch.float64, device=self.stats_device)
         self.linear: nn.Linear | None = None
         self.opt: torch.optim.Optimizer | None = None
         self.loss_sum, self.loss_n, self.history = 0.0, 0, []
@@ -212,7 +214,7 @@ class _Trainer:
         tot = self.n + nb
         step = max(1, _STATS_BLOCK // nb)
         for a in range(0, self.dim, step):
-            xb = X[:, a : a + step].to(self.device, torch.float64)
+            xb = X[:, a : a + step].to(self.stats_device).to(torch.float64)
             bm = xb.mean(0)
             bm2 = (xb - bm).square_().sum(0)
             delta = bm - self.mean64[a : a + step]
@@ -226,7 +228,7 @@ class _Trainer:
         std = (self.m2 / self.n).sqrt()
         scaled = std >= STD_FLOOR
         std[~scaled] = 1.0
-        self.mean, self.std = self.mean64.float(), std.float()
+        self.mean, self.std = self.mean64.float().to(self.device), std.float().to(self.device)
         del self.mean64, self.m2
         self.linear = nn.Linear(self.dim, self.n_classes).to(self.device)
         nn.init.zeros_(self.linear.weight)
@@ -277,7 +279,8 @@ def _top_eigenvalue(X: torch.Tensor) -> float:
     largest eigenvalue is this value over ``k``: the probe's curvature scale ``L``. It is computed
     from the ``b x b`` Gram matrix, which has the same non-zero eigenvalues.
     """
-    gram = (X @ X.T).to(torch.float64).add_(1.0).div_(X.shape[0])
+    gram = X @ X.T
+    gram = gram.to(float64_device(gram.device)).to(torch.float64).add_(1.0).div_(X.shape[0])
     return float(torch.linalg.eigvalsh(gram)[-1].clamp(min=1e-12))
 
 
