@@ -22,7 +22,10 @@ env: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "paperlib needs Python >= 3.11 (numpy, pandas and scipy of the lock do); $(PYTHON) is $$($(PYTHON) -V 2>&1). Run: make PYTHON=python3.11" >&2; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || \
+	  { echo "$(PYTHON) -m venv failed. On Debian or Ubuntu install its venv module first: sudo apt-get install python3-venv (or python3.11-venv, for the Python you run), then rm -rf $(VENV) and run make again" >&2; exit 1; }
+	@$(PY) -m pip --version >/dev/null 2>&1 || \
+	  { echo "$(VENV) has no working pip: a half-made venv (made where Python's venv module lacks ensurepip). On Debian or Ubuntu: sudo apt-get install python3-venv (or python3.11-venv, for the Python you run), then rm -rf $(VENV) and run make again" >&2; exit 1; }
 	@$(PY) -c 'import shutil, sys; free = shutil.disk_usage("$(VENV)").free / 2**30; free < 7 and print(f"warning: {free:.1f} GiB free beside $(VENV); the pinned install (torch with its CUDA libraries) takes about 6.5 GiB", file=sys.stderr)'
 	$(PY) -m pip install -q --disable-pip-version-check --no-cache-dir -r requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -58,7 +61,9 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 # Regenerate requirements.lock from pyproject.toml with uv's resolver: one universal lock (platform
-# markers, hashes) for Linux x86-64/aarch64, macOS and Windows. The versions already in the lock are
+# markers, hashes). It installs on Linux x86-64/aarch64 and on macOS 14+ on Apple silicon (README,
+# "Platforms"); uv resolves it for other platforms too, but the locked torch has no wheel for Intel
+# Macs or macOS 13, and Windows is not supported (this Makefile needs bash and .venv/bin). The versions already in the lock are
 # kept where they still satisfy pyproject; `make lock UPGRADE=1` moves everything to the newest releases.
 LOCK_ARGS := --universal --python-version 3.11 --extra book --extra test --extra dev --generate-hashes
 lock: $(STAMP)
