@@ -461,6 +461,11 @@ class ModelStatus:
 
 
 def _pid_alive(pid: str) -> bool:
+    """Whether the process ``pid`` of this machine exists (signal 0 on POSIX). On Windows, where signal
+    0 is CTRL_C_EVENT and ``os.kill`` would interrupt the process, it is taken to be alive (a job record
+    then keeps its entries from ``cache prune``; Windows is not supported, README)."""
+    if os.name == "nt":
+        return True
     try:
         os.kill(int(pid), 0)
     except (ValueError, ProcessLookupError):

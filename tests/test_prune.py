@@ -7,6 +7,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from paperlib import cache, cli, config, inventory, launch, train
 
 
@@ -109,3 +111,9 @@ def test_prune_on_a_read_only_cache_says_so_and_fails(tmp_path, monkeypatch, cap
     assert "removed 0 entries, freed 0 B" in out
     assert f"could not remove models/{d.name}" in err and "Read-only file system" in err
     assert "paperlib: error:" in err
+
+
+def test_a_local_job_is_never_signalled_on_windows(monkeypatch):
+    monkeypatch.setattr(os, "name", "nt")
+    monkeypatch.setattr(os, "kill", lambda *a: pytest.fail("os.kill(pid, 0) is CTRL_C_EVENT on Windows"))
+    assert launch._pid_alive(str(os.getpid()))
