@@ -417,10 +417,17 @@ def validate(cfg: TrainConfig, data_root=None) -> None:
 
 
 def _load_final(cfg: TrainConfig, path: Path, device: torch.device) -> Trained:
+    """The finished model cached in ``path``; :class:`paperlib.cache.CorruptArtifact` if its ``model.pt``
+    is corrupt, or, though its checksum matches (rewritten after the file was changed), holds no model of ``cfg``."""
     blob = cache.load(path / "model.pt")
-    h = Hierarchy.from_dict(blob["hierarchy"])
-    model = build_for(cfg, h.n_superclasses)
-    model.load_state_dict(blob["ema_state"])
+    try:
+        h = Hierarchy.from_dict(blob["hierarchy"])
+        model = build_for(cfg, h.n_superclasses)
+        model.load_state_dict(blob["ema_state"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        why = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+        raise cache.CorruptArtifact(f"{path / 'model.pt'}: its checksum matches, but it holds no {cfg.arch} of this "
+                                    f"configuration ({why})") from exc
     model.to(device).eval()
     return Trained(model, cfg, h, blob["history"], path)
 
@@ -498,7 +505,8 @@ def train_model(
     path = model_dir(cfg, cache_dir, data_root)
     final = path / "model.pt"
     if cache.is_valid(final):
-        return _load_final(cfg, path, device)
+        with contextlib.suppress(cache.CorruptArtifact):  # no model of cfg inside: rebuilt under the lock below
+            return _load_final(cfg, path, device)
     # Not there yet: hold the model's lock while checking again, training and saving, so that a second
     # run into the same cache waits for this one and then loads its model (rank 0 holds it for all ranks).
     with cache.lock(path, what=f"to train {path}") if _dist_info()[0] == 0 else contextlib.nullcontext():
@@ -528,7 +536,14 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
     if distributed:  # rank 0 looked under the lock: every rank follows its answer
         torch.distributed.broadcast_object_list(done, src=0)
     if done[0]:
-        return _load_final(cfg, path, device)
+        try:
+            return _load_final(cfg, path, device)
+        except cache.CorruptArtifact as exc:  # a matching checksum over content that is no model of cfg
+            if distributed:
+                torch.distributed.barrier()  # every rank has read it before rank 0 removes it
+            if rank == 0:
+                warnings.warn(f"rebuilding a cached model: {exc}; retraining it ({cfg.epochs} epochs)", stacklevel=3)
+                cache.discard(final)
     if rank == 0 and final.exists():
         warnings.warn(f"cached model {final} fails its checksum (corrupt or incomplete); retraining it "
                       f"({cfg.epochs} epochs)", stacklevel=3)
