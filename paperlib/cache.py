@@ -219,7 +219,7 @@ def _acquire(lockfile: Path, *, shared: bool, blocking: bool, what: str | None, 
     """Open ``lockfile`` and lock it: the descriptor, ``None`` where no lock file can be made, ``False``
     where ``blocking`` is off and another holds it. A lock file removed while we waited for it (the entry
     was pruned) is made again, by ``remake``, and locked anew: a lock on a removed file guards nothing."""
-    while True:
+    for _ in range(_RELOCK_TRIES):
         fd = _open_lock_file(lockfile)
         if fd is None:
             return None
@@ -243,6 +243,12 @@ def _acquire(lockfile: Path, *, shared: bool, blocking: bool, what: str | None, 
         log.warning("%s was removed while we waited for it; making it again", lockfile.parent)
         if remake is not None:
             remake()
+    raise OSError(f"lock file {lockfile} keeps being removed or replaced ({_RELOCK_TRIES} tries); is something "
+                  "deleting the cache while it is in use?")
+
+
+#: How often :func:`lock` makes and locks an entry again that was removed while it waited, before giving up.
+_RELOCK_TRIES = 100
 
 
 @contextlib.contextmanager

@@ -117,3 +117,11 @@ def test_a_local_job_is_never_signalled_on_windows(monkeypatch):
     monkeypatch.setattr(os, "name", "nt")
     monkeypatch.setattr(os, "kill", lambda *a: pytest.fail("os.kill(pid, 0) is CTRL_C_EVENT on Windows"))
     assert launch._pid_alive(str(os.getpid()))
+
+
+def test_a_lock_file_removed_again_and_again_is_an_error_not_a_loop(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "_same_file", lambda fd, path: False)  # removed after every locking
+    monkeypatch.setattr(cache, "_RELOCK_TRIES", 3)
+    with pytest.raises(OSError, match="keeps being removed or replaced"):
+        with cache.lock(tmp_path / "models" / "k"):
+            pass
