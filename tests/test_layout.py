@@ -131,9 +131,10 @@ def test_no_import_cycles():
 def test_the_pipeline_flows_one_way():
     graph = import_graph()
     assert graph["paperlib.names"] == set()  # the table of names imports nothing
+    assert graph["paperlib.locking"] == set()  # nor do the file locks
     assert not any(m.startswith("paperlib.data") for m in graph["paperlib.config"])
     for low in ("paperlib.hierarchy", "paperlib.cache", "paperlib.config"):
-        assert not graph[low] - {"paperlib.names"}, (low, graph[low])
+        assert not graph[low] - {"paperlib.names", "paperlib.locking"}, (low, graph[low])
 
 
 def test_no_reaches_into_private_names_of_other_modules():
