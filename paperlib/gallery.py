@@ -123,8 +123,10 @@ def _load_image(item, thumb: int | None) -> np.ndarray:
     if isinstance(item, (str, Path)):
         from PIL import Image, ImageOps
 
+        from .data.images import to_rgb
+
         with Image.open(item) as im:
-            im = im.convert("RGB")
+            im = to_rgb(im)  # as the models see it: 16-bit scaled, transparency on white
             if thumb:
                 im = ImageOps.fit(im, (thumb, thumb))
             return np.asarray(im, dtype=np.float32) / 255.0

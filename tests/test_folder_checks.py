@@ -168,3 +168,10 @@ def test_a_decompression_bomb_is_a_bad_image(tmp_path, monkeypatch):
     p = _png(tmp_path, Image.new("L", (64, 64)))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64 // 4)
     assert "DecompressionBomb" in images.image_problem(p)
+
+
+def test_the_gallery_shows_a_16_bit_image_as_the_models_see_it(tmp_path):
+    from paperlib import gallery
+
+    p = _png(tmp_path, MODES["I;16"][0]())
+    np.testing.assert_allclose(gallery._load_image(p, None)[0, 0], np.full(3, 117 / 255), rtol=1e-6)
