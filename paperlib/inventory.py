@@ -283,8 +283,10 @@ def prune(
     if not stale and older_than is None and not kinds:
         raise ValueError("name what to prune: stale=True, older_than=DAYS and/or kinds=[...]")
     root = config.cache_root(root)
-    found = entries(root, kinds=tuple(cache.KINDS), check_data=check_data, data_root=data_root)
-    chosen = [e for e in found if e.kind in (kinds or cache.KINDS) and (not stale or e.stale)
+    kinds = tuple(kinds or cache.KINDS)
+    listed = tuple(k for k in cache.KINDS if k in kinds or k == "models")  # models: whose job is running
+    found = entries(root, kinds=listed, check_data=check_data, data_root=data_root)
+    chosen = [e for e in found if e.kind in kinds and (not stale or e.stale)
               and (older_than is None or e.age_days > older_than)]
     busy = in_use(found, root)
     out = Pruned(skipped=[(e, busy[str(e.path)]) for e in chosen if str(e.path) in busy])

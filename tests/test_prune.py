@@ -73,6 +73,19 @@ def test_stale_entry_of_a_running_job_is_kept(tmp_path):
     assert [e.key for e in inventory.prune(tmp_path, stale=True)] == [d.name] and not d.exists()
 
 
+def test_the_scores_of_a_running_job_s_model_are_kept_too(tmp_path):
+    d = legacy_entry(tmp_path)
+    scores = tmp_path / "scores" / "fedcba9876543210"
+    cache.save(scores / "config.json", {"train": cache.load(d / "config.json")["config"], "code": "old"})
+    launch.JobRecord(
+        launcher="local", job_id=str(os.getpid()), folder="", stdout="", stderr="", submitted="now", state="running"
+    ).save(tmp_path / "jobs" / f"{d.name}.json")
+    gone = inventory.prune(tmp_path, kinds=["scores"])
+    assert list(gone) == [] and scores.exists()
+    [(e, why)] = gone.skipped
+    assert e.key == scores.name and "its model's job" in why
+
+
 def test_prune_waits_for_nobody_and_a_waiting_run_makes_the_entry_again(tmp_path):
     d = cache.artifact_dir(tmp_path, "scores", {"x": 1})
     (d / "config.json").unlink()  # made again by the lock below from what artifact_dir was given
