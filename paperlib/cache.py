@@ -221,6 +221,9 @@ def _acquire(lockfile: Path, *, shared: bool, blocking: bool, what: str | None, 
     was pruned) is made again, by ``remake``, and locked anew: a lock on a removed file guards nothing."""
     for _ in range(_RELOCK_TRIES):
         fd = _open_lock_file(lockfile)
+        if fd is None and remake is not None and not lockfile.parent.exists():  # pruned before we came
+            remake()
+            fd = _open_lock_file(lockfile)
         if fd is None:
             return None
         try:

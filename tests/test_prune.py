@@ -139,3 +139,10 @@ def test_a_lock_file_removed_again_and_again_is_an_error_not_a_loop(tmp_path, mo
     with pytest.raises(OSError, match="keeps being removed or replaced"):
         with cache.lock(d):
             pass
+
+
+def test_locking_an_entry_pruned_before_makes_it_again(tmp_path):
+    d = cache.artifact_dir(tmp_path, "scores", {"y": 2})
+    inventory._remove(d)
+    with cache.lock(d) as held:
+        assert held and cache.is_locked(d) and cache.load(d / "config.json") == {"y": 2}
