@@ -214,6 +214,8 @@ def skip_bad_images() -> bool:
 
 #: ``{(absolute path, size, mtime_ns): (sha256, problem or None)}`` of every file looked at in this process.
 _SEEN: dict[tuple[str, int, int], tuple[str, str | None]] = {}
+#: ``(root, files left out)`` already reported by this process (one message per folder and set of bad files).
+_WARNED: set[tuple[str, tuple[str, ...]]] = set()
 
 
 def _index_file(root: Path) -> Path:
@@ -312,11 +314,7 @@ def _checked(out: dict, root: Path) -> dict:
             raise FolderLayoutError(
                 f"{root}: {len(few)} subclasses have fewer than {least} {s} images{rule}: {', '.join(few[:20])}"
                 + (" ..." if len(few) > 20 else "") + "; add images to them, or remove those subclass folders")
-    out["sha256"] = {p: found[p][0] for s in ("train", "val") for p in out[s][0]}
     return out
-
-
-_WARNED: set = set()
 
 
 def folder_root(dataset: str) -> Path:
