@@ -133,7 +133,7 @@ def test_a_local_job_is_never_signalled_on_windows(monkeypatch):
 
 
 def test_a_lock_file_removed_again_and_again_is_an_error_not_a_loop(tmp_path, monkeypatch):
-    monkeypatch.setattr(cache, "_same_file", lambda fd, path: False)  # removed after every locking
+    monkeypatch.setattr(cache, "_same_file", lambda fd, path: path.name != ".lock")  # removed after every locking
     monkeypatch.setattr(cache, "_RELOCK_TRIES", 3)
     d = cache.artifact_dir(tmp_path, "models", {"k": 1})
     with pytest.raises(OSError, match="keeps being removed or replaced"):
