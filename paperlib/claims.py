@@ -144,7 +144,11 @@ def _model_labels(acc: pd.DataFrame) -> pd.Series:
     return acc.apply(label, axis=1)
 
 
-def accuracy_gate(accuracy: pd.DataFrame, gate: float = 0.5) -> AccuracyGate:
+#: The chance-corrected accuracy gate where the accuracy table names none (profiles name theirs).
+DEFAULT_GATE = 0.5
+
+
+def accuracy_gate(accuracy: pd.DataFrame, gate: float | None = None) -> AccuracyGate:
     """Which models are accurate enough on their superclass task for a claim to be judged.
 
     The rule: a model passes when its chance-corrected superclass accuracy
@@ -161,8 +165,10 @@ def accuracy_gate(accuracy: pd.DataFrame, gate: float = 0.5) -> AccuracyGate:
         ``accuracy`` and ``n_superclasses``; ``hierarchy`` (or ``training``), ``seed`` and ``loss`` name
         the model when present (``family`` and ``epochs`` are ignored); an ``accuracy_of`` other than
         ``"classifier"`` (a BYOL model's linear readout) is said next to its accuracy.
-    gate : float, default 0.5
-        Minimum chance-corrected accuracy, in [0, 1].
+    gate : float, optional
+        Minimum chance-corrected accuracy, in [0, 1]. Default: the table's ``gate`` column (the
+        profile's :attr:`paperlib.config.Profile.accuracy_gate`, which :func:`paperlib.experiment.run`
+        writes), else 0.5.
 
     Returns
     -------
@@ -175,6 +181,8 @@ def accuracy_gate(accuracy: pd.DataFrame, gate: float = 0.5) -> AccuracyGate:
         If the table is empty, lacks a required column, has fewer than 2 superclasses for a model,
         or ``gate`` is outside [0, 1].
     """
+    if gate is None:
+        gate = float(accuracy["gate"].max()) if "gate" in accuracy and len(accuracy) else DEFAULT_GATE
     if not 0 <= gate <= 1:
         raise ValueError(f"gate must lie in [0, 1], got {gate}")
     missing = [c for c in ("arch", "accuracy", "n_superclasses") if c not in accuracy]
@@ -212,7 +220,7 @@ def _seed_text(seeds: list[int], per_hierarchy: int) -> str:
 
 
 def shuffling(
-    scores: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.02, gate: float = 0.5
+    scores: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.02, gate: float | None = None
 ) -> ClaimCheck:
     """Claim 2: shuffling the hierarchy raises subclass AMI, most near the end of the network.
 
@@ -374,7 +382,7 @@ def _check_columns(df: pd.DataFrame, need: list[str], what: str) -> None:
 
 def within_network(
     scores: pd.DataFrame, probe: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.02,
-    aligned: float = 0.9, gate: float = 0.5,
+    aligned: float = 0.9, gate: float | None = None,
 ) -> ClaimCheck:
     """Claim 1: clusterability rises with depth but is not aligned with linear-probe accuracy.
 
@@ -455,7 +463,7 @@ def within_network(
 
 def consistency(
     scores: pd.DataFrame, ari: pd.DataFrame, accuracy: pd.DataFrame, *, similar: float = 0.05, low: float = 0.5,
-    margin: float = 0.1, gate: float = 0.5,
+    margin: float = 0.1, gate: float | None = None,
 ) -> ClaimCheck:
     """Claim 7: seeds give similar AMI profiles but low cross-seed ARI, except late layers when shuffled.
 
@@ -535,7 +543,7 @@ def consistency(
     )
 
 
-def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 0.01, gate: float = 0.5) -> ClaimCheck:
+def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 0.01, gate: float | None = None) -> ClaimCheck:
     """Claim 6: VGG peaks at fc6, ResNet at the end, normalisation moves VGG's peak earlier, ViT is lower.
 
     For each hierarchy scored (the paper's Fig. 7 shows entity-13 and entity-13-shuffled) at the
@@ -635,7 +643,7 @@ def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 
     )
 
 
-def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, gate: float = 0.5) -> ClaimCheck:
+def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, gate: float | None = None) -> ClaimCheck:
     """Claim 3: subclass labels help out-of-distribution clustering only a little over superclass
     labels, except on Pets.
 
@@ -765,7 +773,7 @@ def _per_seed_means(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame
 
 
 def squared_error(scores: pd.DataFrame, ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01,
-                  gate: float = 0.5) -> ClaimCheck:
+                  gate: float | None = None) -> ClaimCheck:
     """Claim 4: squared error lowers clusterability in and out of distribution.
 
     Two kinds of comparison, squared error against softmax cross-entropy, each on means over seeds:
@@ -838,7 +846,7 @@ def squared_error(scores: pd.DataFrame, ood: pd.DataFrame, accuracy: pd.DataFram
 CHALLENGERS = ("dropout", "label_smoothing", "sigmoid")
 
 
-def loss_ranking(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01, gate: float = 0.5) -> ClaimCheck:
+def loss_ranking(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01, gate: float | None = None) -> ClaimCheck:
     """Claim 5: softmax is not the best loss for clustering out of distribution.
 
     Per architecture and set, each loss's mean purity over factors, then its mean over seeds. The

@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.dataset is None:  # the profile's own data: also its out-of-distribution sets
                 for name in prof.ood_sets:
                     data.ensure_ood(name, args.data_root, download=args.download)
-                    print(f"{name} (out of distribution): ready" + ("" if name == "synthetic_ood" else
+                    print(f"{name} (out of distribution): ready" + ("" if name in names.SYNTHETIC_OOD_SETS else
                                                                      f" under {config.data_root(args.data_root)}"))
             return 0
         if getattr(args, "list_experiments", False):

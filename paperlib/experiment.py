@@ -25,7 +25,7 @@ from . import cache, data, names, provenance, scoring, train
 from .config import EvalConfig, Profile, TrainConfig, cache_root
 from .scoring import score_superclass  # noqa: F401 - its former home; the scoring lives in paperlib.scoring
 
-__all__ = ["ALL_FACTORS", "Evaluation", "evaluate", "pixel_scores", "run", "scores_key", "validate_grid", "validation_split"]
+__all__ = ["ALL_FACTORS", "Evaluation", "evaluate", "pixel_scores", "data_checks", "run", "scores_key", "validate_grid", "validation_split"]
 
 
 @dataclass
@@ -264,7 +264,7 @@ def run(
                       batch_size=profile.eval_batch_size)
         ident = {"arch": cfg.arch, "family": fam, "hierarchy": cfg.hierarchy, "seed": cfg.seed, "loss": cfg.loss}
         frames.append(ev.scores.assign(**ident))
-        accs.append({**ident, "accuracy": ev.accuracy, "epochs": cfg.epochs, "n_superclasses": trained.hierarchy.n_superclasses})
+        accs.append({**ident, "accuracy": ev.accuracy, "epochs": cfg.epochs, "n_superclasses": trained.hierarchy.n_superclasses, "gate": profile.accuracy_gate})
         evals[(cfg.arch, cfg.hierarchy, cfg.seed, cfg.loss)] = ev
     cols = ["arch", "family", "hierarchy", "seed", "loss", "layer", "depth", "rel_depth", "factor", "ami", "purity"]
     return pd.concat(frames, ignore_index=True)[cols], pd.DataFrame(accs), evals
@@ -280,6 +280,7 @@ def pixel_scores(
     data_root: str | Path | None = None,
     cache_dir: str | Path | None = None,
     batch_size: int = 256,
+    features: Sequence[str] = ("pixels",),
 ) -> pd.DataFrame:
     """What Ward finds in the raw pixels, before any network: the data's own subclass structure.
 
@@ -295,14 +296,21 @@ def pixel_scores(
     hierarchies : sequence of {"standard", "shuffled"}
     factors : sequence of int
     l2_normalize : bool
-        Unit-norm pixel vectors (as the embeddings are by default).
+        Unit-norm pixel vectors (as the embeddings are by default; the mean colour is never scaled:
+        a unit-norm colour would keep only the hue).
+    features : sequence of {"pixels", "colour"}
+        What each image is: its raw pixels ``(3 * H * W,)``, or its mean colour ``(3,)`` (the
+        cheapest nuisance a clustering could latch onto).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (hierarchy, factor): ``hierarchy``, ``factor``, ``ami``, ``purity`` (unweighted
-        means over superclasses).
+        One row per (features, hierarchy, factor): ``features``, ``hierarchy``, ``factor``, ``ami``,
+        ``purity`` (unweighted means over superclasses).
     """
+    bad = sorted(set(features) - {"pixels", "colour"})
+    if bad or not features:
+        raise ValueError(f"features must be a non-empty list of 'pixels' and 'colour', got {list(features)}")
     ecfg = profile.eval_config(factors, "flatten", l2_normalize)
     split = validation_split(profile.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir,
                              progress=False)
@@ -318,10 +326,44 @@ def pixel_scores(
             sub = split.subset(index)
             batches = data.iterate_batches(sub, sub.subclass, batch_size=batch_size, train=False,
                                            image_size=ecfg.image_size)
-            x = torch.cat([b.float().div_(255.0).flatten(1) for b, _ in batches])
-            if l2_normalize:
-                x = torch.nn.functional.normalize(x, dim=1)
-            rows += scoring.score_superclass({"pixels": x.numpy()}, sub.subclass, len(h.groups[s]), ecfg.factors, s)[0]
-        mean = scoring.score_tables(rows, ["pixels"])[0][["factor", "ami", "purity"]]
-        frames.append(mean.assign(hierarchy=hier))
-    return pd.concat(frames, ignore_index=True)[["hierarchy", "factor", "ami", "purity"]]
+            x = torch.cat([b.float().div_(255.0) for b, _ in batches])  # (n, 3, H, W)
+            emb = {}
+            if "pixels" in features:
+                px = x.flatten(1)
+                emb["pixels"] = (torch.nn.functional.normalize(px, dim=1) if l2_normalize else px).numpy()
+            if "colour" in features:
+                emb["colour"] = x.mean((2, 3)).numpy()
+            rows += scoring.score_superclass(emb, sub.subclass, len(h.groups[s]), ecfg.factors, s)[0]
+        per_layer = scoring.score_tables(rows, list(emb))[0]
+        frames.append(per_layer.rename(columns={"layer": "features"})[["features", "factor", "ami", "purity"]]
+                      .assign(hierarchy=hier))
+    out = pd.concat(frames, ignore_index=True)[["features", "hierarchy", "factor", "ami", "purity"]]
+    return out.drop(columns="features") if list(features) == ["pixels"] else out
+
+
+def data_checks(
+    profile: Profile,
+    *,
+    shuffle_seeds: Sequence[int] = (0, 1, 2),
+    factors: Sequence[int] = (1, 3, 5, 10),
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """The data before any network: Ward on raw pixels and on the mean colour, standard and shuffled hierarchies.
+
+    :func:`pixel_scores` (raw, not unit-norm, pixels) for the standard hierarchy and for a shuffle
+    of each seed. In a miniature of natural images both stay near 0: nuisance (position, scale,
+    colour, lighting, clutter) dominates the pixels, whichever way the subclasses are grouped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (features, hierarchy, factor): ``features`` ("pixels", "colour"), ``hierarchy``
+        ("standard", "shuffled (seed k)"), ``factor``, ``ami``, ``purity``.
+    """
+    frames = []
+    for hier, seed in [("standard", 0)] + [("shuffled", s) for s in shuffle_seeds]:
+        df = pixel_scores(profile, hierarchies=[hier], factors=factors, l2_normalize=False, shuffle_seed=seed,
+                          data_root=data_root, cache_dir=cache_dir, features=("pixels", "colour"))
+        frames.append(df.assign(hierarchy=hier if hier == "standard" else f"shuffled (seed {seed})"))
+    return pd.concat(frames, ignore_index=True)

@@ -25,8 +25,13 @@ Small models for 32x32 inputs (profiles ``smoke``, ``quick`` and ``cifar``):
     ReLU), as in Sec. 7.2 of the paper.
 ``vit_mini``
     A small ViT built like ``vit_b_32`` below (timm ``VisionTransformer``, no class token,
-    ``global_pool="avg"``, ``fc_norm=False``, pre-norm blocks, ``mlp_ratio`` 4): patch size
-    4 (a 32-pixel image gives 8 x 8 = 64 patch tokens), embedding width ``w`` (default
+    ``global_pool="avg"``, ``fc_norm=False``, pre-norm blocks, ``mlp_ratio`` 4), whose patch
+    embedding is an early-convolution stem (:class:`ConvStem`, after Xiao et al. 2021, "Early
+    convolutions help transformers see better") instead of one strided 4x4 convolution: trained
+    from scratch on a few thousand small images, the plain patch embedding left the ViT near chance
+    on the smoke world's shapes (shuffled hierarchy: 0.39-0.51 after 600-1,600 steps at lr 1e-3 to
+    1e-2), the stem lifts it to 0.71 in 600 steps at the paper's lr 1e-3. Each token still covers a
+    4x4 patch (a 32-pixel image gives 8 x 8 = 64 patch tokens), embedding width ``w`` (default
     ``w = 64``; it must be a multiple of the 4 heads), depth 6 at every width, 4 heads.
     Probes ``block{i}_attn`` and ``block{i}_mlp``, ``i = 1..6`` (the same places as in
     ``vit_b_32``; shape ``(B, 64, w)``), then ``penultimate``, the input of ``head``,
@@ -473,9 +478,50 @@ def _build_vit_b_32(num_classes: int, image_size: int) -> nn.Module:
     )
 
 
+class ConvStem(nn.Module):
+    """Early-convolution patch embedding of :func:`_build_vit_mini` (Xiao et al. 2021).
+
+    Three 3x3 convolutions (strides 1, 2, 2; ``embed_dim / 2``, ``embed_dim / 2`` and
+    ``embed_dim`` channels, each with batch norm and ReLU) and a 1x1 projection: one token per 4x4
+    patch, as the strided convolution it replaces. Takes timm's ``PatchEmbed`` arguments.
+
+    Notes
+    -----
+    Input ``(B, 3, H, W)``; output tokens ``(B, H / 4 * W / 4, embed_dim)``.
+    """
+
+    def __init__(self, img_size: int = 32, patch_size: int = 4, in_chans: int = 3, embed_dim: int = 32, **_):
+        super().__init__()
+        if patch_size != 4:
+            raise ValueError(f"ConvStem makes 4x4 patches (strides 1, 2, 2), got patch_size {patch_size}")
+        c = max(1, embed_dim // 2)
+        self.proj = nn.Sequential(
+            nn.Conv2d(in_chans, c, 3, 1, 1), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.Conv2d(c, c, 3, 2, 1), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.Conv2d(c, embed_dim, 3, 2, 1), nn.BatchNorm2d(embed_dim), nn.ReLU(),
+            nn.Conv2d(embed_dim, embed_dim, 1),
+        )
+        side = img_size if isinstance(img_size, int) else img_size[0]
+        self.img_size, self.patch_size = (side, side), (4, 4)
+        self.grid_size = (side // 4, side // 4)
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.dynamic_img_pad = False
+
+    def feat_ratio(self, as_scalar: bool = True) -> int:
+        return 4
+
+    def dynamic_feat_size(self, img_size: tuple[int, int]) -> tuple[int, int]:
+        return img_size[0] // 4, img_size[1] // 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens ``(B, H / 4 * W / 4, embed_dim)`` of images ``(B, 3, H, W)``."""
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
 def _build_vit_mini(num_classes: int, width: int, image_size: int) -> nn.Module:
     """Small ViT for 32-pixel images, laid out as :func:`_build_vit_b_32` (no class token, the
-    head reads ``norm(tokens).mean(1)``): patch 4, ``width``-dim tokens, 6 blocks of 4 heads.
+    head reads ``norm(tokens).mean(1)``): a :class:`ConvStem` making one token per 4x4 patch,
+    ``width``-dim tokens, 6 blocks of 4 heads.
     """
     from timm.models.vision_transformer import VisionTransformer
 
@@ -488,7 +534,7 @@ def _build_vit_mini(num_classes: int, width: int, image_size: int) -> nn.Module:
     return VisionTransformer(
         img_size=image_size, patch_size=VIT_MINI_PATCH, num_classes=num_classes, embed_dim=width,
         depth=VIT_MINI_DEPTH, num_heads=VIT_MINI_HEADS, mlp_ratio=4.0,
-        class_token=False, global_pool="avg", fc_norm=False,
+        class_token=False, global_pool="avg", fc_norm=False, embed_layer=ConvStem,
     )
 
 

@@ -14,7 +14,7 @@ import os.path
 __all__ = [
     "PROFILES", "IMAGENET_DATASETS", "DATASETS", "SPLITS", "HIERARCHIES", "LABELS", "SMALL_ARCHITECTURES",
     "PAPER_ARCHITECTURES", "ARCHITECTURES", "FAMILIES", "LOSSES", "POOLS", "AUGMENTATIONS", "OPTIMIZERS",
-    "SELF_SUPERVISED", "OBJECTIVES", "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "FOLDER_PREFIX", "is_folder", "canonical_dataset", "OOD_SETS", "LAUNCHERS", "ARTIFACT_KINDS", "VALID", "check",
+    "SELF_SUPERVISED", "OBJECTIVES", "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "FOLDER_PREFIX", "is_folder", "canonical_dataset", "OOD_SETS", "SYNTHETIC_OOD_SETS", "LAUNCHERS", "ARTIFACT_KINDS", "VALID", "check",
 ]
 
 #: Scales of every notebook and command (:mod:`paperlib.config`).
@@ -23,9 +23,10 @@ PROFILES = ("smoke", "quick", "cifar", "paper")
 IMAGENET_DATASETS = ("living17", "nonliving26", "entity13")
 #: Every named dataset :func:`paperlib.data.load_split` reads (and any ``"folder:ROOT"``, see :data:`FOLDER_PREFIX`).
 DATASETS = ("synthetic", "cifar100") + IMAGENET_DATASETS
-#: Out-of-distribution sets (:mod:`paperlib.data.ood`): the held-out synthetic world (``smoke``),
-#: CIFAR-10 and SVHN test sets (``quick``), the paper's four (``paper``).
-OOD_SETS = ("synthetic_ood", "cifar10", "svhn", "tf_flowers", "uc_merced", "pets", "cars")
+#: Out-of-distribution sets (:mod:`paperlib.data.ood`): the two held-out synthetic worlds (``smoke``:
+#: novel shapes, and training shapes drawn anew), CIFAR-10 and SVHN test sets (``quick``), the paper's four (``paper``).
+SYNTHETIC_OOD_SETS = ("synthetic_novel", "synthetic_overlap")
+OOD_SETS = SYNTHETIC_OOD_SETS + ("cifar10", "svhn", "tf_flowers", "uc_merced", "pets", "cars")
 #: A researcher's own two-level image folder as a dataset: ``"folder:ROOT"`` reads
 #: ``ROOT/<superclass>/<subclass>/*.jpg|png`` (:mod:`paperlib.data.folder`).
 FOLDER_PREFIX = "folder:"

@@ -103,7 +103,7 @@ def write_folder_fixture(
 ) -> Path:
     """Write the smoke world as a researcher's image folder, ``ROOT/<superclass>/<subclass>/*.png``.
 
-    The images are :func:`paperlib.data.synthetic_images` (shape = superclass, texture = subclass),
+    The images are :func:`paperlib.data.synthetic_images` (shape family = superclass, member = subclass),
     so a model trained on ``"folder:ROOT"`` faces the smoke profile's situation read from files.
 
     Parameters

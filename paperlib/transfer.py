@@ -204,5 +204,5 @@ def transfer_grid(
             frames.append(df.assign(**ident))
         acc = superclass_accuracy(trained, profile, data_root=data_root, cache_dir=cache_dir, device=device)
         accs.append({**ident, "accuracy": acc, "accuracy_of": train.accuracy_of(cfg), "epochs": cfg.epochs,
-                     "n_superclasses": trained.hierarchy.n_superclasses})
+                     "n_superclasses": trained.hierarchy.n_superclasses, "gate": profile.accuracy_gate})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(accs)

@@ -245,7 +245,7 @@ def test_every_cache_key_of_a_checkpoint_model_follows_the_files_content(tmp_pat
         return [cache.key_of(k) for k in (
             train.model_key(cfg), experiment.scores_key(cfg, ecfg),
             probe.probe_key(cfg, ecfg, probe.ProbeConfig(), ["penultimate"]),
-            transfer.transfer_key(cfg, "synthetic_ood", ood, None, (1,)))]
+            transfer.transfer_key(cfg, "synthetic_novel", ood, None, (1,)))]
 
     torch.save({k: v for k, v in tiny_backbone(seed=1).state_dict().items()}, f)
     first = keys()

@@ -51,14 +51,14 @@ def test_cifar_profile_is_whole_cifar100_to_convergence():
 def test_profile_epoch_scale_and_ema_decay():
     prof = config.get_profile("smoke")
     r, v = prof.train_config("resnet"), prof.train_config("vgg")
-    assert (r.epochs, v.epochs) == (15, 40) and r.ema_decay == v.ema_decay == 0.98
-    short = config.get_profile("smoke", epochs=1)
-    assert (short.train_config("resnet").epochs, short.train_config("vgg").epochs) == (1, 3)
+    assert (r.epochs, v.epochs) == (15, 20) and r.ema_decay == v.ema_decay == 0.98
+    short = config.get_profile("smoke", epochs=3)
+    assert (short.train_config("resnet").epochs, short.train_config("vgg").epochs) == (3, 4)
     assert config.get_profile("paper").train_config("vgg").epochs == 400
 
 
 def test_small_profiles_train_the_mini_vit_with_adamw():
-    for name, width, lr, epochs in [("smoke", 32, 5e-3, 15), ("quick", 32, 3e-3, 3), ("cifar", 256, 1e-3, 100)]:
+    for name, width, lr, epochs in [("smoke", 32, 1e-3, 30), ("quick", 32, 3e-3, 3), ("cifar", 256, 1e-3, 100)]:
         v = config.get_profile(name).train_config("vit")
         assert (v.arch, v.width, v.optimizer, v.weight_decay) == ("vit_mini", width, "adamw", 0.1), name
         assert v.lr == pytest.approx(lr) and v.epochs == epochs, name

@@ -239,8 +239,10 @@ def test_vit_mini():
     groups = {g["name"]: {id(p) for p in g["params"]} for g in param_groups(model, 0.1)}
     for p in (model.pos_embed, model.norm.weight, model.blocks[0].norm1.weight, model.blocks[0].attn.qkv.bias):
         assert id(p) in groups["no_decay"]
-    for p in (model.patch_embed.proj.weight, model.blocks[0].attn.qkv.weight, model.head.weight):
+    for p in (model.patch_embed.proj[0].weight, model.blocks[0].attn.qkv.weight, model.head.weight):
         assert id(p) in groups["decay"]
+    # the early-convolution stem: one token per 4x4 patch, from three 3x3 convolutions
+    assert isinstance(model.patch_embed, models.ConvStem) and model.patch_embed(x).shape == (3, 64, 64)
 
 
 def test_vit_mini_width_and_image_size():
@@ -256,16 +258,27 @@ def test_vit_mini_width_and_image_size():
         build_model("vit_mini", 5, width=30)
 
 
-def test_vit_mini_learns_on_the_smoke_profile(tmp_path):
-    """Two epochs (80 AdamW steps) of the smoke profile's ViT beat chance (0.25) by far."""
-    from paperlib import config, train
+def test_vit_mini_learns_on_the_smoke_profile():
+    """The smoke profile's ViT (AdamW at the paper's lr, weight decay 0.1) fits 64 smoke images in
+    150 full-batch steps: the model and its optimiser can learn shapes (the chapters state how well it
+    generalises)."""
+    from paperlib import config, data, train
 
-    prof = config.get_profile("smoke", epochs=2)
-    cfg = prof.train_config("vit")
-    assert (cfg.arch, cfg.width, cfg.optimizer, cfg.weight_decay, cfg.epochs) == ("vit_mini", 32, "adamw", 0.1, 2)
-    tr = train.train_model(cfg, cache_dir=tmp_path, progress=False)
-    assert tr.history[-1]["train_acc"] > 0.8  # measured: 0.79 after epoch 1, 1.00 after epoch 2
-    assert tr.history[-1]["loss"] < tr.history[0]["loss"]
+    torch.manual_seed(0)
+    cfg = config.get_profile("smoke").train_config("vit", hierarchy="shuffled")
+    assert (cfg.arch, cfg.width, cfg.optimizer, cfg.weight_decay, cfg.lr) == ("vit_mini", 32, "adamw", 0.1, 1e-3)
+    split = data.load_split("synthetic", "train", per_subclass=4)
+    y = torch.as_tensor(data.hierarchy_for("synthetic", "shuffled").superclass_labels(split.subclass))
+    x = data.model_input(split.images, "synthetic", torch.device("cpu"))
+    model = train.build_for(cfg, 4)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    for _ in range(150):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():  # training mode: the stem's batch norm on the batch it fits, not on running statistics
+        assert (model(x).argmax(1) == y).float().mean() > 0.95
 
 
 def test_probe_points_pure():

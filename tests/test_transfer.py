@@ -28,8 +28,8 @@ def test_each_set_is_read_in_its_own_format(tmp_path):
     assert uc_names == ("class00", "class01", "class02") and uc.paths[0].endswith(".tif")
     pets, breeds = data.ood_split("pets", tmp_path)
     assert breeds == ("Abyssinian", "beagle", "great_pyrenees") and list(pets.subclass) == [0, 0, 1, 1, 2, 2]
-    world, classes = data.ood_split("synthetic_ood")
-    assert len(world) == 320 and len(classes) == 16 and classes[0] == "ring-f3"
+    world, classes = data.ood_split("synthetic_novel")
+    assert len(world) == 320 and len(classes) == 8 and classes[0] == "heart"
 
 
 def test_missing_and_unknown_sets_say_what_to_do(tmp_path):
@@ -37,7 +37,7 @@ def test_missing_and_unknown_sets_say_what_to_do(tmp_path):
         data.check_ood("cifar10", tmp_path)
     with pytest.raises(data.DataNotFound, match=r"ood/cars/<model>"):
         data.check_ood("cars", tmp_path)
-    with pytest.raises(ValueError, match=r"unknown OOD set 'mnist'; valid: \['synthetic_ood'"):
+    with pytest.raises(ValueError, match=r"unknown OOD set 'mnist'; valid: \['synthetic_novel', 'synthetic_overlap'"):
         data.ood_split("mnist", tmp_path)
 
 
@@ -49,20 +49,20 @@ def tiny():
 
 def test_ood_purity_matches_scipy_ward(tiny, tmp_path):
     prof, trained = tiny
-    df = transfer.ood_scores(trained, "synthetic_ood", factors=[1, 2], cache_dir=tmp_path)
-    assert list(df.columns) == transfer.OOD_COLUMNS and df["n_clusters"].tolist() == [16, 32]
+    df = transfer.ood_scores(trained, "synthetic_novel", factors=[1, 2], cache_dir=tmp_path)
+    assert list(df.columns) == transfer.OOD_COLUMNS and df["n_clusters"].tolist() == [8, 16]
     # independent: the same embedding, scipy's Ward tree cut by fcluster, purity from a contingency table
-    split, _ = data.ood_split("synthetic_ood")
+    split, _ = data.ood_split("synthetic_novel")
     emb = transfer._embed(trained, split, train.resolve_device("cpu"), 256, 0)
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1, rtol=1e-5)
     z = ward(emb.astype(np.float64))
-    for k, p in zip((16, 32), df["purity"]):
+    for k, p in zip((8, 16), df["purity"]):
         assert p == pytest.approx(_purity_by_hand(split.subclass, fcluster(z, k, criterion="maxclust")), abs=1e-9)
     # cached: a second call reads the one file back and writes nothing (patching a function would change
     # the code version in the key, so the file's modification time is the witness)
     (f,) = (tmp_path / "transfer").glob("*/transfer.json")
     before = f.stat().st_mtime_ns
-    pd.testing.assert_frame_equal(transfer.ood_scores(trained, "synthetic_ood", factors=[1, 2], cache_dir=tmp_path), df)
+    pd.testing.assert_frame_equal(transfer.ood_scores(trained, "synthetic_novel", factors=[1, 2], cache_dir=tmp_path), df)
     assert list((tmp_path / "transfer").glob("*/transfer.json")) == [f] and f.stat().st_mtime_ns == before
 
 
@@ -81,7 +81,7 @@ def test_subclass_labels_train_on_the_fine_hierarchy_and_are_not_clustered_withi
     prof = config.get_profile("smoke")
     cfg = prof.train_config("resnet", hierarchy="subclass")
     h = data.hierarchy_for("synthetic", cfg.hierarchy)
-    assert h.n_superclasses == h.n_subclasses == 16 and h.superclasses[0] == "disc-f3"
+    assert h.n_superclasses == h.n_subclasses == 16 and h.superclasses[0] == "disc"
     monkeypatch.setattr(train, "train_model", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ValueError, match="nothing to cluster"):
         experiment.run(prof, ["resnet"], hierarchies=["subclass"])

@@ -43,14 +43,15 @@ from .ood import check_ood, ensure_ood, ood_split
 from .preprocess import INTERPOLATIONS, NORMALIZE, Preprocess, normalize
 from .split import DataNotFound, Split
 from .synthetic import (
-    SYN_FREQUENCIES,
-    SYN_HUE_JITTER,
+    SYN_FAMILIES,
+    SYN_MEMBERS,
     SYN_SEEDS,
-    SYN_SHAPES,
     SYN_SIZES,
-    SYN_TEXTURE_CONTRAST,
+    SYN_SUBCLASSES,
     SYN_VARIANTS,
     SYN_VERSION,
+    SYN_WORLD,
+    render_shapes,
     synthetic_images,
 )
 
@@ -60,8 +61,8 @@ __all__ = [
     "augment_batch", "centre_crop_whole", "colour_distort", "COLOUR_DISTORTION", "to_device", "model_input", "ImageFiles", "iterate_batches", "decode_once", "WHOLE_MAX_ASPECT",
     "folder_split", "folder_root", "folder_dataset_split", "folder_dataset_hierarchy",
     "VAL_EVERY", "ood_split", "check_ood", "ensure_ood", "find_bad_images", "drop_bad_images", "FolderLayoutError", "BadImageError", "FOLDER_DATASET",
-    "IMAGE_EXTENSIONS", "LAYOUT", "SYN_SHAPES", "SYN_VARIANTS", "SYN_FREQUENCIES", "SYN_TEXTURE_CONTRAST",
-    "SYN_HUE_JITTER", "SYN_SIZES", "SYN_SEEDS", "SYN_VERSION",
+    "IMAGE_EXTENSIONS", "LAYOUT", "SYN_FAMILIES", "SYN_MEMBERS", "SYN_SUBCLASSES", "SYN_VARIANTS", "SYN_WORLD",
+    "SYN_SIZES", "SYN_SEEDS", "SYN_VERSION", "render_shapes",
 ]
 
 

@@ -4,8 +4,10 @@ Each set is read from the data root in its own on-disk format, never downloaded 
 (:func:`ensure_ood` with ``download=True``, which only the command line's ``--download`` and
 ``make book`` pass):
 
-``synthetic_ood`` (profile ``smoke``)
-    The held-out synthetic world, made in code (:func:`paperlib.data.synthetic.ood_synthetic_split`).
+``synthetic_novel``, ``synthetic_overlap`` (profile ``smoke``)
+    The held-out synthetic worlds, made in code (:func:`paperlib.data.synthetic.ood_synthetic_split`):
+    eight shapes no training subclass is (the analogue of tf_flowers and UC Merced), and eight
+    training subclasses drawn anew (the analogue of Pets, whose breeds overlap ImageNet's).
 ``cifar10``, ``svhn`` (``quick``, ``cifar``)
     CIFAR-10's test set, ``<root>/cifar-10-batches-py/{test_batch,batches.meta}`` (python pickles),
     and SVHN's test set, ``<root>/svhn/test_32x32.mat`` (MATLAB), as torchvision writes them: one
@@ -116,8 +118,8 @@ def _pets_torchvision(d: Path) -> tuple[Split, tuple[str, ...]]:
 
 
 def _read(name: str, root: Path) -> tuple[Split, tuple[str, ...]]:
-    if name == "synthetic_ood":
-        return ood_synthetic_split()
+    if name in names.SYNTHETIC_OOD_SETS:
+        return ood_synthetic_split(name)
     if name == "cifar10":
         return _cifar10(root)
     if name == "svhn":
@@ -164,7 +166,7 @@ def ood_split(name: str, data_root: str | Path | None = None, per_class: int | N
 def check_ood(name: str, data_root: str | Path | None = None) -> None:
     """Raise :class:`DataNotFound` now, before any compute, if the set is not there."""
     names.check("OOD set", name)
-    if name == "synthetic_ood":
+    if name in names.SYNTHETIC_OOD_SETS:
         return
     root = config.data_root(data_root)
     if name == "cifar10" and not (root / "cifar-10-batches-py" / "test_batch").is_file():
