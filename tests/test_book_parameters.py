@@ -19,6 +19,7 @@ def test_an_unknown_injected_parameter_is_named_with_the_chapter_s_list():
     book.check_injected_parameters(["", OWN, "import paperlib\n"])  # run by hand: nothing injected
 
 
+@pytest.mark.slow  # runs a kernel
 def test_papermill_stops_the_chapter(tmp_path):
     pm = pytest.importorskip("papermill")
     nb = nbformat.v4.new_notebook(

@@ -99,7 +99,8 @@ def test_shuffling_chapter_on_a_folder_dataset(tmp_path):
 
 def test_bad_parameters_stop_before_compute(tmp_path):
     for params, match in [({"architectures": '["alexnet"]'}, "alexnet"), ({"seeds": "[]"}, "seeds must be a non-empty"),
-                          ({"factors": "[0]"}, "factors"), ({"overrides": '{"epochs": -1}'}, "epochs")]:
+                          ({"factors": "[0]"}, "factors"), ({"overrides": '{"epochs": -1}'}, "epochs"),
+                          ({"seed": "[0, 1]"}, r"unknown parameter \['seed'\] .*'seeds'")]:  # a typo of seeds
         with pytest.raises(pm.PapermillExecutionError, match=match):
             _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "bad.ipynb", profile="smoke", **params)
 
