@@ -30,8 +30,12 @@ def augment_batch(
 ) -> torch.Tensor:
     """Random training augmentation of a uint8 batch, vectorised, seeded by ``generator``.
 
-    Works on whatever device ``x`` is on (random numbers are drawn on the CPU from ``generator``),
-    so on a GPU the whole batch is augmented by a few kernels.
+    Works on whatever device ``x`` is on, so on a GPU the whole batch is augmented by a few kernels.
+    Random numbers are drawn on ``generator``'s device: from a CPU generator (the default) the draws
+    are those of earlier versions, bit for bit, and a seed gives the same batch on any device; from
+    a generator on ``x``'s device (``torch.Generator("cuda")``) the crop boxes, flips and offsets are
+    drawn there too, by the same rule (the same distribution, another random stream), so a step
+    needs no host work and no host-to-device copy.
 
     Parameters
     ----------
@@ -42,7 +46,8 @@ def augment_batch(
         rule) resampled bilinearly to ``out_size``, then flip (the authors' code); ``"none"``: unchanged
         (with ``extent``: the evaluation centre crop, :func:`centre_crop_whole`).
     generator : torch.Generator
-        CPU generator, the source of all randomness: a given seed always gives the same batch.
+        The source of all randomness, on the CPU or on ``x``'s device: a given seed always gives the
+        same batch.
     out_size : int, optional
         Output side for ``"rrc_flip"`` (default ``H``).
     extent : torch.Tensor of int, shape ``(batch, 3)``, optional
@@ -66,8 +71,9 @@ def augment_batch(
         if extent is not None:
             raise ValueError("'crop_flip' needs images that fill their array; images decoded whole take 'rrc_flip'")
         padded = torch.nn.functional.pad(x.float(), (4, 4, 4, 4), mode="reflect").to(x.dtype)
-        offs = to_device(torch.randint(0, 9, (b, 2), generator=generator), dev)
-        flip = to_device(torch.rand(b, generator=generator) < 0.5, dev)
+        rdev = generator.device
+        offs = to_device(torch.randint(0, 9, (b, 2), generator=generator, device=rdev), dev)
+        flip = to_device(torch.rand(b, generator=generator, device=rdev) < 0.5, dev)
         rows = offs[:, :1] + torch.arange(h, device=dev)[None]  # (b, h)
         cols = offs[:, 1:] + torch.arange(w, device=dev)[None]  # (b, w)
         cols = torch.where(flip[:, None], cols.flip(1), cols)
@@ -79,10 +85,10 @@ def augment_batch(
         top, left, ch, cw = _rrc_boxes(b, h, w, generator)
         transposed = None
     else:
-        ext = extent.cpu()
+        ext = extent.to(generator.device)
         top, left, ch, cw = _rrc_boxes(b, ext[:, 0].float(), ext[:, 1].float(), generator)
         transposed = ext[:, 2].bool()
-    flip = torch.rand(b, generator=generator) < 0.5
+    flip = torch.rand(b, generator=generator, device=generator.device) < 0.5
     return _resample_boxes(x, top, left, ch, cw, size, flip, transposed)
 
 
@@ -120,11 +126,12 @@ def _resample_boxes(
     the array's columns).
     """
     b, _, H, W = x.shape
-    sign = torch.ones(b) if flip is None else torch.where(flip, -1.0, 1.0)
-    t = torch.zeros(b, dtype=torch.bool) if transposed is None else transposed
-    zero = torch.zeros(b)
+    d = top.device  # the boxes' device: the host, or the GPU where they were drawn
+    sign = torch.ones(b, device=d) if flip is None else torch.where(flip, -1.0, 1.0)
+    t = torch.zeros(b, dtype=torch.bool, device=d) if transposed is None else transposed.to(d)
+    zero = torch.zeros(b, device=d)
     # affine map from output coordinates in [-1, 1] to the box in input coordinates
-    theta = torch.zeros(b, 2, 3, dtype=torch.float32)
+    theta = torch.zeros(b, 2, 3, dtype=torch.float32, device=d)
     theta[:, 0, 0] = torch.where(t, zero, sign * cw / W)
     theta[:, 0, 1] = torch.where(t, ch / W, zero)
     theta[:, 0, 2] = torch.where(t, (2 * top + ch) / W, (2 * left + cw) / W) - 1
@@ -172,18 +179,20 @@ def _rrc_boxes(n: int, h, w, g: torch.Generator, scale=(0.05, 1.0), ratio=(3 / 4
     draws that fits, at a uniform integer position; if none fits, the central crop of the whole
     image clamped to ``ratio``.
 
-    Returns float tensors ``top, left, height, width`` of shape ``(n,)``.
+    Returns float tensors ``top, left, height, width`` of shape ``(n,)``, on ``g``'s device (drawn and
+    computed there: on a GPU without a host synchronisation).
     """
-    h = torch.as_tensor(h, dtype=torch.float32).expand(n)
-    w = torch.as_tensor(w, dtype=torch.float32).expand(n)
+    d = g.device
+    h = torch.as_tensor(h, dtype=torch.float32, device=d).expand(n)
+    w = torch.as_tensor(w, dtype=torch.float32, device=d).expand(n)
     area = (h * w)[:, None]
-    target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, tries, generator=g))
-    logr = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(n, tries, generator=g)
+    target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, tries, generator=g, device=d))
+    logr = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(n, tries, generator=g, device=d)
     ar = torch.exp(logr)
     cw = torch.round(torch.sqrt(target * ar))
     ch = torch.round(torch.sqrt(target / ar))
     ok = (cw > 0) & (cw <= w[:, None]) & (ch > 0) & (ch <= h[:, None])
-    first = torch.where(ok.any(1), ok.float().argmax(1), torch.full((n,), -1))
+    first = torch.where(ok.any(1), ok.float().argmax(1), torch.full((n,), -1, device=d))
     idx = first.clamp(min=0)[:, None]
     # torchvision's fallback: the whole image, its aspect clamped to ``ratio``, centred
     in_ratio = w / h
@@ -191,7 +200,7 @@ def _rrc_boxes(n: int, h, w, g: torch.Generator, scale=(0.05, 1.0), ratio=(3 / 4
     fh = torch.where(in_ratio < min(ratio), torch.round(w / min(ratio)), h)
     cw = torch.where(first >= 0, cw.gather(1, idx)[:, 0], fw)
     ch = torch.where(first >= 0, ch.gather(1, idx)[:, 0], fh)
-    u = torch.rand(n, 2, generator=g)
+    u = torch.rand(n, 2, generator=g, device=d)
     top = torch.floor(u[:, 0] * (h - ch + 1))
     left = torch.floor(u[:, 1] * (w - cw + 1))
     top = torch.where(first >= 0, top, torch.div(h - ch, 2, rounding_mode="floor"))
