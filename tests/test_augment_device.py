@@ -65,3 +65,22 @@ def test_device_crop_flip_offsets_uniform(device):
     out = data.augment_batch(x, "crop_flip", torch.Generator(device).manual_seed(0)).cpu()
     # the centre pixel moves by the crop offset; each of the 9 x 9 offsets (and flips) appears
     assert len({tuple(o[0, :2, :2].flatten().tolist()) for o in out}) > 100
+
+
+def test_iterate_batches_draws_on_the_batch_device_from_a_seeded_generator():
+    """On a GPU the loader draws boxes from a device generator seeded by the host one (CPU here: the
+    helper alone; with CUDA: a whole epoch, seeded)."""
+    from paperlib.data import loading
+
+    g1 = loading._device_generator(torch.Generator().manual_seed(5), torch.device("cpu"))
+    g2 = loading._device_generator(torch.Generator().manual_seed(5), torch.device("cpu"))
+    assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
+    if not torch.cuda.is_available():
+        return
+    split = data.Split("synthetic", "train", np.zeros(64, dtype=np.int64),
+                       images=torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8))
+    run = [x for x, _ in data.iterate_batches(split, np.zeros(64), batch_size=16, train=True, augment="rrc_flip",
+                                              generator=torch.Generator().manual_seed(0), device="cuda")]
+    again = [x for x, _ in data.iterate_batches(split, np.zeros(64), batch_size=16, train=True, augment="rrc_flip",
+                                                generator=torch.Generator().manual_seed(0), device="cuda")]
+    assert all(a.is_cuda and torch.equal(a, b) for a, b in zip(run, again))

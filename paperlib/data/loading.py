@@ -60,6 +60,15 @@ class ImageFiles(torch.utils.data.Dataset):
         return img, int(self.targets[i])
 
 
+def _device_generator(g: torch.Generator, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` seeded by one draw of the host generator ``g``: a batch on a GPU gets its
+    crop boxes, flips and offsets drawn there (:func:`augment_batch`), by the same rule as on the host
+    (the same distribution, another random stream), without host work or a copy per batch. Still
+    seeded: the same ``g`` gives the same crops."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=g))
+    return torch.Generator(device).manual_seed(seed)
+
+
 def iterate_batches(
     split: Split,
     targets: np.ndarray,
@@ -95,7 +104,8 @@ def iterate_batches(
     Training batches come in a seeded random order, with the last incomplete batch dropped
     (unless it is the only one), the global batch split across ``world_size`` ranks; evaluation
     batches keep the split's order. In-memory images are moved to ``device`` (if given) before
-    augmentation, so a GPU augments whole batches. Images decoded once (:func:`decode_once`) are
+    augmentation, so a GPU augments whole batches; there the crop boxes are drawn on the GPU too, from
+    a generator seeded by one draw of ``augment_generator`` (the same distribution as on the host). Images decoded once (:func:`decode_once`) are
     centre-cropped to ``image_size`` for evaluation, which equals the usual resize-256/crop-224
     (``layout="centre"``: a slice of the stored square; ``layout="whole"``:
     :func:`centre_crop_whole`); in training, images decoded whole get their random resized crop
@@ -129,6 +139,8 @@ def iterate_batches(
             if view_generators is not None:
                 x = tuple(colour_distort(augment_batch(x, augment, g, image_size, extent=ext), g) for g in view_generators)
             elif train:
+                if x.device.type == "cuda" and aug.device != x.device:  # boxes drawn on the GPU (issue 22)
+                    aug = _device_generator(aug, x.device)
                 x = augment_batch(x, augment, aug, image_size, extent=ext)
             elif ext is not None:
                 x = centre_crop_whole(x, ext, image_size or round(x.shape[-2] * 224 / 256), x.shape[-2])
