@@ -49,7 +49,14 @@ def main(argv=None) -> int:
     p.add_argument("--compile", default=None, action=argparse.BooleanOptionalAction,
                    help="train_model(compile=...) (default the profile's: on)")
     p.add_argument("--root", default=None, help="work folder (default a temporary one)")
+    p.add_argument("--small", action="store_true",
+                   help="tiny CPU-sized run of the same code path (tests): 1 epoch, 1 training and 1 validation JPEG "
+                        "per subclass at 40 px, 32 px input, batch 16, no workers, no compilation")
     args = p.parse_args(argv)
+    if args.small:
+        args.epochs, args.train_per_class, args.val_per_class, args.source_size = 1, 1, 1, 40
+        args.image_size, args.batch_size, args.num_workers, args.compile = 32, 16, 0, False
+        bu.set_threads(1, args.device)
 
     over = {"epochs": args.epochs, "warmup_epochs": min(1.0, args.epochs / 2)}
     for k in ("image_size", "batch_size", "num_workers"):

@@ -15,9 +15,18 @@ paper's split (Santurkar et al. 2021, Table 1: entity-13 334,712 images over its
 88,400 over 68, nonliving-26 132,765 over 104). The paper trains on entity-13 with 4 subclasses per
 superclass, so the full 260-class split (five times as many images) is not what it costs. Scoring
 time (Ward on the validation images) is not counted. Run: ``python bench/project_gpu_hours.py``.
+
+With ``--rates FILE`` (the JSON lines ``bench/bench_archs.py --out FILE`` writes on a GPU) the measured
+training rates replace the figures above: per family the paperlib step's img/s, compiled where measured,
+else eager (``--small`` rows and failed rows are ignored); a family the file lacks keeps its FLOP-scaled
+estimate, from the file's ResNet-50 rate when it has one.
 """
 
 from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
 
 from paperlib import breeds
 from paperlib.config import EXPERIMENTS, experiment_configs, get_profile
@@ -36,11 +45,32 @@ def train_images(dataset: str) -> int:
     return round(breeds.load_breeds(dataset).n_subclasses * images / classes)
 
 
-def img_per_s(family: str) -> float:
-    return RESNET50_IMG_S * GFLOPS["resnet"] / GFLOPS[family]
+def read_rates(path: str | Path) -> dict[str, float]:
+    """Training img/s per family from ``bench_archs.py``'s JSON lines: the compiled paperlib step where
+    measured, else the eager one; rows of ``--small`` runs and failed rows are ignored."""
+    best: dict[str, tuple[bool, float]] = {}
+    for line in Path(path).read_text().splitlines():
+        r = json.loads(line) if line.strip() else {}
+        if r.get("small") or "error" in r or not str(r.get("kind", "")).startswith("train"):
+            continue
+        compiled = r["kind"] == "train_compiled"
+        if r["family"] not in best or compiled >= best[r["family"]][0]:
+            best[r["family"]] = (compiled, float(r["paperlib_img_s"]))
+    return {f: v for f, (_, v) in best.items()}
 
 
-def main() -> None:
+def img_per_s(family: str, rates: dict[str, float] | None = None) -> float:
+    rates = rates or {}
+    if family in rates:
+        return rates[family]
+    return rates.get("resnet", RESNET50_IMG_S) * GFLOPS["resnet"] / GFLOPS[family]
+
+
+def main(rates_file: str | Path | None = None) -> None:
+    rates = read_rates(rates_file) if rates_file else {}
+    measured = MEASURED | set(rates)
+    if rates:
+        print(f"measured rates from {rates_file}: " + ", ".join(f"{f} {v:,.0f} img/s" for f, v in rates.items()))
     prof = get_profile("paper")
     print(f"{'experiment':28} {'models':>6}  {'by family':34} {'GPU-hours':>10}  basis")
     total_models: dict = {}
@@ -50,15 +80,18 @@ def main() -> None:
         for c in cfgs:
             fam = prof.family(c.arch)
             fams[fam] = fams.get(fam, 0) + 1
-            hours += c.epochs * train_images(c.dataset) / img_per_s(fam) / 3600
+            hours += c.epochs * train_images(c.dataset) / img_per_s(fam, rates) / 3600
             total_models[(c.arch, c.dataset, c.hierarchy, c.loss, c.seed)] = (fam, c)
-        basis = "measured rate" if set(fams) <= MEASURED else "ResNet-50 measured, others estimated"
+        basis = "measured rate" if set(fams) <= measured else (
+            "ResNet-50 measured, others estimated" if not rates else "partly measured, others estimated")
         by = ", ".join(f"{n} {f}" for f, n in fams.items())
         print(f"{name:28} {len(cfgs):>6}  {by:34} {hours:>10,.0f}  {basis}")
-    hours = sum(c.epochs * train_images(c.dataset) / img_per_s(f) / 3600 for f, c in total_models.values())
+    hours = sum(c.epochs * train_images(c.dataset) / img_per_s(f, rates) / 3600 for f, c in total_models.values())
     print(f"{'all experiments (distinct)':28} {len(total_models):>6}  {'':34} {hours:>10,.0f}  "
           "models shared by experiments counted once")
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rates", default=None, help="JSON lines of bench_archs.py --out (measured training rates)")
+    main(ap.parse_args().rates)
