@@ -66,3 +66,21 @@ def test_project_gpu_hours_reads_measured_rates(tmp_path, capsys):
     assert mod.img_per_s("vit", rates) == mod.img_per_s("vit")  # no measurement: the FLOP-scaled estimate
     mod.main(f)
     assert "measured rates from" in capsys.readouterr().out
+
+
+def test_gpu_session_script_parses_and_names_every_step():
+    script = (BENCH / "gpu_session.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(BENCH / "gpu_session.sh")]).returncode == 0
+    for name in ("aug_tests", "archs_eager", "extract_stream", "archs_compiled", "paper_score", "cifar", "projection"):
+        assert f"step {name} " in script
+    limits = [int(ln.split()[2]) for ln in script.splitlines() if ln.startswith("step ")]
+    assert sum(limits) <= 12 * 60  # fits a short lease on one GPU
+
+
+@pytest.mark.slow
+def test_gpu_session_dry_run_on_cpu(tmp_path):
+    env = {**os.environ, "DEVICE": "cpu", "SMALL": "1", "OUT": str(tmp_path), "STEPS": "archs_eager projection"}
+    p = subprocess.run(["bash", str(BENCH / "gpu_session.sh")], capture_output=True, text=True, timeout=240, env=env,
+                       cwd=BENCH.parent)
+    assert "=== archs_eager: rc=0" in p.stdout and "=== projection: rc=0" in p.stdout, p.stdout[-3000:]
+    assert len((tmp_path / "archs.jsonl").read_text().splitlines()) == 5
