@@ -7,7 +7,6 @@ once per session; tests/test_notebooks.py and tests/test_book_browser.py both re
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -52,41 +51,47 @@ def one_thread():
     torch.set_num_threads(old)
 
 
-#: What the smoke book copies from book/ besides the executed chapters: every page written in
-#: markdown (intro, claims, references, ...), the bibliography and the table of contents.
-BOOK_SOURCES = ("*.md", "*.bib", "_toc.yml")
+@dataclass(frozen=True)
+class SmokeBook:
+    """One run of ``make book PROFILE=smoke``, the command a reader types: every chapter executed with
+    its own parameters into book/, then ``jupyter-book build book --all -n -W --keep-going``."""
 
-
-#: Parameters the test book passes to some chapters besides ``profile="smoke"``, to keep CI (2 cores)
-#: under 20 minutes. The architecture chapter runs on the shuffled hierarchy only (where the smoke
-#: world's subclasses are worth learning; its claim reads every hierarchy scored); the loss chapter trains softmax, squared error and sigmoid
-#: (claim 5 is then inconclusive: two of its challengers are missing, and it says so); the consistency
-#: chapter compares the seeds of the ResNet only (the method chapter has trained them; the five further
-#: VGG seeds cost three minutes), so its claim 7 reads one architecture.
-#: ``make book PROFILE=smoke`` runs every chapter as written.
-CI_PARAMETERS = {"08_architecture": {"hierarchies": ["shuffled"]},
-                 "07_losses": {"losses": ["softmax", "squared_error", "sigmoid"]},
-                 "09_consistency": {"architectures": ["resnet"]}}
+    root: Path  # book/: the executed chapters beside the markdown pages
+    returncode: int
+    log: str  # stdout and stderr of make
 
 
 @pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory) -> Path:
-    """The book's sources with every chapter of nbs/ executed by papermill with profile smoke."""
-    import papermill as pm
+def make_smoke_book(tmp_path_factory) -> SmokeBook:
+    """Run ``make book PROFILE=smoke`` once per session, into this session's artifact cache (cold).
 
-    from paperlib.book import fold_parameters
+    The tests read the book a user builds, not reduced copies: no chapter parameter is changed. The
+    Makefile's environment is this interpreter's (``VENV``), already set up (a fresh ``STAMP``), so
+    make installs nothing.
+    """
+    stamp = tmp_path_factory.mktemp("make") / "installed"
+    stamp.touch()
+    res = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "book", "PROFILE=smoke",
+                          f"VENV={sys.prefix}", f"STAMP={stamp}"], check=False, capture_output=True, text=True,
+                         env=dict(os.environ))  # this session's PAPERLIB_CACHE and PAPERLIB_DATA (cold, empty)
+    return SmokeBook(REPO / "book", res.returncode, res.stdout + res.stderr)
 
-    book = tmp_path_factory.mktemp("book")
-    for pattern in BOOK_SOURCES:
-        for f in sorted((REPO / "book").glob(pattern)):
-            shutil.copy(f, book / f.name)
-    shutil.copy(REPO / "_config.yml", book / "_config.yml")
-    for nb in sorted((REPO / "nbs").glob("*.ipynb")):
-        params = {"profile": "smoke", **CI_PARAMETERS.get(nb.stem, {})}
-        pm.execute_notebook(str(nb), str(book / nb.name), parameters=params, kernel_name="python3",
-                            progress_bar=False, cwd=str(book))
-        assert fold_parameters(book / nb.name) == 2  # the notebook's parameters and papermill's injected ones
-    return book
+
+@pytest.fixture(scope="session")
+def smoke_book(make_smoke_book) -> Path:
+    """book/ with every chapter of nbs/ executed by ``make book PROFILE=smoke`` (the fixture fails if a chapter did)."""
+    import nbformat
+
+    from paperlib.book import PARAMETER_TAGS
+
+    nbs = sorted((REPO / "nbs").glob("*.ipynb"))
+    missing = [nb.name for nb in nbs if not (make_smoke_book.root / nb.name).exists()]
+    assert not missing and "papermill" in make_smoke_book.log, (missing, make_smoke_book.log[-6000:])
+    for nb in nbs:  # make folded the notebook's parameters and papermill's injected ones
+        cells = nbformat.read(make_smoke_book.root / nb.name, as_version=4).cells
+        tags = [c.metadata.get("tags", []) for c in cells]
+        assert sum(any(t in ts for t in PARAMETER_TAGS) and "hide-input" in ts for ts in tags) == 2, nb.name
+    return make_smoke_book.root
 
 
 @dataclass(frozen=True)
@@ -100,10 +105,8 @@ class BuiltBook:
 
 
 @pytest.fixture(scope="session")
-def built_smoke_book(smoke_book) -> BuiltBook:
-    """The smoke book built once per session as CI builds it: ``-n -W --keep-going`` (warnings are
-    errors, every warning reported). The fixture does not judge the build: the tests do."""
-    jb = Path(sys.executable).with_name("jupyter-book")
-    res = subprocess.run([str(jb), "build", str(smoke_book), "-n", "-W", "--keep-going"], check=False,
-                         capture_output=True, text=True)
-    return BuiltBook(smoke_book, smoke_book / "_build" / "html", res.returncode, res.stdout + res.stderr)
+def built_smoke_book(make_smoke_book) -> BuiltBook:
+    """The html of ``make book PROFILE=smoke`` (its ``jupyter-book build -n -W --keep-going`` step).
+    The fixture does not judge the build: the tests do."""
+    return BuiltBook(make_smoke_book.root, make_smoke_book.root / "_build" / "html", make_smoke_book.returncode,
+                     make_smoke_book.log)

@@ -51,9 +51,9 @@ def test_cifar_profile_is_whole_cifar100_to_convergence():
 def test_profile_epoch_scale_and_ema_decay():
     prof = config.get_profile("smoke")
     r, v = prof.train_config("resnet"), prof.train_config("vgg")
-    assert (r.epochs, v.epochs) == (15, 20) and r.ema_decay == v.ema_decay == 0.98
+    assert (r.epochs, v.epochs) == (15, 30) and r.ema_decay == v.ema_decay == 0.98
     short = config.get_profile("smoke", epochs=3)
-    assert (short.train_config("resnet").epochs, short.train_config("vgg").epochs) == (3, 4)
+    assert (short.train_config("resnet").epochs, short.train_config("vgg").epochs) == (3, 6)
     assert config.get_profile("paper").train_config("vgg").epochs == 400
 
 
