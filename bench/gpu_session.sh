@@ -33,7 +33,7 @@ step aug_tests      40 $PY -m pytest -q -p no:cacheprovider tests/test_augment_d
 # 2. training img/s, paperlib step vs bare, eager, all five paper architectures (224 px, batch 256, bf16)
 step archs_eager   120 $PY bench/bench_archs.py --device $DEV $SM --kinds train_eager --out "$OUT/archs.jsonl"
 # 3. extraction over a stream of 4 batches of 256, every probe point, kept on the GPU too, vs the bare forward
-step extract_stream 90 $PY bench/bench_archs.py --device $DEV $SM --kinds extract_stream --stream 4 --families resnet vit vgg --out "$OUT/archs.jsonl"
+step extract_stream 90 $PY bench/bench_archs.py --device $DEV $SM --kinds extract_stream --stream 4 --families resnet vit --out "$OUT/archs.jsonl"
 # 4. the same training rows compiled (compilation dominates: ResNet-50 and ViT first; what the limit cuts, a later session)
 step archs_compiled 200 $PY bench/bench_archs.py --device $DEV $SM --kinds train_compiled --families resnet vit vgg vgg_bn vgg_ln --out "$OUT/archs.jsonl"
 # 5. the paper scoring of one model end to end: entity-13's 52 classes x 50 validation images, 17 probe points, Ward 1..10
