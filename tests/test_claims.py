@@ -173,20 +173,52 @@ def _acc(archs=("resnet50",), seeds=(0,), acc=0.9):
     return make_accuracy(acc, seeds=seeds, archs={a: "resnet" for a in archs})
 
 
-def test_claim1_rising_but_misaligned_is_reproduced():
-    scores, probe = make_profile_tables([0.1, 0.3, 0.15, 0.2, 0.5, 0.4], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+# Fig. 1 (ResNet-50, entity-13-shuffled): probe accuracy rises steadily with depth; AMI rises overall
+# but zig-zags inside each stage (a ResNet with 4 stages of 4 blocks, as in the issue's example).
+FIG1_PROBE = list(np.linspace(0.30, 0.80, 16))
+FIG1_AMI = [0.05, 0.09, 0.07, 0.10, 0.14, 0.11, 0.16, 0.20, 0.17, 0.23, 0.28, 0.25, 0.33, 0.38, 0.36, 0.45]
+
+
+def test_claim1_fig1_shaped_profile_is_reproduced():
+    """Fig. 1's shape: the probe nearly monotonic, AMI rising with drops; its Spearman rho with the probe
+    is 0.99, which the old rank-correlation test judged "aligned" and not reproduced."""
+    scores, probe = make_profile_tables(FIG1_AMI, FIG1_PROBE)
     check = claims.within_network(scores, probe, _acc())
     assert check.verdict == "reproduced" and check.number == 1
+    assert "nearly monotonic" in check.paper and "Sec. 4" in check.paper
+    assert "best layer by AMI l15, by probe l15" in check.measured
+
+
+def test_claim1_rising_but_zigzag_small_is_reproduced():
+    scores, probe = make_profile_tables([0.1, 0.3, 0.15, 0.2, 0.5, 0.4], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    check = claims.within_network(scores, probe, _acc())
+    assert check.verdict == "reproduced"
     assert "best layer by AMI l4, by probe l5" in check.measured
 
 
-def test_claim1_aligned_or_flat_is_not_reproduced():
+def test_claim1_counter_shapes_are_not_reproduced():
+    # AMI as monotonic as the probe: the paper's contrast is absent.
     scores, probe = make_profile_tables([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     check = claims.within_network(scores, probe, _acc())
-    assert check.verdict == "not reproduced" and "order the layers alike" in check.explanation
+    assert check.verdict == "not reproduced" and "as monotonic as the probe" in check.explanation
+    # A zig-zag probe: not nearly monotonic.
+    scores, probe = make_profile_tables(FIG1_AMI, [0.3, 0.5, 0.35, 0.6, 0.45] + FIG1_PROBE[5:])
+    check = claims.within_network(scores, probe, _acc())
+    assert check.verdict == "not reproduced" and "probe accuracy is not nearly monotonic" in check.explanation
+    # AMI that does not rise with depth.
     scores, probe = make_profile_tables([0.3, 0.3, 0.1, 0.2, 0.3, 0.29], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     check = claims.within_network(scores, probe, _acc())
     assert check.verdict == "not reproduced" and "does not rise with depth" in check.explanation
+
+
+def test_claim1_tolerance_is_the_boundary():
+    # A probe dip of 0.005 is within the default tolerance 0.01; of 0.02 it is not.
+    ami = [0.1, 0.3, 0.15, 0.2, 0.5, 0.4]
+    scores, probe = make_profile_tables(ami, [0.3, 0.4, 0.395, 0.6, 0.7, 0.8])
+    assert claims.within_network(scores, probe, _acc()).verdict == "reproduced"
+    scores, probe = make_profile_tables(ami, [0.3, 0.4, 0.38, 0.6, 0.7, 0.8])
+    assert claims.within_network(scores, probe, _acc()).verdict == "not reproduced"
+    assert claims.within_network(scores, probe, _acc(), tolerance=0.03).verdict == "reproduced"
 
 
 def test_claim1_gate_and_missing_probe():
