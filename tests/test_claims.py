@@ -229,7 +229,10 @@ def test_claim1_gate_and_missing_probe():
 
 
 # ------------------------------------------------------------------ claim 7: consistency
-def make_consistency(ami_sd, ari_standard, ari_shuffled_late, *, seeds=(0, 1, 2), n=6):
+def make_consistency(ami_sd, ari_standard, ari_shuffled_late, *, seeds=(0, 1, 2), n=6, ari_shuffled_early=None):
+    """Fig. 8-shaped tables: seeds' AMI profiles within ``ami_sd``; ARI ``ari_standard`` everywhere except
+    the shuffled hierarchy's last third (``ari_shuffled_late``) and, if given, its other layers
+    (``ari_shuffled_early``)."""
     rng = np.random.default_rng(0)
     rows, arows = [], []
     for hier in ("standard", "shuffled"):
@@ -242,6 +245,8 @@ def make_consistency(ami_sd, ari_standard, ari_shuffled_late, *, seeds=(0, 1, 2)
                 for d in range(n):
                     late = d / (n - 1) >= 2 / 3
                     v = ari_shuffled_late if (hier == "shuffled" and late) else ari_standard
+                    if hier == "shuffled" and not late and ari_shuffled_early is not None:
+                        v = ari_shuffled_early
                     arows.append({"arch": "resnet50", "hierarchy": hier, "factor": 1, "layer": f"l{d}",
                                   "rel_depth": d / (n - 1), "seed_a": a, "seed_b": b, "ari": v})
     return pd.DataFrame(rows), pd.DataFrame(arows)
@@ -262,3 +267,18 @@ def test_claim7_verdicts():
     one, ari1 = make_consistency(0.0, 0.2, 0.7, seeds=(0,))
     assert claims.consistency(one, ari, _acc()).verdict == "inconclusive"
     assert claims.consistency(scores, ari, _acc(seeds=(0, 1, 2), acc=0.2)).verdict == "inconclusive"
+
+
+def test_claim7_fig8_shaped_is_reproduced_and_flat_shuffled_ari_is_not():
+    """Fig. 8 (bottom right): shuffled ARI low early and high in the last layers -> reproduced. A flat
+    shuffled ARI of 0.7 at every layer (input-driven, not depth-driven) -> not reproduced."""
+    acc = _acc(seeds=(0, 1, 2))
+    scores, ari = make_consistency(0.005, 0.2, 0.7)
+    check = claims.consistency(scores, ari, acc)
+    assert check.verdict == "reproduced"
+    assert "especially for the later layers" in check.paper and "Sec. 8" in check.paper
+    assert "shuffled ARI first third 0.200, last third 0.700" in check.measured
+    scores, ari = make_consistency(0.005, 0.2, 0.7, ari_shuffled_early=0.7)
+    check = claims.consistency(scores, ari, acc)
+    assert check.verdict == "not reproduced"
+    assert "does not rise from the first third" in check.explanation
