@@ -7,12 +7,15 @@ import pandas as pd
 from paperlib import claims
 
 
-def _ind(amis: dict, seeds=(0,)):
+def _ind(amis: dict, seeds=(0,), hierarchies=("standard",)):
+    """In-distribution scores; ``amis[loss]`` is a base added to a rising 3-layer profile, or a whole profile."""
     rows = []
-    for (loss, base), s in itertools.product(amis.items(), seeds):
-        for i, layer in enumerate(["a", "b", "c"]):
-            rows.append(dict(arch="resnet_mini", hierarchy="standard", loss=loss, seed=s, layer=layer, depth=i,
-                             rel_depth=i / 2, factor=1, ami=base + 0.1 * i + 0.001 * s))
+    for (loss, base), s, hier in itertools.product(amis.items(), seeds, hierarchies):
+        prof = list(base) if isinstance(base, (list, tuple)) else [base + 0.1 * i for i in range(3)]
+        n = len(prof)
+        for i, v in enumerate(prof):
+            rows.append(dict(arch="resnet_mini", hierarchy=hier, loss=loss, seed=s, layer=f"l{i}", depth=i,
+                             rel_depth=i / (n - 1), factor=1, ami=v + 0.001 * s))
     return pd.DataFrame(rows)
 
 
@@ -30,24 +33,55 @@ def _acc(losses, seeds=(0,), acc=0.95):
                          for lo, s in itertools.product(losses, seeds)])
 
 
-def test_claim4_three_verdicts():
-    both = ["softmax", "squared_error"]
-    c = claims.squared_error(_ind({"softmax": 0.3, "squared_error": 0.2}), _ood({"softmax": 0.6, "squared_error": 0.5}),
-                             _acc(both))
-    assert c.number == 4 and c.verdict == "reproduced" and "squared error 0.300" in c.measured
-    c = claims.squared_error(_ind({"softmax": 0.3, "squared_error": 0.2}), _ood({"softmax": 0.5, "squared_error": 0.6}),
-                             _acc(both))
+# Fig. 4 (ResNet-50, living-17) and F.2 (entity-13-shuffled): the two losses' AMI profiles agree over most
+# of the network; squared error drops in the last few layers.
+FIG4_SOFTMAX = [0.05, 0.07, 0.08, 0.10, 0.12, 0.15, 0.18, 0.22, 0.27, 0.30, 0.33, 0.35]
+FIG4_SQUARED = FIG4_SOFTMAX[:9] + [0.24, 0.25, 0.26]
+BOTH = ["softmax", "squared_error"]
+
+
+def test_claim4_fig4_shaped_is_reproduced_on_both_hierarchies():
+    c = claims.squared_error(_ind({"softmax": FIG4_SOFTMAX, "squared_error": FIG4_SQUARED},
+                                  hierarchies=("standard", "shuffled")),
+                             _ood({"softmax": 0.6, "squared_error": 0.5}), _acc(BOTH))
+    assert c.number == 4 and c.verdict == "reproduced"
+    assert "resnet_mini shuffled in distribution: mean AMI over the last 3 layers" in c.measured
+    assert "resnet_mini standard: mean AMI over the 9 earlier layers differs by +0.000" in c.measured
+    assert "Sec. 6.2" in c.paper and "last few layers" in c.paper
+    # a hierarchy that ran with softmax only is skipped, not an error
+    extra = _ind({"softmax": FIG4_SOFTMAX}, hierarchies=("subclass",))
+    c2 = claims.squared_error(pd.concat([_ind({"softmax": FIG4_SOFTMAX, "squared_error": FIG4_SQUARED}), extra]),
+                              _ood({"softmax": 0.6, "squared_error": 0.5}), _acc(BOTH))
+    assert c2.verdict == "reproduced" and "subclass" not in c2.measured
+
+
+def test_claim4_counter_shapes_are_not_reproduced():
+    # A uniform loss shift: squared error lower by 0.05 at every layer (the old mean-over-layers check passed it).
+    shifted = [v - 0.05 for v in FIG4_SOFTMAX]
+    c = claims.squared_error(_ind({"softmax": FIG4_SOFTMAX, "squared_error": shifted}),
+                             _ood({"softmax": 0.6, "squared_error": 0.5}), _acc(BOTH))
+    assert c.verdict == "not reproduced" and "in the earlier layers too (+0.050" in c.explanation
+    # No drop at the end: the last layers are alike, a gap under the margin decides nothing.
+    c = claims.squared_error(_ind({"softmax": FIG4_SOFTMAX, "squared_error": FIG4_SOFTMAX}),
+                             _ood({"softmax": 0.6, "squared_error": 0.5}), _acc(BOTH))
+    assert c.verdict == "inconclusive" and "differ by +0.000, within 0.01" in c.explanation
+    # Squared error above softmax out of distribution.
+    c = claims.squared_error(_ind({"softmax": FIG4_SOFTMAX, "squared_error": FIG4_SQUARED}),
+                             _ood({"softmax": 0.5, "squared_error": 0.6}), _acc(BOTH))
     assert c.verdict == "not reproduced" and "on world" in c.explanation
+
+
+def test_claim4_spread_floor_and_gate():
     # 3 seeds whose OOD purity spreads by 0.1 each way: a 0.01 gap is within the spread
-    c = claims.squared_error(_ind({"softmax": 0.3, "squared_error": 0.2}, (0, 1, 2)),
-                             _ood({"softmax": 0.51, "squared_error": 0.5}, (0, 1, 2), jitter=0.1), _acc(both, (0, 1, 2)))
+    c = claims.squared_error(_ind({"softmax": FIG4_SOFTMAX, "squared_error": FIG4_SQUARED}, (0, 1, 2)),
+                             _ood({"softmax": 0.51, "squared_error": 0.5}, (0, 1, 2), jitter=0.1), _acc(BOTH, (0, 1, 2)))
     assert c.verdict == "inconclusive" and "within the seed spread" in c.explanation
     # both at the floor in distribution: a gap under the margin decides nothing
-    c = claims.squared_error(_ind({"softmax": 0.0, "squared_error": -0.001}), _ood({"softmax": 0.6, "squared_error": 0.5}),
-                             _acc(both))
-    assert c.verdict == "inconclusive" and "differ by +0.001, within 0.01" in c.explanation
-    c = claims.squared_error(_ind({"softmax": 0.3, "squared_error": 0.2}), _ood({"softmax": 0.6, "squared_error": 0.5}),
-                             _acc(both, acc=0.3))
+    c = claims.squared_error(_ind({"softmax": [0.0] * 6, "squared_error": [0.0] * 5 + [-0.002]}),
+                             _ood({"softmax": 0.6, "squared_error": 0.5}), _acc(BOTH))
+    assert c.verdict == "inconclusive" and "within 0.01" in c.explanation
+    c = claims.squared_error(_ind({"softmax": FIG4_SOFTMAX, "squared_error": FIG4_SQUARED}),
+                             _ood({"softmax": 0.6, "squared_error": 0.5}), _acc(BOTH, acc=0.3))
     assert c.verdict == "inconclusive" and "gate" in c.explanation
 
 
