@@ -673,19 +673,29 @@ def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 
     )
 
 
-def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, gate: float | None = None) -> ClaimCheck:
+def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, margin: float = 0.01,
+             overlaps: dict[str, bool] | None = None, gate: float | None = None) -> ClaimCheck:
     """Claim 3: subclass labels help out-of-distribution clustering only a little over superclass
-    labels, except on Pets.
+    labels, except on a set whose classes overlap the training subclasses (Pets).
+
+    The sentences tested (Sec. 6.1): "Although using subclass labels during pre-training generally
+    improves cluster purity in downstream datasets compared to using superclass labels, this
+    improvement tends to be relatively small (Figure 3). [...] The only exception to this observation
+    is Oxford-IIIT Pets, which also involves fine-grained classification and whose classes directly
+    overlap with the subclasses in entity-13 and living-17".
 
     Per architecture and set, the *gain* is the mean purity over factors of the model trained on
     subclass labels (``hierarchy == "subclass"``) minus that of the model trained on the standard
-    superclass labels, each the mean over seeds. On every set but Oxford-IIIT Pets (``"pets"``) the
-    claim asks for a gain below ``small``; on Pets (when it was scored), a gain of at least ``small``
-    that exceeds every other set's. With at least 2 seeds a gain within the seed spread of ``small``
-    (the two models' standard deviations over seeds, summed) is *within the spread*. The verdict:
-    *inconclusive* if a model is under the accuracy gate; else *not reproduced* if a part fails; else
-    *inconclusive* if a part holds only within the spread; else *reproduced*. Without Pets the
-    exception is not checked, and the text says so.
+    superclass labels, each the mean over seeds. Each set is flagged as overlapping the training
+    subclasses or not by ``overlaps`` (default :data:`paperlib.names.OVERLAPS_TRAINING`: Pets at
+    ``paper``, ``synthetic_overlap`` at ``smoke``). On every other set the claim asks for a small
+    non-negative gain: at least ``-margin`` ("generally improves") and below ``small``; on an
+    overlapping set (when one was scored), a gain above every other set's by more than ``margin``.
+    With at least 2 seeds a gain within the seed spread of ``small`` (the two models' standard
+    deviations over seeds, summed) is *within the spread*. The verdict: *inconclusive* if a model is
+    under the accuracy gate; else *not reproduced* if a part fails; else *inconclusive* if a part holds
+    only within the spread; else *reproduced*. Without an overlapping set the exception is not checked,
+    and the text says so.
 
     Parameters
     ----------
@@ -695,11 +705,18 @@ def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, 
     accuracy : pandas.DataFrame
         Accuracy of every model (see :func:`accuracy_gate`; a subclass model's chance level is one over
         its number of subclasses).
+    small, margin : float
+        The largest gain that counts as small, and the tolerance below zero and above the other sets.
+    overlaps : dict of str to bool, optional
+        Per set, whether its classes overlap the training subclasses.
+    gate : float, optional
+        The accuracy gate.
 
     Rows of self-supervised models (``loss`` in :data:`paperlib.names.SELF_SUPERVISED`, BYOL) are context,
     not part of the claim: they are left out of both tables here (:func:`self_supervised_context` states them).
     """
     _check_columns(ood, ["arch", "hierarchy", "seed", "set", "factor", "purity"], "out-of-distribution")
+    overlaps = names.OVERLAPS_TRAINING if overlaps is None else overlaps
     ood, accuracy = (t[~t["loss"].isin(names.SELF_SUPERVISED)] if "loss" in t else t for t in (ood, accuracy))
     gate_result = accuracy_gate(accuracy, gate)
     seeds = sorted(int(s) for s in ood["seed"].unique())
@@ -713,34 +730,44 @@ def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, 
         n = int(st["count"].min())
         spread = float(st.loc["subclass", "std"] + st.loc["standard", "std"]) if n >= 2 else None
         gains[(arch, name)] = gain
-        cells.append(f"{arch} on {name}: superclass labels {st.loc['standard', 'mean']:.3f}, subclass labels "
+        flag = " (overlaps the training subclasses)" if overlaps.get(name, False) else ""
+        cells.append(f"{arch} on {name}{flag}: superclass labels {st.loc['standard', 'mean']:.3f}, subclass labels "
                      f"{st.loc['subclass', 'mean']:.3f}, gain {gain:+.3f}" + (f" (seed spread {spread:.3f})" if spread else ""))
-        if name == "pets":
+        if overlaps.get(name, False):
             continue
         if gain >= small:
             fails.append(f"on {name} ({arch}) subclass labels raise purity by {gain:.3f}, not less than {small:.2f}")
+        elif gain < -margin:
+            fails.append(f"on {name} ({arch}) subclass labels lower purity ({gain:+.3f}), where the paper says they "
+                         "generally improve it")
         elif spread is not None and small - gain <= spread:
             shaky.append(f"on {name} ({arch}) the gain {gain:+.3f} lies within the seed spread {spread:.3f} of {small:.2f}")
-    pets = {a: v for (a, n), v in gains.items() if n == "pets"}
-    for arch, gain in pets.items():
-        others = [v for (a, n), v in gains.items() if a == arch and n != "pets"]
-        if gain < small or (others and gain <= max(others)):
-            fails.append(f"on pets ({arch}) the gain {gain:+.3f} is not the large exception the paper reports")
+    special = {(a, n): v for (a, n), v in gains.items() if overlaps.get(n, False)}
+    for (arch, name), gain in special.items():
+        others = [v for (a, n), v in gains.items() if a == arch and not overlaps.get(n, False)]
+        if others and gain <= max(others) + margin:
+            fails.append(f"on {name} ({arch}), which overlaps the training subclasses, the gain {gain:+.3f} is not "
+                         f"above the other sets' (at most {max(others):+.3f}) by more than {margin:.2f}")
     n_seeds = int(ood.groupby(["arch", "hierarchy"])["seed"].nunique().min())
-    no_pets = "" if pets else " Oxford-IIIT Pets was not scored at this scale, so the exception is not checked."
+    none = ("" if special else " No set that overlaps the training subclasses (Pets or its analogue) was scored at "
+            "this scale, so the exception is not checked.")
     verdict, explanation = _decide(
         gate_result, fails, shaky,
-        f"Subclass labels raise out-of-distribution purity by less than {small:.2f} on every set{'' if not pets else ' but Pets, where the gain is largest'}." + no_pets,
+        (f"Subclass labels raise out-of-distribution purity by a small non-negative amount (below {small:.2f}) on "
+         f"every set{'' if not special else ' but the one overlapping the training subclasses, where the gain is largest'}."
+         + none),
         n_seeds=n_seeds)
     if verdict != "reproduced":
-        explanation += no_pets
+        explanation += none
     measured = ("Mean purity over factors, mean over seeds; " + "; ".join(cells)
                 + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}")
     return ClaimCheck(
         number=3, claim=CLAIMS[3],
-        paper=("Fig. 3 (ResNet-50 trained on entity-13, living-17 and nonliving-26): models trained on subclass "
-               "labels give only slightly purer out-of-distribution clusters than models trained on superclass "
-               "labels, except on Oxford-IIIT Pets, whose classes overlap the BREEDS subclasses."),
+        paper=("Sec. 6.1: \"using subclass labels during pre-training generally improves cluster purity in "
+               "downstream datasets compared to using superclass labels, this improvement tends to be relatively "
+               "small (Figure 3). [...] The only exception to this observation is Oxford-IIIT Pets, [...] whose "
+               "classes directly overlap with the subclasses in entity-13 and living-17\". Fig. 3: ResNet-50 "
+               "trained on entity-13, living-17 and nonliving-26."),
         measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
     )
 
