@@ -659,10 +659,11 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
             cache.try_save(snapshot_path(path, epoch + 1), {"ema_state": ema.state_dict_for(model), "epoch": epoch + 1,
                                                             "history": list(history)}, root=root)
         if rank == 0:
-            cache.try_save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
-                                  "history": history, "epoch": epoch + 1, "config": asdict(cfg),
-                                  **({"byol": learner.heads_state()} if self_supervised else {})}, root=root)
-            cache.try_save(path / PROGRESS, {"epoch": epoch + 1, "epochs": cfg.epochs, "record": record}, root=root)
+            saved = cache.try_save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
+                                          "history": history, "epoch": epoch + 1, "config": asdict(cfg),
+                                          **({"byol": learner.heads_state()} if self_supervised else {})}, root=root)
+            if saved:  # progress never runs ahead of the checkpoint a resume reads (a full disk)
+                cache.try_save(path / PROGRESS, {"epoch": epoch + 1, "epochs": cfg.epochs, "record": record}, root=root)
         if distributed:
             torch.distributed.barrier()
         if on_epoch_end is not None:

@@ -130,3 +130,18 @@ def test_claim6_floor_profile_is_inconclusive():
     # a per-layer permutation null carried by the scores: above it, the parts are judged
     df = _paper_like(scale=0.05).assign(ami_null=0.0)
     assert claims.architecture(df, _accuracy(df)).verdict == "reproduced"
+
+
+def test_claim6_layer_norm_vgg_is_reported_not_gated():
+    """Sec. 7.2 says only that layer norm behaves differently: a layer-normalised VGG under the accuracy
+    gate is drawn and reported, and does not make the judged parts inconclusive."""
+    df = _paper_like()
+    ln = df[df.family == "vgg"].assign(family="vgg_ln", arch="vgg_mini_ln")
+    df = pd.concat([df, ln], ignore_index=True)
+    acc = _accuracy(df)
+    acc.loc[acc.family == "vgg_ln", "accuracy"] = 0.3
+    c = claims.architecture(df, acc)
+    assert c.verdict == "reproduced", c.explanation
+    assert "vgg_ln (vgg_mini_ln) peaks" in c.measured
+    acc.loc[acc.family == "vit", "accuracy"] = 0.3  # a judged family under the gate still gates
+    assert claims.architecture(df, acc).verdict == "inconclusive"

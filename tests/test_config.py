@@ -58,7 +58,7 @@ def test_profile_epoch_scale_and_ema_decay():
 
 
 def test_small_profiles_train_the_mini_vit_with_adamw():
-    for name, width, lr, epochs in [("smoke", 32, 1e-3, 30), ("quick", 32, 3e-3, 3), ("cifar", 256, 1e-3, 100)]:
+    for name, width, lr, epochs in [("smoke", 32, 1e-3, 40), ("quick", 32, 3e-3, 3), ("cifar", 256, 1e-3, 100)]:
         v = config.get_profile(name).train_config("vit")
         assert (v.arch, v.width, v.optimizer, v.weight_decay) == ("vit_mini", width, "adamw", 0.1), name
         assert v.lr == pytest.approx(lr) and v.epochs == epochs, name

@@ -145,3 +145,26 @@ def test_non_finite_embeddings_are_refused_before_clustering():
         scoring.score_layers(model, split, h, [1])
     emb, _ = extract.extract(train.build_for(tiny(), 4).eval(), split, layers=["penultimate"])
     assert np.isfinite(emb["penultimate"]).all()  # a sound model passes
+
+
+def test_progress_never_runs_ahead_of_the_checkpoint(tmp_path, monkeypatch):
+    """A checkpoint that cannot be written (a full disk) leaves progress.json at the epoch the checkpoint holds."""
+    import errno
+
+    cfg = tiny(seed=5)
+    real_save = cache.save
+
+    def full_after_epoch_1(path, obj):
+        if str(path).endswith("checkpoint.pt") and obj.get("epoch", 0) >= 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(path, obj)
+
+    monkeypatch.setattr(cache, "save", full_after_epoch_1)
+    seen = []
+    with pytest.warns(UserWarning):
+        with pytest.raises(testing.Interrupted):
+            train.train_model(cfg, cache_dir=tmp_path, progress=False,
+                              on_epoch_end=lambda e, r: (seen.append(e), testing.interrupt_at(3)(e, r)))
+    path = train.model_dir(cfg, tmp_path, create=False)
+    assert seen == [1, 2, 3]
+    assert cache.load(path / "checkpoint.pt")["epoch"] == 1 and train.progress_of(path)["epoch"] == 1
