@@ -52,8 +52,10 @@ def machine() -> dict:
 
 def machine_line() -> str:
     m = machine()
-    return (f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
-            f"CUDA device: {m['cuda_device'] or 'none'}; load average {load_average()}")
+    return (
+        f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
+        f"CUDA device: {m['cuda_device'] or 'none'}; load average {load_average()}"
+    )
 
 
 def load_average() -> str:

@@ -60,10 +60,36 @@ def plan(args) -> list[tuple[str, str, list[str]]]:
     """(kind, family, argv) of every measurement, in running order."""
     dev = ["--device", args.device]
     if args.small:
-        train = dev + ["--profile", "smoke", "--batch-size", "8", "--n-images", "16", "--steps", "1", "--repeats", "1",
-                       "--warmup", "1", "--no-components", "--threads", "1"]
-        extract = dev + ["--profile", "smoke", "--n-images", "16", "--batch-size", "8", "--repeats", "1", "--no-memory",
-                         "--threads", "1"]
+        train = dev + [
+            "--profile",
+            "smoke",
+            "--batch-size",
+            "8",
+            "--n-images",
+            "16",
+            "--steps",
+            "1",
+            "--repeats",
+            "1",
+            "--warmup",
+            "1",
+            "--no-components",
+            "--threads",
+            "1",
+        ]
+        extract = dev + [
+            "--profile",
+            "smoke",
+            "--n-images",
+            "16",
+            "--batch-size",
+            "8",
+            "--repeats",
+            "1",
+            "--no-memory",
+            "--threads",
+            "1",
+        ]
         compiled = args.compile_small
     else:
         train = dev + ["--steps", str(args.steps), "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
@@ -83,8 +109,13 @@ def main(argv=None) -> int:
     p.add_argument("--small", action="store_true", help="tiny CPU-sized run of the same code path (tests)")
     p.add_argument("--compile-small", action="store_true", help="with --small, also the compiled rows (slow on a CPU)")
     p.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES)
-    p.add_argument("--kinds", nargs="*", default=list(KINDS), choices=KINDS,
-                   help="which measurements (default all; gpu_session.sh runs each kind as its own time-limited step)")
+    p.add_argument(
+        "--kinds",
+        nargs="*",
+        default=list(KINDS),
+        choices=KINDS,
+        help="which measurements (default all; gpu_session.sh runs each kind as its own time-limited step)",
+    )
     p.add_argument("--compile", default=True, action=argparse.BooleanOptionalAction)
     p.add_argument("--extract", default=True, action=argparse.BooleanOptionalAction)
     p.add_argument("--stream", type=int, default=5, help="batches of 256 in the extraction stream (default 5)")
@@ -101,8 +132,15 @@ def main(argv=None) -> int:
     for kind, fam, sub in plan(args):
         t0 = time.perf_counter()
         res, text = _run(bench_train_step.main if kind.startswith("train") else bench_extract.main, sub)
-        row = {"kind": kind, "family": fam, "card": card, "device": args.device, "small": args.small,
-               "wall_s": round(time.perf_counter() - t0, 2), **(res or {"error": "no RESULT line"})}
+        row = {
+            "kind": kind,
+            "family": fam,
+            "card": card,
+            "device": args.device,
+            "small": args.small,
+            "wall_s": round(time.perf_counter() - t0, 2),
+            **(res or {"error": "no RESULT line"}),
+        }
         rows.append(row)
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -111,14 +149,26 @@ def main(argv=None) -> int:
         if "error" in row:
             print(f"{kind:15} {fam:7} ERROR {row['error']}\n{text[-2000:]}", flush=True)
         elif kind.startswith("train"):
-            print(f"{kind:15} {fam:7} {row['arch']:12} paperlib {row['paperlib_img_s']:9.0f} img/s  bare "
-                  f"{row['bare_img_s']:9.0f} img/s  ratio {row['ratio']:.3f}x {goal_t}  [{row['wall_s']:.0f} s]", flush=True)
+            print(
+                f"{kind:15} {fam:7} {row['arch']:12} paperlib {row['paperlib_img_s']:9.0f} img/s  bare "
+                f"{row['bare_img_s']:9.0f} img/s  ratio {row['ratio']:.3f}x {goal_t}  [{row['wall_s']:.0f} s]",
+                flush=True,
+            )
         else:
             ratios = "  ".join(f"{k[6:]} {v:.3f}x" for k, v in sorted(row.items()) if k.startswith("ratio_"))
-            print(f"{kind:15} {fam:7} {row['arch']:12} extract / bare: {ratios} {goal_e}  [{row['wall_s']:.0f} s]",
-                  flush=True)
-    bu.emit({"name": "archs", "card": card, "rows": len(rows), "errors": sum("error" in r for r in rows),
-             "small": args.small})
+            print(
+                f"{kind:15} {fam:7} {row['arch']:12} extract / bare: {ratios} {goal_e}  [{row['wall_s']:.0f} s]",
+                flush=True,
+            )
+    bu.emit(
+        {
+            "name": "archs",
+            "card": card,
+            "rows": len(rows),
+            "errors": sum("error" in r for r in rows),
+            "small": args.small,
+        }
+    )
     return 0
 
 

@@ -51,8 +51,19 @@ def _run(cmd: list[str], env: dict, cwd: Path) -> tuple[float, subprocess.Comple
 
 def _papermill(nb: Path, out: Path, profile: str, env: dict) -> tuple[float, subprocess.CompletedProcess]:
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [str(BIN / "papermill"), "--no-progress-bar", str(nb), str(out), "-p", "profile", profile,
-           "-k", "python3", "--cwd", str(out.parent)]
+    cmd = [
+        str(BIN / "papermill"),
+        "--no-progress-bar",
+        str(nb),
+        str(out),
+        "-p",
+        "profile",
+        profile,
+        "-k",
+        "python3",
+        "--cwd",
+        str(out.parent),
+    ]
     return _run(cmd, env, REPO)
 
 
@@ -91,8 +102,13 @@ def _models_trained(path: Path) -> int:
         cells = nbformat.read(str(path), as_version=4).cells
     except Exception:  # noqa: BLE001 - diagnostics only
         return -1
-    text = "".join(o.get("text", "") for c in cells if c.cell_type == "code" for o in c.get("outputs", [])
-                   if o.get("name") == "stderr")
+    text = "".join(
+        o.get("text", "")
+        for c in cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr"
+    )
     return len(set(re.findall(r"train (\S+ \S+ seed \d+)", text)))
 
 
@@ -102,9 +118,13 @@ def _floor_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('profile = "smoke"')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
-        "import matplotlib.pyplot as plt\nfrom IPython.display import Markdown, display\nfrom myst_nb import glue\n"
-        "from paperlib import claims, config, experiment, plots")]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\nfrom IPython.display import Markdown, display\nfrom myst_nb import glue\n"
+            "from paperlib import claims, config, experiment, plots"
+        ),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(path))
 
@@ -115,8 +135,12 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="smoke", help="papermill -p profile (default smoke)")
     p.add_argument("--no-build", action="store_true", help="skip the jupyter-book build")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
-    p.add_argument("--threads", type=int, default=None,
-                   help="set OMP_NUM_THREADS / MKL_NUM_THREADS for the kernels (default: unset, torch's default)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="set OMP_NUM_THREADS / MKL_NUM_THREADS for the kernels (default: unset, torch's default)",
+    )
     args = p.parse_args(argv)
 
     nbs = sorted((REPO / "nbs").glob("*.ipynb"))
@@ -139,22 +163,30 @@ def main(argv=None) -> int:
     shutil.copy(REPO / "_config.yml", book / "_config.yml")
 
     print(bu.machine_line())
-    print(f"chapters: {', '.join(n.stem for n in nbs)}; profile={args.profile}; PAPERLIB_CACHE={tmp / 'cache'} (fresh); "
-          f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}")
+    print(
+        f"chapters: {', '.join(n.stem for n in nbs)}; profile={args.profile}; PAPERLIB_CACHE={tmp / 'cache'} (fresh); "
+        f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}"
+    )
     ok = True
     t_cold = t_warm = 0.0
     for nb in nbs:
         t, res = _papermill(nb, tmp / "cold" / nb.name, args.profile, env)
         ok &= _check(f"cold papermill {nb.name}", res)
         t_cold += t
-        print(f"  cold {nb.name}: {t:.1f} s; models trained: {_models_trained(tmp / 'cold' / nb.name)}; "
-              f"slowest: {_slowest_cells(tmp / 'cold' / nb.name)}", flush=True)
+        print(
+            f"  cold {nb.name}: {t:.1f} s; models trained: {_models_trained(tmp / 'cold' / nb.name)}; "
+            f"slowest: {_slowest_cells(tmp / 'cold' / nb.name)}",
+            flush=True,
+        )
     for nb in nbs:
         t, res = _papermill(nb, book / nb.name, args.profile, env)
         ok &= _check(f"warm papermill {nb.name}", res)
         t_warm += t
-        print(f"  warm {nb.name}: {t:.1f} s; models trained: {_models_trained(book / nb.name)}; "
-              f"slowest: {_slowest_cells(book / nb.name)}", flush=True)
+        print(
+            f"  warm {nb.name}: {t:.1f} s; models trained: {_models_trained(book / nb.name)}; "
+            f"slowest: {_slowest_cells(book / nb.name)}",
+            flush=True,
+        )
     floor_nb = tmp / "floor" / "floor.ipynb"
     floor_nb.parent.mkdir()
     _floor_notebook(floor_nb)
@@ -183,8 +215,20 @@ def main(argv=None) -> int:
         print(f"kept {tmp}")
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    bu.emit({"name": "book", "ratio": ratio, "goal": None, "goal_op": None, "met": None, "cold_s": t_cold,
-             "warm_s": t_warm, "floor_s": t_floor, "build_s": t_build, "ok": ok})
+    bu.emit(
+        {
+            "name": "book",
+            "ratio": ratio,
+            "goal": None,
+            "goal_op": None,
+            "met": None,
+            "cold_s": t_cold,
+            "warm_s": t_warm,
+            "floor_s": t_floor,
+            "build_s": t_build,
+            "ok": ok,
+        }
+    )
     return 0 if ok else 1
 
 

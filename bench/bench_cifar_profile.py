@@ -62,15 +62,25 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         testing.write_cifar100_fixture(work / "data", per_class)
         n_train = 100 * per_class["train"]
-        print(f"fixture: {n_train} training + {100 * per_class['test']} test images, 32x32, CIFAR-100 format, "
-              f"in {time.perf_counter() - t0:.1f} s", flush=True)
+        print(
+            f"fixture: {n_train} training + {100 * per_class['test']} test images, 32x32, CIFAR-100 format, "
+            f"in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
         for fam in args.families:
             cfg = prof.train_config(fam)
             stamps = [time.perf_counter()]
             try:
-                train.train_model(cfg, data_root=work / "data", cache_dir=work / "cache", device=args.device,
-                                  num_workers=prof.num_workers, progress=False, compile=compile_,
-                                  on_epoch_end=lambda e, r, s=stamps: s.append(time.perf_counter()))
+                train.train_model(
+                    cfg,
+                    data_root=work / "data",
+                    cache_dir=work / "cache",
+                    device=args.device,
+                    num_workers=prof.num_workers,
+                    progress=False,
+                    compile=compile_,
+                    on_epoch_end=lambda e, r, s=stamps: s.append(time.perf_counter()),
+                )
             except Exception as e:  # one model failing leaves the others' rows
                 row = {"family": fam, "error": f"{type(e).__name__}: {e}"}
             else:
@@ -78,14 +88,25 @@ def main(argv=None) -> int:
                 later = epoch_s[1:] or epoch_s
                 per_epoch = sum(later) / len(later)
                 steps = max(1, n_train // cfg.batch_size)
-                row = {"family": fam, "arch": cfg.arch, "width": cfg.width, "batch_size": cfg.batch_size,
-                       "amp": cfg.amp, "compile": compile_, "epoch_s": epoch_s,
-                       "img_s": steps * cfg.batch_size / per_epoch,
-                       "projected_min_full": per_epoch * full.epochs / 60, "full_epochs": full.epochs}
-                print(f"{fam:7} {cfg.arch:12} width {cfg.width:4}: epochs " + " ".join(f"{s:.1f}" for s in epoch_s)
-                      + f" s; {row['img_s']:.0f} img/s; the profile's {full.epochs} epochs: "
-                      f"{row['projected_min_full']:.1f} min{' (CPU, tiny size: not an estimate)' if args.small else ''}",
-                      flush=True)
+                row = {
+                    "family": fam,
+                    "arch": cfg.arch,
+                    "width": cfg.width,
+                    "batch_size": cfg.batch_size,
+                    "amp": cfg.amp,
+                    "compile": compile_,
+                    "epoch_s": epoch_s,
+                    "img_s": steps * cfg.batch_size / per_epoch,
+                    "projected_min_full": per_epoch * full.epochs / 60,
+                    "full_epochs": full.epochs,
+                }
+                print(
+                    f"{fam:7} {cfg.arch:12} width {cfg.width:4}: epochs "
+                    + " ".join(f"{s:.1f}" for s in epoch_s)
+                    + f" s; {row['img_s']:.0f} img/s; the profile's {full.epochs} epochs: "
+                    f"{row['projected_min_full']:.1f} min{' (CPU, tiny size: not an estimate)' if args.small else ''}",
+                    flush=True,
+                )
             row.update(card=card, device=args.device, small=args.small, n_train=n_train)
             rows.append(row)
             if "error" in row:
@@ -94,8 +115,15 @@ def main(argv=None) -> int:
                 Path(args.out).parent.mkdir(parents=True, exist_ok=True)
                 with open(args.out, "a") as f:
                     f.write(json.dumps(row, sort_keys=True) + "\n")
-    bu.emit({"name": "cifar_profile", "card": card, "rows": len(rows), "errors": sum("error" in r for r in rows),
-             "small": args.small})
+    bu.emit(
+        {
+            "name": "cifar_profile",
+            "card": card,
+            "rows": len(rows),
+            "errors": sum("error" in r for r in rows),
+            "small": args.small,
+        }
+    )
     return 0
 
 

@@ -86,8 +86,9 @@ def make_runners(args, device, model, split, staged, amp):
         return None
 
     def ext(pool, keep="host"):
-        return lambda: extract.extract(model, split, pool=pool, batch_size=args.batch_size, device=device, amp=amp,
-                                       keep=keep)
+        return lambda: extract.extract(
+            model, split, pool=pool, batch_size=args.batch_size, device=device, amp=amp, keep=keep
+        )
 
     runs = {"bare": bare, "flatten": ext("flatten"), "avg": ext("avg")}
     if device.type == "cuda":
@@ -128,17 +129,34 @@ def cpu_peak_growth(fn) -> int | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", help='"cpu" (default) or "cuda"')
-    p.add_argument("--profile", default=None, help="profile whose ResNet and eval batch are used (default quick on CPU, paper on CUDA)")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="profile whose ResNet and eval batch are used (default quick on CPU, paper on CUDA)",
+    )
     p.add_argument("--arch", default=None, help="architecture or family (default: the profile's resnet)")
     p.add_argument("--width", type=int, default=None, help="mini-model width (default: the profile's)")
     p.add_argument("--image-size", type=int, default=None, help="default: the profile's (32 / 224)")
-    p.add_argument("--n-images", type=int, default=None,
-                   help="default: one superclass's validation images (quick 500, paper 200, smoke 480)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: the profile's eval_batch_size (quick 500, paper 256)")
-    p.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction, help="bf16 autocast (default: the profile's; CUDA only)")
+    p.add_argument(
+        "--n-images",
+        type=int,
+        default=None,
+        help="default: one superclass's validation images (quick 500, paper 200, smoke 480)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="default: the profile's eval_batch_size (quick 500, paper 256)"
+    )
+    p.add_argument(
+        "--amp",
+        default=None,
+        action=argparse.BooleanOptionalAction,
+        help="bf16 autocast (default: the profile's; CUDA only)",
+    )
     p.add_argument("--repeats", type=int, default=5, help="interleaved rounds; medians reported")
     p.add_argument("--memory", default=True, action=argparse.BooleanOptionalAction, help="measure peak memory")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1 on CPU; 0 = torch's default)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default 1 on CPU; 0 = torch's default)"
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -146,9 +164,11 @@ def main(argv=None) -> int:
     runs = make_runners(args, device, model, split, staged, amp)
     names = list(runs)
     print(bu.machine_line())
-    print(f"config: arch={arch} image_size={size} "
-          f"images={len(split)} batch={args.batch_size} probe points={len(model.probe_points)} device={device} "
-          f"amp(bf16)={amp and device.type == 'cuda'}; repeats={args.repeats} (rotating order, medians)")
+    print(
+        f"config: arch={arch} image_size={size} "
+        f"images={len(split)} batch={args.batch_size} probe points={len(model.probe_points)} device={device} "
+        f"amp(bf16)={amp and device.type == 'cuda'}; repeats={args.repeats} (rotating order, medians)"
+    )
 
     # warm-up (allocator, cuDNN autotuning) and the embedding sizes
     sizes = {}
@@ -160,7 +180,7 @@ def main(argv=None) -> int:
         del out
     times = {k: [] for k in names}
     for r in range(args.repeats):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for k in order:
             t, out = bu.timed(runs[k], device)
             del out
@@ -190,10 +210,16 @@ def main(argv=None) -> int:
                 break
             mem[k] = m
 
-    rows = [(f"bare model(x), no_grad, {len(split)} images", f"{med['bare']:9.3f} s  {len(split) / med['bare']:9.0f} img/s")]
+    rows = [
+        (f"bare model(x), no_grad, {len(split)} images", f"{med['bare']:9.3f} s  {len(split) / med['bare']:9.0f} img/s")
+    ]
     for k in kinds:
-        rows.append((f"extract pool={k}, all {len(model.probe_points)} probe points",
-                     f"{med[k]:9.3f} s  {len(split) / med[k]:9.0f} img/s  returns {sizes[k] / 2**20:8.1f} MiB"))
+        rows.append(
+            (
+                f"extract pool={k}, all {len(model.probe_points)} probe points",
+                f"{med[k]:9.3f} s  {len(split) / med[k]:9.0f} img/s  returns {sizes[k] / 2**20:8.1f} MiB",
+            )
+        )
     for k in kinds:
         rows.append((f"ratio  extract {k} / bare", f"{ratio[k]:9.3f} x  (goal <= 1.15x)"))
     for k in names:
@@ -206,11 +232,20 @@ def main(argv=None) -> int:
         print(f"(peak memory: {mem_what})")
 
     worst = max(ratio.values())
-    bu.emit({
-        "name": "extract", "ratio": worst, **{f"ratio_{k}": v for k, v in ratio.items()},
-        "goal": 1.15, "goal_op": "<=", "met": worst <= 1.15, "seconds": med, "peak_memory_bytes": mem,
-        "device": str(device), "arch": arch,
-    })
+    bu.emit(
+        {
+            "name": "extract",
+            "ratio": worst,
+            **{f"ratio_{k}": v for k, v in ratio.items()},
+            "goal": 1.15,
+            "goal_op": "<=",
+            "met": worst <= 1.15,
+            "seconds": med,
+            "peak_memory_bytes": mem,
+            "device": str(device),
+            "arch": arch,
+        }
+    )
     return 0
 
 

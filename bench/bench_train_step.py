@@ -92,8 +92,16 @@ def paperlib_batches(cfg: config.TrainConfig, split: data.Split, targets: np.nda
     for epoch in itertools.count():
         torch.manual_seed(train._epoch_seed(cfg, epoch))
         gen = torch.Generator().manual_seed(train._epoch_seed(cfg, epoch))
-        batches = data.iterate_batches(split, targets, batch_size=cfg.batch_size, train=True, augment=cfg.augment,
-                                       image_size=cfg.image_size, generator=gen, device=device)
+        batches = data.iterate_batches(
+            split,
+            targets,
+            batch_size=cfg.batch_size,
+            train=True,
+            augment=cfg.augment,
+            image_size=cfg.image_size,
+            generator=gen,
+            device=device,
+        )
         for i, (x, y) in enumerate(batches):
             yield epoch, i, x, y
 
@@ -133,8 +141,9 @@ class PaperlibStep:
         step = (epoch * self.steps_per_epoch + i) % max(1, self.total)
         for g in opt.param_groups:
             g["lr"] = train.lr_at(step, self.total, self.warmup, cfg.lr)
-        loss, correct = train.train_step(self.net, self.model, opt, self.ema, self.loss_fn, x, y,
-                                         dataset=cfg.dataset, device=device, amp=self.amp)
+        loss, correct = train.train_step(
+            self.net, self.model, opt, self.ema, self.loss_fn, x, y, dataset=cfg.dataset, device=device, amp=self.amp
+        )
         self.tot_loss += loss * len(y)
         self.tot_correct += correct
         self.tot_n += len(y)
@@ -181,29 +190,63 @@ def run_steps(fn, n: int, device) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", help='"cpu" (default) or "cuda"')
-    p.add_argument("--profile", default=None, help="profile whose ResNet config is measured (default: quick on CPU, paper on CUDA)")
+    p.add_argument(
+        "--profile", default=None, help="profile whose ResNet config is measured (default: quick on CPU, paper on CUDA)"
+    )
     p.add_argument("--arch", default=None, help="architecture or family (default: the profile's resnet)")
     p.add_argument("--width", type=int, default=None, help="width of a mini model (default: the profile's)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the profile's (quick 128, paper 256)")
     p.add_argument("--image-size", type=int, default=None, help="default: the profile's (32 / 224)")
     p.add_argument("--augment", default=None, choices=["crop_flip", "rrc_flip", "none"], help="default: the profile's")
     p.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction, help="bf16 autocast (CUDA only)")
-    p.add_argument("--synthetic-imagenet", action="store_true",
-                   help="random uint8 images pre-staged on the device, rrc_flip, ImageNet normalisation (implied by --profile paper)")
-    p.add_argument("--source-size", type=int, default=None,
-                   help="side of the synthetic ImageNet images (default: the model's input side, 224; the paper "
-                        "profile's decode-once cache stores 256)")
-    p.add_argument("--n-images", type=int, default=None, help="in-memory training images (default 1440, or 4 batches for synthetic ImageNet)")
+    p.add_argument(
+        "--synthetic-imagenet",
+        action="store_true",
+        help="random uint8 images pre-staged on the device, rrc_flip, ImageNet normalisation (implied by --profile paper)",
+    )
+    p.add_argument(
+        "--source-size",
+        type=int,
+        default=None,
+        help="side of the synthetic ImageNet images (default: the model's input side, 224; the paper "
+        "profile's decode-once cache stores 256)",
+    )
+    p.add_argument(
+        "--n-images",
+        type=int,
+        default=None,
+        help="in-memory training images (default 1440, or 4 batches for synthetic ImageNet)",
+    )
     p.add_argument("--steps", type=int, default=None, help="steps per timed block (default 2 CPU, 20 CUDA)")
-    p.add_argument("--repeats", type=int, default=None, help="interleaved A/B blocks; medians reported (default 15 CPU, 5 CUDA)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed steps of each before timing (default 2 CPU, 5 CUDA)")
-    p.add_argument("--components", default=True, action=argparse.BooleanOptionalAction,
-                   help="also time the parts of the paperlib step (default on)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1 on CPU, see _benchutil.set_threads; 0 = torch's default)")
-    p.add_argument("--cudnn-benchmark", default=True, action=argparse.BooleanOptionalAction,
-                   help="torch.backends.cudnn.benchmark for both (default on, as train.py on CUDA)")
-    p.add_argument("--compile", action="store_true",
-                   help="torch.compile both models (train_model(compile=True), paperlib train --compile)")
+    p.add_argument(
+        "--repeats", type=int, default=None, help="interleaved A/B blocks; medians reported (default 15 CPU, 5 CUDA)"
+    )
+    p.add_argument(
+        "--warmup", type=int, default=None, help="untimed steps of each before timing (default 2 CPU, 5 CUDA)"
+    )
+    p.add_argument(
+        "--components",
+        default=True,
+        action=argparse.BooleanOptionalAction,
+        help="also time the parts of the paperlib step (default on)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default 1 on CPU, see _benchutil.set_threads; 0 = torch's default)",
+    )
+    p.add_argument(
+        "--cudnn-benchmark",
+        default=True,
+        action=argparse.BooleanOptionalAction,
+        help="torch.backends.cudnn.benchmark for both (default on, as train.py on CUDA)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile both models (train_model(compile=True), paperlib train --compile)",
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -226,13 +269,17 @@ def main(argv=None) -> int:
     amp = cfg.amp and device.type == "cuda"
 
     print(bu.machine_line())
-    print(f"config: profile={args.profile} arch={cfg.arch} width={cfg.width} image_size={cfg.image_size} "
-          f"batch={cfg.batch_size} augment={cfg.augment} optimizer={cfg.optimizer} amp(bf16)={amp} "
-          f"channels_last={device.type == 'cuda'} loss={cfg.loss} compile={args.compile} "
-          f"cudnn.benchmark={torch.backends.cudnn.benchmark}")
-    print(f"data: {len(split)} in-memory uint8 images {tuple(split.images.shape[1:])} on {split.images.device} "
-          f"({'random, synthetic ImageNet' if args.synthetic_imagenet else 'synthetic hierarchical'}); "
-          f"device={device}; steps/block={steps}, repeats={args.repeats} (interleaved, medians)")
+    print(
+        f"config: profile={args.profile} arch={cfg.arch} width={cfg.width} image_size={cfg.image_size} "
+        f"batch={cfg.batch_size} augment={cfg.augment} optimizer={cfg.optimizer} amp(bf16)={amp} "
+        f"channels_last={device.type == 'cuda'} loss={cfg.loss} compile={args.compile} "
+        f"cudnn.benchmark={torch.backends.cudnn.benchmark}"
+    )
+    print(
+        f"data: {len(split)} in-memory uint8 images {tuple(split.images.shape[1:])} on {split.images.device} "
+        f"({'random, synthetic ImageNet' if args.synthetic_imagenet else 'synthetic hierarchical'}); "
+        f"device={device}; steps/block={steps}, repeats={args.repeats} (interleaved, medians)"
+    )
 
     for _ in range(args.warmup if args.warmup is not None else (5 if device.type == "cuda" else 2)):
         A()
@@ -252,7 +299,9 @@ def main(argv=None) -> int:
         ("per-repeat ratios", " ".join(f"{x:.3f}" for x in ratios)),
     ]
     if device.type == "cuda" and cfg.arch == "resnet50" and cfg.image_size == 224:
-        rows.append(("ResNet-50 training img/s at 224 px (paperlib)", f"{bs / a:9.0f} img/s  (goal >= 4500 bf16 on one H100)"))
+        rows.append(
+            ("ResNet-50 training img/s at 224 px (paperlib)", f"{bs / a:9.0f} img/s  (goal >= 4500 bf16 on one H100)")
+        )
     width = max(len(n) for n, _ in rows) + 2
     for n, v in rows:
         print(f"{n + ':':<{width}}{v}")
@@ -264,20 +313,36 @@ def main(argv=None) -> int:
         for _ in range(n):
             A(timing=True)
         total = sum(A.timers.values())
-        print(f"breakdown of the paperlib step ({n} steps, device synchronised between parts, so the sum "
-              f"is a little above the step time):")
+        print(
+            f"breakdown of the paperlib step ({n} steps, device synchronised between parts, so the sum "
+            f"is a little above the step time):"
+        )
         for k, v in A.timers.items():
             print(f"  {k:<62}{v / n * 1e3:9.2f} ms  {100 * v / total:5.1f} %")
         compute = A.timers["train.train_step (normalise, forward, backward, step, EMA)"]
         breakdown_ratio = total / compute
-        print(f"  => step / its train.train_step part: {breakdown_ratio:.3f} x (the data pipeline's share, measured "
-              f"within each step; the A/B ratio above also counts normalise and EMA)")
+        print(
+            f"  => step / its train.train_step part: {breakdown_ratio:.3f} x (the data pipeline's share, measured "
+            f"within each step; the A/B ratio above also counts normalise and EMA)"
+        )
 
-    bu.emit({
-        "name": "train_step", "ratio": ratio, "goal": 1.10, "goal_op": "<=", "met": ratio <= 1.10,
-        "paperlib_img_s": bs / a, "bare_img_s": bs / b, "device": str(device), "arch": cfg.arch,
-        "batch_size": bs, "image_size": cfg.image_size, "amp": amp, "ratio_from_breakdown": breakdown_ratio,
-    })
+    bu.emit(
+        {
+            "name": "train_step",
+            "ratio": ratio,
+            "goal": 1.10,
+            "goal_op": "<=",
+            "met": ratio <= 1.10,
+            "paperlib_img_s": bs / a,
+            "bare_img_s": bs / b,
+            "device": str(device),
+            "arch": cfg.arch,
+            "batch_size": bs,
+            "image_size": cfg.image_size,
+            "amp": amp,
+            "ratio_from_breakdown": breakdown_ratio,
+        }
+    )
     return 0
 
 

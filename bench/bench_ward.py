@@ -71,15 +71,15 @@ def main(argv=None) -> int:
         ward_tree(X[: min(args.n, 8), : min(args.d, 64)], device=args.device)
         sync()
 
-    t_sk, sk = _timed(
-        lambda: AgglomerativeClustering(n_clusters=k0, linkage="ward").fit_predict(X), args.repeats
-    )
+    t_sk, sk = _timed(lambda: AgglomerativeClustering(n_clusters=k0, linkage="ward").fit_predict(X), args.repeats)
     t_tree, _ = _timed(lambda: (ward_tree(X, device=args.device), sync())[0], args.repeats)
     t_all, labels = _timed(lambda: (ward_labels(X, ks, device=args.device), sync())[0], args.repeats)
     agree = adjusted_rand_score(sk, labels[ks.index(k0)])
 
-    print(f"data: n={args.n} d={args.d} float32 seed={args.seed}; device={args.device or 'cpu'}; "
-          f"torch threads={torch.get_num_threads()}; repeats={args.repeats} (min)")
+    print(
+        f"data: n={args.n} d={args.d} float32 seed={args.seed}; device={args.device or 'cpu'}; "
+        f"torch threads={torch.get_num_threads()}; repeats={args.repeats} (min)"
+    )
     rows = [
         (f"sklearn AgglomerativeClustering(ward), one fit, k={k0}", f"{t_sk:9.3f} s"),
         ("ward_tree, one tree", f"{t_tree:9.3f} s"),

@@ -46,8 +46,10 @@ def main(argv=None) -> int:
         lab_cpu = cluster.ward_labels(host[name], ks)
         ari = min(adjusted_rand_score(a, b) for a, b in zip(lab_gpu, lab_cpu))
         ok &= same_emb and ari > 0.999
-        print(f"{name:<16} dim {host[name].shape[1]:>8}  device == host embeddings: {same_emb}  "
-              f"min ARI(GPU Gram, CPU Gram) over factors: {ari:.6f}")
+        print(
+            f"{name:<16} dim {host[name].shape[1]:>8}  device == host embeddings: {same_emb}  "
+            f"min ARI(GPU Gram, CPU Gram) over factors: {ari:.6f}"
+        )
     bu.emit({"name": "gpu_paths", "ok": bool(ok), "layers": len(host), "arch": args.arch})
     return 0 if ok else 1
 

@@ -82,13 +82,18 @@ def main(rates_file: str | Path | None = None) -> None:
             fams[fam] = fams.get(fam, 0) + 1
             hours += c.epochs * train_images(c.dataset) / img_per_s(fam, rates) / 3600
             total_models[(c.arch, c.dataset, c.hierarchy, c.loss, c.seed)] = (fam, c)
-        basis = "measured rate" if set(fams) <= measured else (
-            "ResNet-50 measured, others estimated" if not rates else "partly measured, others estimated")
+        basis = (
+            "measured rate"
+            if set(fams) <= measured
+            else ("ResNet-50 measured, others estimated" if not rates else "partly measured, others estimated")
+        )
         by = ", ".join(f"{n} {f}" for f, n in fams.items())
         print(f"{name:28} {len(cfgs):>6}  {by:34} {hours:>10,.0f}  {basis}")
     hours = sum(c.epochs * train_images(c.dataset) / img_per_s(f, rates) / 3600 for f, c in total_models.values())
-    print(f"{'all experiments (distinct)':28} {len(total_models):>6}  {'':34} {hours:>10,.0f}  "
-          "models shared by experiments counted once")
+    print(
+        f"{'all experiments (distinct)':28} {len(total_models):>6}  {'':34} {hours:>10,.0f}  "
+        "models shared by experiments counted once"
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ BENCHMARKS = {
 def _parse(name: str, out: str) -> dict:
     for line in reversed(out.splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     if name == "ward":
         m = re.search(r"ratio\s+all ten factors / one tree:\s*([0-9.]+)\s*x", out)
         if m:
@@ -104,8 +104,10 @@ def main(argv=None) -> int:
             measured += f" (cold {r['cold_s']:.1f} s, warm {r['warm_s']:.1f} s)"
         print(f"| {name} | {measured} | {goal_text} | {met} | {r['wall_s']:.0f} |")
         if name == "train_step" and "paperlib_img_s" in r:
-            line = f"| train_step img/s ({r.get('arch')}, {r.get('image_size')} px, {r.get('device')}) | " \
-                   f"{r['paperlib_img_s']:.0f} img/s (bare {r['bare_img_s']:.0f}) |"
+            line = (
+                f"| train_step img/s ({r.get('arch')}, {r.get('image_size')} px, {r.get('device')}) | "
+                f"{r['paperlib_img_s']:.0f} img/s (bare {r['bare_img_s']:.0f}) |"
+            )
             if r.get("arch") == "resnet50" and str(r.get("device", "")).startswith("cuda"):
                 line += f" >= 2500 img/s on one H100 | {'yes' if r['paperlib_img_s'] >= 2500 else 'no'} | |"
             else:

@@ -25,8 +25,13 @@ PAPER_TABLE_G1: dict[str, dict[str, float | None]] = {
     "vit": {"living17": None, "nonliving26": None, "entity13": 81.3, "entity13-shuffled": 72.6},
 }
 #: The paper's name of each family's architecture.
-PAPER_ARCH_NAMES = {"resnet": "ResNet-50", "vgg": "VGG-16", "vgg_bn": "VGG-16-BN", "vgg_ln": "VGG-16-LN",
-                    "vit": "ViT-B/32"}
+PAPER_ARCH_NAMES = {
+    "resnet": "ResNet-50",
+    "vgg": "VGG-16",
+    "vgg_bn": "VGG-16-BN",
+    "vgg_ln": "VGG-16-LN",
+    "vit": "ViT-B/32",
+}
 
 
 def peak_layers(scores: pd.DataFrame, metric: str = "ami") -> pd.DataFrame:
@@ -61,12 +66,22 @@ def peak_layers(scores: pd.DataFrame, metric: str = "ami") -> pd.DataFrame:
         raise ValueError(f"the scores table lacks column(s) {missing}")
     rows = []
     for key, g in scores.groupby(["family", "arch", "hierarchy", "factor"], sort=False):
-        prof = g.groupby(["depth", "layer", "rel_depth"])[metric].agg(["mean", "std"]).reset_index().sort_values("depth")
+        prof = (
+            g.groupby(["depth", "layer", "rel_depth"])[metric].agg(["mean", "std"]).reset_index().sort_values("depth")
+        )
         i = int(np.argmax(prof["mean"].to_numpy()))
-        rows.append(dict(zip(["family", "arch", "hierarchy", "factor"], key), peak_layer=prof["layer"].iloc[i],
-                         peak_depth=int(prof["depth"].iloc[i]), peak_rel_depth=float(prof["rel_depth"].iloc[i]),
-                         peak=float(prof["mean"].iloc[i]), max_seed_sd=float(prof["std"].max()),
-                         n_layers=len(prof), n_seeds=int(g["seed"].nunique())))
+        rows.append(
+            dict(
+                zip(["family", "arch", "hierarchy", "factor"], key),
+                peak_layer=prof["layer"].iloc[i],
+                peak_depth=int(prof["depth"].iloc[i]),
+                peak_rel_depth=float(prof["rel_depth"].iloc[i]),
+                peak=float(prof["mean"].iloc[i]),
+                max_seed_sd=float(prof["std"].max()),
+                n_layers=len(prof),
+                n_seeds=int(g["seed"].nunique()),
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -93,7 +108,14 @@ def accuracy_beside_paper(accuracy: pd.DataFrame, dataset: str) -> pd.DataFrame:
     for (fam, arch, hier), g in accuracy.groupby(["family", "arch", "hierarchy"], sort=False):
         col = dataset if hier == "standard" else f"{dataset}-shuffled"
         paper = PAPER_TABLE_G1.get(fam, {}).get(col)
-        rows.append({"architecture": PAPER_ARCH_NAMES.get(fam, fam), "arch": arch, "hierarchy": hier,
-                     "measured %": round(100 * float(g["accuracy"].mean()), 1), "seeds": int(g["seed"].nunique()),
-                     "paper %": np.nan if paper is None else paper})
+        rows.append(
+            {
+                "architecture": PAPER_ARCH_NAMES.get(fam, fam),
+                "arch": arch,
+                "hierarchy": hier,
+                "measured %": round(100 * float(g["accuracy"].mean()), 1),
+                "seeds": int(g["seed"].nunique()),
+                "paper %": np.nan if paper is None else paper,
+            }
+        )
     return pd.DataFrame(rows)

@@ -96,8 +96,10 @@ def check_injected_parameters(history: Sequence[str] | None = None) -> None:
     own = assigned_names(history[where - 1])
     unknown = sorted(assigned_names(history[where]) - own)
     if unknown:
-        raise ValueError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {unknown} for this chapter (papermill -p); "
-                         f"its parameters are {sorted(own)}")
+        raise ValueError(
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} {unknown} for this chapter (papermill -p); "
+            f"its parameters are {sorted(own)}"
+        )
 
 
 if __name__ == "__main__":  # python -m paperlib.book book/*.ipynb

@@ -71,9 +71,7 @@ def check_name(name: str) -> None:
         hint = ""
         if isinstance(name, str) and name.endswith("-shuffled"):
             hint = " (for a shuffled variant load the base hierarchy and call .shuffled(seed))"
-        raise ValueError(
-            f"unknown BREEDS dataset {name!r}; valid names: {', '.join(BREEDS_DATASETS)}{hint}"
-        )
+        raise ValueError(f"unknown BREEDS dataset {name!r}; valid names: {', '.join(BREEDS_DATASETS)}{hint}")
 
 
 @cache
@@ -191,8 +189,7 @@ def find_imagenet_split(root: str | os.PathLike, split: str) -> Path:
     root_path = Path(root).expanduser()
     if not root_path.is_dir():
         raise FileNotFoundError(
-            f"ImageNet root {str(root_path)!r} does not exist or is not a folder "
-            f"(split {split!r}); {_LAYOUT}"
+            f"ImageNet root {str(root_path)!r} does not exist or is not a folder (split {split!r}); {_LAYOUT}"
         )
     candidates = [root_path / split, root_path / "ILSVRC" / "Data" / "CLS-LOC" / split]
     for c in candidates:
@@ -206,9 +203,7 @@ def find_imagenet_split(root: str | os.PathLike, split: str) -> Path:
     )
 
 
-def _wnid_table(
-    hierarchy: Hierarchy, wnids: Sequence[Sequence[str]] | Mapping[int, str] | None
-) -> dict[int, str]:
+def _wnid_table(hierarchy: Hierarchy, wnids: Sequence[Sequence[str]] | Mapping[int, str] | None) -> dict[int, str]:
     if wnids is None:
         wnids = breeds_wnids(hierarchy)
     if isinstance(wnids, Mapping):
@@ -217,12 +212,9 @@ def _wnid_table(
         if missing:
             raise ValueError(f"wnids lack subclass ids {missing[:5]} of {hierarchy.name!r}")
         return {c: table[c] for g in hierarchy.groups for c in g}
-    if len(wnids) != len(hierarchy.groups) or any(
-        len(w) != len(g) for w, g in zip(wnids, hierarchy.groups)
-    ):
+    if len(wnids) != len(hierarchy.groups) or any(len(w) != len(g) for w, g in zip(wnids, hierarchy.groups)):
         raise ValueError(
-            f"wnids must be parallel to the groups of {hierarchy.name!r} "
-            f"(sizes {hierarchy.subclasses_per_superclass})"
+            f"wnids must be parallel to the groups of {hierarchy.name!r} (sizes {hierarchy.subclasses_per_superclass})"
         )
     return {c: str(w) for g, ws in zip(hierarchy.groups, wnids) for c, w in zip(g, ws)}
 

@@ -42,8 +42,13 @@ class Clustered:
 
 
 def clustered(
-    profile, evaluations: Mapping[tuple, object], factors: Sequence[int], *, shuffle_seed: int = 0,
-    data_root=None, cache_dir=None,
+    profile,
+    evaluations: Mapping[tuple, object],
+    factors: Sequence[int],
+    *,
+    shuffle_seed: int = 0,
+    data_root=None,
+    cache_dir=None,
 ) -> dict[str, Clustered]:
     """:class:`Clustered` views of the evaluations :func:`paperlib.experiment.run` returned.
 
@@ -64,8 +69,9 @@ def clustered(
     from . import data, experiment
 
     ecfg = profile.eval_config(factors, "flatten", True)
-    split = experiment.validation_split(profile.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root,
-                                        cache_dir, progress=False)
+    split = experiment.validation_split(
+        profile.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress=False
+    )
     out = {}
     for (arch, hier, seed, loss), ev in evaluations.items():
         h = data.hierarchy_for(profile.dataset, hier, shuffle_seed, data_root)
@@ -86,8 +92,15 @@ def _superclass_id(h: Hierarchy, superclass: int | str) -> int:
 
 
 def cluster_view(
-    model: Clustered, layer: str, superclass: int | str = 0, factor: int | None = None, *,
-    n_per_cluster: int = 8, seed: int = 0, title: str | None = None, order: str = "size",
+    model: Clustered,
+    layer: str,
+    superclass: int | str = 0,
+    factor: int | None = None,
+    *,
+    n_per_cluster: int = 8,
+    seed: int = 0,
+    title: str | None = None,
+    order: str = "size",
 ):
     """One superclass's clusters at one layer: one row per cluster (D.1-D.8, H.5-H.7).
 
@@ -122,11 +135,19 @@ def cluster_view(
     selection = gallery.select_gallery(labels, sub, n_per_cluster=n_per_cluster, seed=seed, order=order)
     selection = [(cid, [int(idx[i]) for i in chosen]) for cid, chosen in selection]  # positions in the split
     names = {int(c): h.subclass_name(int(c)) for c in np.unique(sub)}
-    head = (f"{h.superclasses[s]!r}, {layer}, factor {factor}: AMI {metrics.ami(sub, labels):.2f}, "
-            f"purity {metrics.purity(sub, labels):.2f}")
+    head = (
+        f"{h.superclasses[s]!r}, {layer}, factor {factor}: AMI {metrics.ami(sub, labels):.2f}, "
+        f"purity {metrics.purity(sub, labels):.2f}"
+    )
     rows = [f"cluster {i + 1} ({int((labels == cid).sum())})" for i, (cid, _) in enumerate(selection)]
-    return gallery.plot_gallery(model.images, selection, names, subclass_labels=np.asarray(ev.subclass),
-                                row_labels=rows, title=f"{title}: {head}" if title else head)
+    return gallery.plot_gallery(
+        model.images,
+        selection,
+        names,
+        subclass_labels=np.asarray(ev.subclass),
+        row_labels=rows,
+        title=f"{title}: {head}" if title else head,
+    )
 
 
 def cluster_browser(models: Mapping[str, Clustered], *, n_per_cluster: int = 8):
@@ -152,8 +173,9 @@ def cluster_browser(models: Mapping[str, Clustered], *, n_per_cluster: int = 8):
     first = next(iter(models.values()))
     w_model = widgets.Dropdown(options=list(models), description="model")
     w_layer = widgets.Dropdown(options=list(first.evaluation.assignments), description="layer")
-    w_sup = widgets.Dropdown(options=[(n, i) for i, n in enumerate(first.hierarchy.superclasses)],
-                             description="superclass")
+    w_sup = widgets.Dropdown(
+        options=[(n, i) for i, n in enumerate(first.hierarchy.superclasses)], description="superclass"
+    )
     w_factor = widgets.Dropdown(options=[int(f) for f in first.factors], description="factor")
     out = widgets.Output()
 
@@ -161,8 +183,9 @@ def cluster_browser(models: Mapping[str, Clustered], *, n_per_cluster: int = 8):
         m = models[w_model.value]
         out.clear_output(wait=True)
         with out:
-            fig = cluster_view(m, w_layer.value, w_sup.value, w_factor.value, n_per_cluster=n_per_cluster,
-                               title=w_model.value)
+            fig = cluster_view(
+                m, w_layer.value, w_sup.value, w_factor.value, n_per_cluster=n_per_cluster, title=w_model.value
+            )
             display(fig)
             plt.close(fig)
 

@@ -49,8 +49,19 @@ from torch import nn
 from . import checkpoints, models
 from .losses import Hyperparameter
 
-__all__ = ["ACCURACY_OF", "BACKBONE_PREFIXES", "BYOL", "HYPERPARAMETERS", "byol_loss", "fit_readout", "head_dims",
-           "hyperparameters", "load_backbone", "momentum_at", "penultimate"]
+__all__ = [
+    "ACCURACY_OF",
+    "BACKBONE_PREFIXES",
+    "BYOL",
+    "HYPERPARAMETERS",
+    "byol_loss",
+    "fit_readout",
+    "head_dims",
+    "hyperparameters",
+    "load_backbone",
+    "momentum_at",
+    "penultimate",
+]
 
 _GRILL = "Grill et al. 2020, Bootstrap your own latent (NeurIPS), Sec. 3.2-3.3 and App. B/C"
 _LIGHTLY = "lightly 1.6.0 examples (byol.py: cosine_schedule(step, max_steps, 0.996, 1); BYOLProjectionHead defaults)"
@@ -58,15 +69,37 @@ _HERE = "this project (the accuracy substitute of a model without a classifier)"
 
 #: BYOL's hyperparameters, each with its source (``loss`` is ``"byol"``).
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
-    Hyperparameter("byol", "momentum_base", 0.996, "momentum of the target network at the first step; it rises "
-                   "to momentum_end along lightly's cosine_schedule", _GRILL + " (tau_base = 0.996); also " + _LIGHTLY),
+    Hyperparameter(
+        "byol",
+        "momentum_base",
+        0.996,
+        "momentum of the target network at the first step; it rises to momentum_end along lightly's cosine_schedule",
+        _GRILL + " (tau_base = 0.996); also " + _LIGHTLY,
+    ),
     Hyperparameter("byol", "momentum_end", 1.0, "momentum of the target network at the last step", _GRILL),
-    Hyperparameter("byol", "hidden_dim", 4096, "hidden units of the projection and prediction MLPs "
-                   "(ResNet-50; min(4096, 2 x feature dim) for narrower backbones)", _GRILL + "; " + _LIGHTLY),
-    Hyperparameter("byol", "output_dim", 256, "output size of the projection and prediction MLPs "
-                   "(ResNet-50; min(256, feature dim / 2) for narrower backbones)", _GRILL + "; " + _LIGHTLY),
-    Hyperparameter("byol", "readout_ridge", 1e-3, "ridge of the linear readout, as a fraction of the mean "
-                   "eigenvalue tr(X'X) / d of the features' second moment", _HERE),
+    Hyperparameter(
+        "byol",
+        "hidden_dim",
+        4096,
+        "hidden units of the projection and prediction MLPs "
+        "(ResNet-50; min(4096, 2 x feature dim) for narrower backbones)",
+        _GRILL + "; " + _LIGHTLY,
+    ),
+    Hyperparameter(
+        "byol",
+        "output_dim",
+        256,
+        "output size of the projection and prediction MLPs "
+        "(ResNet-50; min(256, feature dim / 2) for narrower backbones)",
+        _GRILL + "; " + _LIGHTLY,
+    ),
+    Hyperparameter(
+        "byol",
+        "readout_ridge",
+        1e-3,
+        "ridge of the linear readout, as a fraction of the mean eigenvalue tr(X'X) / d of the features' second moment",
+        _HERE,
+    ),
 )
 
 #: What the accuracy of a BYOL model is (it has no classifier of its own).
@@ -225,8 +258,9 @@ class BYOL(nn.Module):
 
 
 @torch.no_grad()
-def fit_readout(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], n_classes: int,
-                ridge: float | None = None) -> None:
+def fit_readout(
+    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], n_classes: int, ridge: float | None = None
+) -> None:
     """Fit the model's final layer as a linear readout of its frozen penultimate features (in place).
 
     Ridge regression of one-hot labels on the features with a bias, solved in float64 from the
@@ -288,7 +322,7 @@ def load_backbone(model: nn.Module, path: str | Path, trust_checkpoint: bool = F
     want = {k for k in own if not k.startswith(head_name + ".")}
     chosen = state
     for prefix in BACKBONE_PREFIXES:
-        cand = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        cand = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if want <= set(cand):
             chosen = cand
             break

@@ -40,17 +40,35 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from . import locking, names
 
 __all__ = [
-    "CorruptArtifact", "key_of", "canonical", "save", "load", "is_valid", "cached", "artifact_path", "artifact_dir",
-    "lock", "try_lock", "is_locked", "try_save", "is_written", "discard", "write_atomic", "atomic_path", "file_sha256",
-    "sidecar", "KINDS",
+    "CorruptArtifact",
+    "key_of",
+    "canonical",
+    "save",
+    "load",
+    "is_valid",
+    "cached",
+    "artifact_path",
+    "artifact_dir",
+    "lock",
+    "try_lock",
+    "is_locked",
+    "try_save",
+    "is_written",
+    "discard",
+    "write_atomic",
+    "atomic_path",
+    "file_sha256",
+    "sidecar",
+    "KINDS",
 ]
 
 log = logging.getLogger(__name__)
@@ -246,8 +264,10 @@ def _acquire(lockfile: Path, *, shared: bool, blocking: bool, what: str | None, 
         log.warning("%s was removed while we waited for it; making it again", lockfile.parent)
         if remake is not None:
             remake()
-    raise OSError(f"lock file {lockfile} keeps being removed or replaced ({_RELOCK_TRIES} tries); is something "
-                  "deleting the cache while it is in use?")
+    raise OSError(
+        f"lock file {lockfile} keeps being removed or replaced ({_RELOCK_TRIES} tries); is something "
+        "deleting the cache while it is in use?"
+    )
 
 
 #: How often :func:`lock` makes and locks an entry again that was removed while it waited, before giving up.

@@ -49,34 +49,42 @@ def _state_of(blob, path: Path) -> tuple[dict, str | None]:
 def _strip_prefixes(state: dict) -> dict:
     for prefix in ("module.", "_orig_mod."):  # DistributedDataParallel, torch.compile
         if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
+            state = {k[len(prefix) :]: v for k, v in state.items()}
     return state
 
 
 def _untrusted(path: Path, exc: Exception) -> CheckpointError:
     detail = str(exc).strip().splitlines()
-    why = next((line for line in detail if "Unsupported global" in line or "GLOBAL" in line), detail[0] if detail else "")
+    why = next(
+        (line for line in detail if "Unsupported global" in line or "GLOBAL" in line), detail[0] if detail else ""
+    )
     return CheckpointError(
         f"refusing checkpoint {path}: it is not plain tensor data and loading it would unpickle arbitrary "
         f"Python objects, which can run code ({why.strip()}). If you trust where the file comes from, pass "
         "--trust-checkpoint (python -m paperlib report) or trust_checkpoint=True (paperlib.report); better, "
-        "re-save its state_dict() with torch.save or as .safetensors.")
+        "re-save its state_dict() with torch.save or as .safetensors."
+    )
 
 
 def _needs_unpickling(exc: BaseException) -> bool:
     """Whether ``exc`` is torch's refusal of a well-formed pickle under ``weights_only=True``: one that
     names a Python object to rebuild (``GLOBAL``), not bytes that are no pickle at all."""
     text = str(exc)
-    return (isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in text.lower()
-            and ("Unsupported global" in text or "GLOBAL" in text))
+    return (
+        isinstance(exc, pickle.UnpicklingError)
+        and "weights only load failed" in text.lower()
+        and ("Unsupported global" in text or "GLOBAL" in text)
+    )
 
 
 def _not_a_checkpoint(path: Path, exc: BaseException) -> CheckpointError:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     why = next((line for line in lines if line.startswith("Unsupported operand")), lines[-1] if lines else "")
-    return CheckpointError(f"cannot read checkpoint {path}: not a PyTorch or safetensors weights file, or a damaged "
-                           f"one ({type(exc).__name__}: {why[:200]}); give a file written by torch.save or "
-                           "safetensors")
+    return CheckpointError(
+        f"cannot read checkpoint {path}: not a PyTorch or safetensors weights file, or a damaged "
+        f"one ({type(exc).__name__}: {why[:200]}); give a file written by torch.save or "
+        "safetensors"
+    )
 
 
 def _torch_load(path: Path, trust: bool):
@@ -163,8 +171,11 @@ def _differences(model: nn.Module, state: dict) -> tuple[list[str], list[str], l
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    mismatch = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    mismatch = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
     return missing, unexpected, mismatch
 
 
@@ -188,6 +199,7 @@ def load_state(model: nn.Module, state: dict, path, name: str) -> None:
             if isinstance(filtered, dict) and not any(_differences(model, filtered)):
                 state, missing, unexpected, mismatch = filtered, [], [], []
     if missing or unexpected or mismatch:
+
         def show(keys):
             return f"{len(keys)}: {keys[:12]}{' ...' if len(keys) > 12 else ''}"
 

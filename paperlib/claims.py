@@ -23,8 +23,22 @@ import pandas as pd
 
 from . import names
 
-__all__ = ["VERDICTS", "CLAIMS", "ClaimCheck", "AccuracyGate", "accuracy_gate", "shuffling", "within_network",
-           "consistency", "architecture", "squared_error", "loss_ranking", "transfer", "self_supervised_context", "GlueText"]
+__all__ = [
+    "VERDICTS",
+    "CLAIMS",
+    "ClaimCheck",
+    "AccuracyGate",
+    "accuracy_gate",
+    "shuffling",
+    "within_network",
+    "consistency",
+    "architecture",
+    "squared_error",
+    "loss_ranking",
+    "transfer",
+    "self_supervised_context",
+    "GlueText",
+]
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 
@@ -198,15 +212,15 @@ def accuracy_gate(accuracy: pd.DataFrame, gate: float | None = None) -> Accuracy
     acc["chance"] = 1.0 / n
     acc["corrected"] = (acc["accuracy"] - acc["chance"]) / (1 - acc["chance"])
     acc["passes"] = acc["corrected"] >= gate - _EPS
-    thresholds = ", ".join(
-        f">= {1 / k + gate * (1 - 1 / k):.3f} with {k} superclasses" for k in sorted(n.unique())
-    )
+    thresholds = ", ".join(f">= {1 / k + gate * (1 - 1 / k):.3f} with {k} superclasses" for k in sorted(n.unique()))
     rule = f"chance-corrected accuracy >= {gate:.2f}, i.e. {thresholds}"
     failing = tuple(f"{r.model} at {r.accuracy:.3f}" for r in acc.itertuples() if not r.passes)
     of = acc["accuracy_of"] if "accuracy_of" in acc else pd.Series("classifier", index=acc.index)
     listing = ", ".join(
-        f"{r.model} {r.accuracy:.3f}" + ("" if o == "classifier" else f" ({str(o).split(' (')[0]})")
-        + ("" if r.passes else " (under the gate)") for r, o in zip(acc.itertuples(), of)
+        f"{r.model} {r.accuracy:.3f}"
+        + ("" if o == "classifier" else f" ({str(o).split(' (')[0]})")
+        + ("" if r.passes else " (under the gate)")
+        for r, o in zip(acc.itertuples(), of)
     )
     text = f"Superclass accuracy (gate: {rule}): {listing}."
     return AccuracyGate(gate=gate, rule=rule, failing=failing, text=text, table=acc)
@@ -274,7 +288,9 @@ def shuffling(
     if missing:
         raise ValueError(f"the scores table lacks column(s) {missing}")
     if "loss" in scores and scores["loss"].nunique() > 1:
-        raise ValueError(f"claim 2 compares hierarchies under one loss; the table holds {sorted(scores['loss'].unique())}")
+        raise ValueError(
+            f"claim 2 compares hierarchies under one loss; the table holds {sorted(scores['loss'].unique())}"
+        )
     gate_result = accuracy_gate(accuracy, gate)
 
     seeds = sorted(int(s) for s in scores["seed"].unique())
@@ -318,10 +334,16 @@ def shuffling(
 
     min_seeds = int(seeds_per_hier.min())
     verdict, explanation = _decide(
-        gate_result, fails, shaky, n_seeds=min_seeds,
-        reproduced=(f"For every architecture and factor shuffling raises AMI by more than {margin:.2f} in most layers, "
-                    "and more in the last third of the network than in the first."),
-        shaky_tail=" More seeds are needed to tell the gain from seed noise.")
+        gate_result,
+        fails,
+        shaky,
+        n_seeds=min_seeds,
+        reproduced=(
+            f"For every architecture and factor shuffling raises AMI by more than {margin:.2f} in most layers, "
+            "and more in the last third of the network than in the first."
+        ),
+        shaky_tail=" More seeds are needed to tell the gain from seed noise.",
+    )
     measured = (
         "Shuffled minus standard AMI per layer, mean over seeds; "
         + "; ".join(cells)
@@ -345,8 +367,16 @@ def _one_seed(n_seeds: int) -> str:
     return " With 1 seed there is no spread estimate, so seed noise is not ruled out." if n_seeds < 2 else ""
 
 
-def _decide(gate_result: AccuracyGate, fails: list[str], shaky: list[str], reproduced: str, *, n_seeds: int,
-            unchecked: str | None = None, shaky_tail: str = "") -> tuple[str, str]:
+def _decide(
+    gate_result: AccuracyGate,
+    fails: list[str],
+    shaky: list[str],
+    reproduced: str,
+    *,
+    n_seeds: int,
+    unchecked: str | None = None,
+    shaky_tail: str = "",
+) -> tuple[str, str]:
     """The verdict and its explanation, in the order every check uses: the accuracy gate, then what
     could not be checked, then failed conditions, then conditions met only within the seed spread."""
     if not gate_result.passed:
@@ -381,8 +411,13 @@ def _check_columns(df: pd.DataFrame, need: list[str], what: str) -> None:
 
 
 def within_network(
-    scores: pd.DataFrame, probe: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.02,
-    tolerance: float = 0.01, gate: float | None = None,
+    scores: pd.DataFrame,
+    probe: pd.DataFrame,
+    accuracy: pd.DataFrame,
+    *,
+    margin: float = 0.02,
+    tolerance: float = 0.01,
+    gate: float | None = None,
 ) -> ClaimCheck:
     """Claim 1: clusterability rises with depth but, unlike linear-probe accuracy, not monotonically.
 
@@ -439,17 +474,23 @@ def within_network(
         probe_drop, ami_drop = _largest_drop(acc), _largest_drop(ami)
         best_ami, best_probe = prof["layer"].iloc[int(np.argmax(ami))], prof["layer"].iloc[int(np.argmax(acc))]
         name = f"{arch} {hier}, factor {factor}"
-        cells.append(f"{name}: AMI first third {early:.3f}, last third {late:.3f}; largest drop between consecutive "
-                     f"layers: AMI {ami_drop:.3f}, probe {probe_drop:.3f}; best layer by AMI {best_ami}, by probe "
-                     f"{best_probe}")
+        cells.append(
+            f"{name}: AMI first third {early:.3f}, last third {late:.3f}; largest drop between consecutive "
+            f"layers: AMI {ami_drop:.3f}, probe {probe_drop:.3f}; best layer by AMI {best_ami}, by probe "
+            f"{best_probe}"
+        )
         if not late > early + margin:
             fails.append(f"for {name} AMI does not rise with depth (last third {late:.3f} vs first {early:.3f})")
         if not probe_drop <= tolerance:
-            fails.append(f"for {name} probe accuracy is not nearly monotonic (it drops by {probe_drop:.3f} "
-                         f"between consecutive layers, more than {tolerance:.2f})")
+            fails.append(
+                f"for {name} probe accuracy is not nearly monotonic (it drops by {probe_drop:.3f} "
+                f"between consecutive layers, more than {tolerance:.2f})"
+            )
         if not ami_drop > tolerance:
-            fails.append(f"for {name} AMI is as monotonic as the probe (no drop between consecutive layers "
-                         f"beyond {tolerance:.2f})")
+            fails.append(
+                f"for {name} AMI is as monotonic as the probe (no drop between consecutive layers "
+                f"beyond {tolerance:.2f})"
+            )
     seeds = sorted(int(s) for s in scores["seed"].unique())
     if not gate_result.passed:
         verdict, explanation = "inconclusive", _gate_explanation(gate_result)
@@ -457,17 +498,25 @@ def within_network(
         verdict, explanation = "not reproduced", _sentence("; ".join(fails))
     else:
         verdict = "reproduced"
-        explanation = (f"In every cell AMI rises by more than {margin:.2f} from the first third of the layers to "
-                       f"the last but drops by more than {tolerance:.2f} somewhere between consecutive layers, "
-                       f"while probe accuracy never drops by more than {tolerance:.2f}.")
+        explanation = (
+            f"In every cell AMI rises by more than {margin:.2f} from the first third of the layers to "
+            f"the last but drops by more than {tolerance:.2f} somewhere between consecutive layers, "
+            f"while probe accuracy never drops by more than {tolerance:.2f}."
+        )
     per_hier = int(scores.groupby(["arch", "hierarchy"])["seed"].nunique().min())
     measured = "; ".join(cells) + f". {_seed_text(seeds, per_hier)}. {gate_result.text}"
     return ClaimCheck(
-        number=1, claim=CLAIMS[1],
-        paper=("Sec. 4: \"Our clustering metrics and linear probe accuracy both generally increase with depth, but "
-               "while linear probe accuracy is nearly monotonic, subclass clustering is not (Figure 1).\" Fig. 1 "
-               "(ResNet-50, entity-13-shuffled) and D.9 (entity-13)."),
-        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+        number=1,
+        claim=CLAIMS[1],
+        paper=(
+            'Sec. 4: "Our clustering metrics and linear probe accuracy both generally increase with depth, but '
+            'while linear probe accuracy is nearly monotonic, subclass clustering is not (Figure 1)." Fig. 1 '
+            "(ResNet-50, entity-13-shuffled) and D.9 (entity-13)."
+        ),
+        measured=measured,
+        verdict=verdict,
+        explanation=explanation,
+        seeds=tuple(seeds),
     )
 
 
@@ -477,8 +526,14 @@ def _largest_drop(profile: np.ndarray) -> float:
 
 
 def consistency(
-    scores: pd.DataFrame, ari: pd.DataFrame, accuracy: pd.DataFrame, *, similar: float = 0.05, low: float = 0.5,
-    margin: float = 0.1, gate: float | None = None,
+    scores: pd.DataFrame,
+    ari: pd.DataFrame,
+    accuracy: pd.DataFrame,
+    *,
+    similar: float = 0.05,
+    low: float = 0.5,
+    margin: float = 0.1,
+    gate: float | None = None,
 ) -> ClaimCheck:
     """Claim 7: seeds give similar AMI profiles but low cross-seed ARI, except late layers when shuffled.
 
@@ -526,7 +581,10 @@ def consistency(
         if not {"standard", "shuffled"} <= hiers:
             raise ValueError(f"{arch}, factor {factor}: needs both hierarchies, has {sorted(hiers)}")
         name = f"{arch}, factor {factor}"
-        sd = {h: float(g[g["hierarchy"] == h].groupby("layer")["ami"].std(ddof=1).mean()) for h in ("standard", "shuffled")}
+        sd = {
+            h: float(g[g["hierarchy"] == h].groupby("layer")["ami"].std(ddof=1).mean())
+            for h in ("standard", "shuffled")
+        }
         a = ari[(ari["arch"] == arch) & (ari["factor"] == factor)]
         early_ari, late_ari, mean_ari = {}, {}, {}
         for h in ("standard", "shuffled"):
@@ -539,42 +597,69 @@ def consistency(
             f"{name}: AMI seed sd {sd['standard']:.3f} (standard) and {sd['shuffled']:.3f} (shuffled); mean ARI "
             f"between seeds {mean_ari['standard']:.3f} (standard) and {mean_ari['shuffled']:.3f} (shuffled); "
             f"last-third ARI {late_ari['standard']:.3f} vs {late_ari['shuffled']:.3f}; shuffled ARI first third "
-            f"{early_ari['shuffled']:.3f}, last third {late_ari['shuffled']:.3f}")
+            f"{early_ari['shuffled']:.3f}, last third {late_ari['shuffled']:.3f}"
+        )
         if per_hier < 2:
             continue
         if max(sd.values()) > similar:
-            fails.append(f"for {name} AMI differs across seeds by more than {similar:.2f} on average "
-                         f"(sd {max(sd.values()):.3f})")
+            fails.append(
+                f"for {name} AMI differs across seeds by more than {similar:.2f} on average (sd {max(sd.values()):.3f})"
+            )
         if not mean_ari["standard"] < low:
-            fails.append(f"for {name} the standard hierarchy's ARI between seeds is not low ({mean_ari['standard']:.3f})")
+            fails.append(
+                f"for {name} the standard hierarchy's ARI between seeds is not low ({mean_ari['standard']:.3f})"
+            )
         if not late_ari["shuffled"] > late_ari["standard"] + margin:
-            fails.append(f"for {name} shuffling does not raise late-layer ARI by more than {margin:.2f} "
-                         f"({late_ari['shuffled']:.3f} vs {late_ari['standard']:.3f})")
+            fails.append(
+                f"for {name} shuffling does not raise late-layer ARI by more than {margin:.2f} "
+                f"({late_ari['shuffled']:.3f} vs {late_ari['standard']:.3f})"
+            )
         if not late_ari["shuffled"] > early_ari["shuffled"] + margin:
-            fails.append(f"for {name} the shuffled hierarchy's ARI does not rise from the first third of the layers "
-                         f"to the last by more than {margin:.2f} ({early_ari['shuffled']:.3f} to "
-                         f"{late_ari['shuffled']:.3f})")
+            fails.append(
+                f"for {name} the shuffled hierarchy's ARI does not rise from the first third of the layers "
+                f"to the last by more than {margin:.2f} ({early_ari['shuffled']:.3f} to "
+                f"{late_ari['shuffled']:.3f})"
+            )
     verdict, explanation = _decide(
-        gate_result, fails, [], n_seeds=per_hier,
-        reproduced=(f"In every cell the AMI profiles of the seeds agree (sd <= {similar:.2f}), the standard "
-                    f"hierarchy's clusters differ between seeds (ARI < {low}), and shuffling makes the late "
-                    f"layers' clusters agree more (by > {margin:.2f}), its ARI rising from the first third "
-                    f"of the layers to the last (by > {margin:.2f})."),
-        unchecked="The claim compares seeds; this run trained only one per model." if per_hier < 2 else None)
+        gate_result,
+        fails,
+        [],
+        n_seeds=per_hier,
+        reproduced=(
+            f"In every cell the AMI profiles of the seeds agree (sd <= {similar:.2f}), the standard "
+            f"hierarchy's clusters differ between seeds (ARI < {low}), and shuffling makes the late "
+            f"layers' clusters agree more (by > {margin:.2f}), its ARI rising from the first third "
+            f"of the layers to the last (by > {margin:.2f})."
+        ),
+        unchecked="The claim compares seeds; this run trained only one per model." if per_hier < 2 else None,
+    )
     measured = "; ".join(cells) + f". {_seed_text(seeds, per_hier)}. {gate_result.text}"
     return ClaimCheck(
-        number=7, claim=CLAIMS[7],
-        paper=("Sec. 8: \"randomizing subclass-superclass mapping helps boost cluster similarity across training "
-               "runs (bottom right plot), especially for the later layers in the networks.\" "
-               "Fig. 8 and H.1-H.3 (entity-13, VGG-16 and ResNet-50, 3 seeds): AMI per layer is much the same "
-               "across seeds, but the ARI between two seeds' clusters is low, except in the last layers of "
-               "models trained on the shuffled hierarchy."),
-        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+        number=7,
+        claim=CLAIMS[7],
+        paper=(
+            'Sec. 8: "randomizing subclass-superclass mapping helps boost cluster similarity across training '
+            'runs (bottom right plot), especially for the later layers in the networks." '
+            "Fig. 8 and H.1-H.3 (entity-13, VGG-16 and ResNet-50, 3 seeds): AMI per layer is much the same "
+            "across seeds, but the ARI between two seeds' clusters is low, except in the last layers of "
+            "models trained on the shuffled hierarchy."
+        ),
+        measured=measured,
+        verdict=verdict,
+        explanation=explanation,
+        seeds=tuple(seeds),
     )
 
 
-def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 0.01, similar: float = 0.05,
-                 floor: float = 0.045, gate: float | None = None) -> ClaimCheck:
+def architecture(
+    scores: pd.DataFrame,
+    accuracy: pd.DataFrame,
+    *,
+    near: float = 0.01,
+    similar: float = 0.05,
+    floor: float = 0.045,
+    gate: float | None = None,
+) -> ClaimCheck:
     """Claim 6: VGG peaks at fc6, ResNet at its last block, batch norm moves VGG's peak earlier at a
     similar maximum, ViT is lower.
 
@@ -627,8 +712,9 @@ def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 
     """
     from .architecture import peak_layers
 
-    _check_columns(scores, ["family", "arch", "hierarchy", "seed", "layer", "depth", "rel_depth", "factor", "ami"],
-                   "scores")
+    _check_columns(
+        scores, ["family", "arch", "hierarchy", "seed", "layer", "depth", "rel_depth", "factor", "ami"], "scores"
+    )
     # The layer-normalised VGG is reported, not judged: its accuracy does not gate the parts it is not in.
     judged = accuracy[accuracy["family"] != "vgg_ln"] if "family" in accuracy else accuracy
     gate_result = accuracy_gate(judged if len(judged) else accuracy, gate)
@@ -645,10 +731,15 @@ def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 
             above = {f: bool((prof.loc[f] > null.loc[f]).any()) for f in peaks.index}
         else:
             above = {f: bool(float(peaks.loc[f, "peak"]) > floor) for f in peaks.index}
-        cells.append(f"{hier}: " + ", ".join(
-            f"{fam} ({r.arch}) peaks at {r.peak_layer} (relative depth {r.peak_rel_depth:.2f}, AMI {r.peak:.3f}"
-            + ("" if above[fam] else ", never above the permutation null") + ")"
-            for fam, r in peaks.iterrows()))
+        cells.append(
+            f"{hier}: "
+            + ", ".join(
+                f"{fam} ({r.arch}) peaks at {r.peak_layer} (relative depth {r.peak_rel_depth:.2f}, AMI {r.peak:.3f}"
+                + ("" if above[fam] else ", never above the permutation null")
+                + ")"
+                for fam, r in peaks.iterrows()
+            )
+        )
 
         def spread(*fams) -> float:
             return max(float(peaks.loc[f, "max_seed_sd"]) for f in fams) if n_seeds >= 2 else float("nan")
@@ -656,8 +747,9 @@ def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 
         def at_null(part: str, *fams) -> bool:
             low = [f for f in fams if not above[f]]
             if low:
-                shaky.append(f"{hier}: {part} rests on {', '.join(low)}, whose AMI never rises above the "
-                             "permutation null")
+                shaky.append(
+                    f"{hier}: {part} rests on {', '.join(low)}, whose AMI never rises above the permutation null"
+                )
             return bool(low)
 
         if "vgg" in peaks.index:
@@ -667,11 +759,13 @@ def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 
                 checked.add("VGG's peak")
                 if not at_null("VGG's peak", "vgg"):
                     i = int(i6[0])
-                    best = float(p["ami"].iloc[max(0, i - 1): i + 2].max())
+                    best = float(p["ami"].iloc[max(0, i - 1) : i + 2].max())
                     gap = float(peaks.loc["vgg", "peak"]) - best
                     if gap > near:
-                        fails.append(f"{hier}: plain VGG peaks at {peaks.loc['vgg', 'peak_layer']}, {gap:.3f} above fc6 "
-                                     "and its neighbours")
+                        fails.append(
+                            f"{hier}: plain VGG peaks at {peaks.loc['vgg', 'peak_layer']}, {gap:.3f} above fc6 "
+                            "and its neighbours"
+                        )
         if "resnet" in peaks.index:
             checked.add("ResNet's peak")
             p = prof.loc["resnet"].reset_index().sort_values("depth")
@@ -680,19 +774,25 @@ def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 
                 top = p.loc[p["ami"].idxmax()]
                 gap = float(top["ami"] - p["ami"].iloc[-1])
                 if gap > near:
-                    fails.append(f"{hier}: ResNet's blocks peak at {top['layer']}, {gap:.3f} above its "
-                                 f"last block {p['layer'].iloc[-1]}")
+                    fails.append(
+                        f"{hier}: ResNet's blocks peak at {top['layer']}, {gap:.3f} above its "
+                        f"last block {p['layer'].iloc[-1]}"
+                    )
         if "vgg_bn" in peaks.index and "vgg" in peaks.index:
             checked.add("the batch-normalised VGG's peak")
             if not at_null("the batch-normalised VGG's peak", "vgg", "vgg_bn"):
                 d, d0 = float(peaks.loc["vgg_bn", "peak_rel_depth"]), float(peaks.loc["vgg", "peak_rel_depth"])
                 m, m0 = float(peaks.loc["vgg_bn", "peak"]), float(peaks.loc["vgg", "peak"])
                 if not d < d0:
-                    fails.append(f"{hier}: the batch-normalised VGG (vgg_bn) peaks at relative depth {d:.2f}, not "
-                                 f"earlier than plain VGG ({d0:.2f})")
+                    fails.append(
+                        f"{hier}: the batch-normalised VGG (vgg_bn) peaks at relative depth {d:.2f}, not "
+                        f"earlier than plain VGG ({d0:.2f})"
+                    )
                 if abs(m - m0) > similar:
-                    fails.append(f"{hier}: the batch-normalised VGG's maximum AMI {m:.3f} differs from plain VGG's "
-                                 f"{m0:.3f} by more than {similar:.2f}")
+                    fails.append(
+                        f"{hier}: the batch-normalised VGG's maximum AMI {m:.3f} differs from plain VGG's "
+                        f"{m0:.3f} by more than {similar:.2f}"
+                    )
         for other, only in (("resnet", None), ("vgg", "shuffled")):
             if "vit" not in peaks.index or other not in peaks.index or (only and hier != only):
                 continue
@@ -702,30 +802,55 @@ def architecture(scores: pd.DataFrame, accuracy: pd.DataFrame, *, near: float = 
                 continue
             gap = float(peaks.loc[other, "peak"] - peaks.loc["vit", "peak"])
             if gap <= 0:
-                fails.append(f"{hier}: ViT's peak AMI {peaks.loc['vit', 'peak']:.3f} is not below {label}'s "
-                             f"{peaks.loc[other, 'peak']:.3f}")
+                fails.append(
+                    f"{hier}: ViT's peak AMI {peaks.loc['vit', 'peak']:.3f} is not below {label}'s "
+                    f"{peaks.loc[other, 'peak']:.3f}"
+                )
             elif gap <= spread("vit", other):
-                shaky.append(f"{hier}: ViT's peak is below {label}'s by {gap:.3f}, within the seed spread "
-                             f"{spread('vit', other):.3f}")
+                shaky.append(
+                    f"{hier}: ViT's peak is below {label}'s by {gap:.3f}, within the seed spread "
+                    f"{spread('vit', other):.3f}"
+                )
     verdict, explanation = _decide(
-        gate_result, fails, shaky, f"Every part checked holds ({', '.join(sorted(checked))}).", n_seeds=n_seeds,
-        unchecked=None if checked else "None of the parts could be checked with the families trained.")
-    measured = (f"Factor {factor}, AMI mean over seeds; " + "; ".join(cells)
-                + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}")
+        gate_result,
+        fails,
+        shaky,
+        f"Every part checked holds ({', '.join(sorted(checked))}).",
+        n_seeds=n_seeds,
+        unchecked=None if checked else "None of the parts could be checked with the families trained.",
+    )
+    measured = (
+        f"Factor {factor}, AMI mean over seeds; "
+        + "; ".join(cells)
+        + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}"
+    )
     return ClaimCheck(
-        number=6, claim=CLAIMS[6],
-        paper=("Sec. 7.1: \"the first fully connected layer (out of three) in VGG-16 is where subclass clustering is "
-               "most aligned with ground truth. In contrast, clusterability tends to increase throughout and peak at "
-               "the end for ResNet-50\"; Sec. 7.2: \"the maximum AMI attainable across layers of VGG-16 does not "
-               "change with batch normalization, only shifts to an earlier layer\" (layer normalisation behaves "
-               "differently); Fig. 7 (entity-13 and entity-13-shuffled, 3 seeds): \"ViT-B can yield worse "
-               "clusterability compared to ResNet-50 and VGG-16\"."),
-        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+        number=6,
+        claim=CLAIMS[6],
+        paper=(
+            'Sec. 7.1: "the first fully connected layer (out of three) in VGG-16 is where subclass clustering is '
+            "most aligned with ground truth. In contrast, clusterability tends to increase throughout and peak at "
+            'the end for ResNet-50"; Sec. 7.2: "the maximum AMI attainable across layers of VGG-16 does not '
+            'change with batch normalization, only shifts to an earlier layer" (layer normalisation behaves '
+            'differently); Fig. 7 (entity-13 and entity-13-shuffled, 3 seeds): "ViT-B can yield worse '
+            'clusterability compared to ResNet-50 and VGG-16".'
+        ),
+        measured=measured,
+        verdict=verdict,
+        explanation=explanation,
+        seeds=tuple(seeds),
     )
 
 
-def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, margin: float = 0.01,
-             overlaps: dict[str, bool] | None = None, gate: float | None = None) -> ClaimCheck:
+def transfer(
+    ood: pd.DataFrame,
+    accuracy: pd.DataFrame,
+    *,
+    small: float = 0.05,
+    margin: float = 0.01,
+    overlaps: dict[str, bool] | None = None,
+    gate: float | None = None,
+) -> ClaimCheck:
     """Claim 3: subclass labels help out-of-distribution clustering only a little over superclass
     labels, except on a set whose classes overlap the training subclasses (Pets).
 
@@ -775,51 +900,78 @@ def transfer(ood: pd.DataFrame, accuracy: pd.DataFrame, *, small: float = 0.05, 
     for (arch, name), g in ood.groupby(["arch", "set"], sort=True):
         st = _per_seed_means(g, ["hierarchy"], "purity").set_index("hierarchy")
         if not {"standard", "subclass"} <= set(st.index):
-            raise ValueError(f"{arch} on {name}: needs models trained on standard and on subclass labels, has "
-                             f"{sorted(st.index)}")
+            raise ValueError(
+                f"{arch} on {name}: needs models trained on standard and on subclass labels, has {sorted(st.index)}"
+            )
         gain = float(st.loc["subclass", "mean"] - st.loc["standard", "mean"])
         n = int(st["count"].min())
         spread = float(st.loc["subclass", "std"] + st.loc["standard", "std"]) if n >= 2 else None
         gains[(arch, name)] = gain
         flag = " (overlaps the training subclasses)" if overlaps.get(name, False) else ""
-        cells.append(f"{arch} on {name}{flag}: superclass labels {st.loc['standard', 'mean']:.3f}, subclass labels "
-                     f"{st.loc['subclass', 'mean']:.3f}, gain {gain:+.3f}" + (f" (seed spread {spread:.3f})" if spread else ""))
+        cells.append(
+            f"{arch} on {name}{flag}: superclass labels {st.loc['standard', 'mean']:.3f}, subclass labels "
+            f"{st.loc['subclass', 'mean']:.3f}, gain {gain:+.3f}" + (f" (seed spread {spread:.3f})" if spread else "")
+        )
         if overlaps.get(name, False):
             continue
         if gain >= small:
             fails.append(f"on {name} ({arch}) subclass labels raise purity by {gain:.3f}, not less than {small:.2f}")
         elif gain < -margin:
-            fails.append(f"on {name} ({arch}) subclass labels lower purity ({gain:+.3f}), where the paper says they "
-                         "generally improve it")
+            fails.append(
+                f"on {name} ({arch}) subclass labels lower purity ({gain:+.3f}), where the paper says they "
+                "generally improve it"
+            )
         elif spread is not None and small - gain <= spread:
-            shaky.append(f"on {name} ({arch}) the gain {gain:+.3f} lies within the seed spread {spread:.3f} of {small:.2f}")
+            shaky.append(
+                f"on {name} ({arch}) the gain {gain:+.3f} lies within the seed spread {spread:.3f} of {small:.2f}"
+            )
     special = {(a, n): v for (a, n), v in gains.items() if overlaps.get(n, False)}
     for (arch, name), gain in special.items():
         others = [v for (a, n), v in gains.items() if a == arch and not overlaps.get(n, False)]
         if others and gain <= max(others) + margin:
-            fails.append(f"on {name} ({arch}), which overlaps the training subclasses, the gain {gain:+.3f} is not "
-                         f"above the other sets' (at most {max(others):+.3f}) by more than {margin:.2f}")
+            fails.append(
+                f"on {name} ({arch}), which overlaps the training subclasses, the gain {gain:+.3f} is not "
+                f"above the other sets' (at most {max(others):+.3f}) by more than {margin:.2f}"
+            )
     n_seeds = int(ood.groupby(["arch", "hierarchy"])["seed"].nunique().min())
-    none = ("" if special else " No set that overlaps the training subclasses (Pets or its analogue) was scored at "
-            "this scale, so the exception is not checked.")
+    none = (
+        ""
+        if special
+        else " No set that overlaps the training subclasses (Pets or its analogue) was scored at "
+        "this scale, so the exception is not checked."
+    )
     verdict, explanation = _decide(
-        gate_result, fails, shaky,
-        (f"Subclass labels raise out-of-distribution purity by a small non-negative amount (below {small:.2f}) on "
-         f"every set{'' if not special else ' but the one overlapping the training subclasses, where the gain is largest'}."
-         + none),
-        n_seeds=n_seeds)
+        gate_result,
+        fails,
+        shaky,
+        (
+            f"Subclass labels raise out-of-distribution purity by a small non-negative amount (below {small:.2f}) on "
+            f"every set{'' if not special else ' but the one overlapping the training subclasses, where the gain is largest'}."
+            + none
+        ),
+        n_seeds=n_seeds,
+    )
     if verdict != "reproduced":
         explanation += none
-    measured = ("Mean purity over factors, mean over seeds; " + "; ".join(cells)
-                + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}")
+    measured = (
+        "Mean purity over factors, mean over seeds; "
+        + "; ".join(cells)
+        + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}"
+    )
     return ClaimCheck(
-        number=3, claim=CLAIMS[3],
-        paper=("Sec. 6.1: \"using subclass labels during pre-training generally improves cluster purity in "
-               "downstream datasets compared to using superclass labels, this improvement tends to be relatively "
-               "small (Figure 3). [...] The only exception to this observation is Oxford-IIIT Pets, [...] whose "
-               "classes directly overlap with the subclasses in entity-13 and living-17\". Fig. 3: ResNet-50 "
-               "trained on entity-13, living-17 and nonliving-26."),
-        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+        number=3,
+        claim=CLAIMS[3],
+        paper=(
+            'Sec. 6.1: "using subclass labels during pre-training generally improves cluster purity in '
+            "downstream datasets compared to using superclass labels, this improvement tends to be relatively "
+            "small (Figure 3). [...] The only exception to this observation is Oxford-IIIT Pets, [...] whose "
+            'classes directly overlap with the subclasses in entity-13 and living-17". Fig. 3: ResNet-50 '
+            "trained on entity-13, living-17 and nonliving-26."
+        ),
+        measured=measured,
+        verdict=verdict,
+        explanation=explanation,
+        seeds=tuple(seeds),
     )
 
 
@@ -857,21 +1009,30 @@ def self_supervised_context(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin
             if obj not in st:
                 continue
             others = {k: float(v) for k, v in st.items() if k not in names.SELF_SUPERVISED}
-            side = {k: "above" if st[obj] > v + margin else "below" if st[obj] < v - margin else "level with"
-                    for k, v in others.items()}
+            side = {
+                k: "above" if st[obj] > v + margin else "below" if st[obj] < v - margin else "level with"
+                for k, v in others.items()
+            }
             if len(set(side.values())) == 1:
-                place = {"above": "above every supervised model", "below": "below every supervised model",
-                         "level with": f"level with every supervised model (within {margin})"}[next(iter(side.values()))]
+                place = {
+                    "above": "above every supervised model",
+                    "below": "below every supervised model",
+                    "level with": f"level with every supervised model (within {margin})",
+                }[next(iter(side.values()))]
             else:
-                place = "; ".join(f"{w} the model trained on {' and '.join(words.get(k, k) for k in side if side[k] == w)}"
-                                  for w in ("above", "level with", "below") if w in side.values())
+                place = "; ".join(
+                    f"{w} the model trained on {' and '.join(words.get(k, k) for k in side if side[k] == w)}"
+                    for w in ("above", "level with", "below")
+                    if w in side.values()
+                )
             vs = ", ".join(f"{v:.3f} with {words.get(k, k)}" for k, v in others.items())
             parts.append(f"on {name} ({arch}) {obj.upper()} reaches {st[obj]:.3f}, against {vs}: {place}")
     acc = accuracy[accuracy["training"].isin(ssl)] if "training" in accuracy else accuracy.iloc[0:0]
     acc_text = "; ".join(f"{r.arch} {r.accuracy:.3f}" for r in acc.itertuples())
     of = str(acc["accuracy_of"].iloc[0]) if "accuracy_of" in acc and len(acc) else "linear readout"
-    return (_sentence("Mean purity over factors, mean over seeds: " + "; ".join(parts))
-            + (f" Its superclass accuracy, from a {of}, is {acc_text} on the validation split." if acc_text else ""))
+    return _sentence("Mean purity over factors, mean over seeds: " + "; ".join(parts)) + (
+        f" Its superclass accuracy, from a {of}, is {acc_text} on the validation split." if acc_text else ""
+    )
 
 
 def _per_seed_means(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
@@ -880,8 +1041,16 @@ def _per_seed_means(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame
     return per.groupby(by)[value].agg(["mean", "std", "count"]).reset_index()
 
 
-def squared_error(scores: pd.DataFrame, ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01,
-                  tolerance: float = 0.02, last: int = 3, gate: float | None = None) -> ClaimCheck:
+def squared_error(
+    scores: pd.DataFrame,
+    ood: pd.DataFrame,
+    accuracy: pd.DataFrame,
+    *,
+    margin: float = 0.01,
+    tolerance: float = 0.02,
+    last: int = 3,
+    gate: float | None = None,
+) -> ClaimCheck:
     """Claim 4: squared error matches softmax in distribution except in the last layers, and lowers
     clusterability out of distribution.
 
@@ -947,8 +1116,10 @@ def squared_error(scores: pd.DataFrame, ood: pd.DataFrame, accuracy: pd.DataFram
         a, b = float(st.loc["softmax", "mean"]), float(st.loc["squared_error", "mean"])
         n = int(st["count"].min())
         spread = float(st.loc["softmax", "std"] + st.loc["squared_error", "std"]) if n >= 2 else None
-        cells.append(f"{name}: {what} softmax {a:.3f}, squared error {b:.3f}"
-                     + (f" (seed spread {spread:.3f})" if spread is not None else ""))
+        cells.append(
+            f"{name}: {what} softmax {a:.3f}, squared error {b:.3f}"
+            + (f" (seed spread {spread:.3f})" if spread is not None else "")
+        )
         if b - a > margin:
             fails.append(f"for {name} squared error gives {what} {b:.3f}, above softmax's {a:.3f}")
         elif a - b <= margin:
@@ -965,33 +1136,51 @@ def squared_error(scores: pd.DataFrame, ood: pd.DataFrame, accuracy: pd.DataFram
             continue  # a hierarchy that ran with one loss only
         order = g.groupby("layer")["rel_depth"].first().sort_values().index
         n_last = max(1, min(last, len(order) // 3))
-        late_layers = set(order[len(order) - n_last:])
+        late_layers = set(order[len(order) - n_last :])
         late = g[g["layer"].isin(late_layers)]
-        compare(f"{arch} {hier} in distribution", _per_seed_means(late, ["loss"], "ami"),
-                f"mean AMI over the last {n_last} layers (factor {f0})")
+        compare(
+            f"{arch} {hier} in distribution",
+            _per_seed_means(late, ["loss"], "ami"),
+            f"mean AMI over the last {n_last} layers (factor {f0})",
+        )
         early = both(f"{arch} {hier}", _per_seed_means(g[~g["layer"].isin(late_layers)], ["loss"], "ami"))
         gap = float(early.loc["softmax", "mean"] - early.loc["squared_error", "mean"])
-        cells.append(f"{arch} {hier}: mean AMI over the {len(order) - n_last} earlier layers differs by {gap:+.3f} "
-                     "(softmax minus squared error)")
+        cells.append(
+            f"{arch} {hier}: mean AMI over the {len(order) - n_last} earlier layers differs by {gap:+.3f} "
+            "(softmax minus squared error)"
+        )
         if abs(gap) > tolerance:
-            fails.append(f"for {arch} {hier} squared error differs from softmax in the earlier layers too "
-                         f"({gap:+.3f}, beyond {tolerance:.2f}), not only in the last ones")
+            fails.append(
+                f"for {arch} {hier} squared error differs from softmax in the earlier layers too "
+                f"({gap:+.3f}, beyond {tolerance:.2f}), not only in the last ones"
+            )
     for (arch, name), g in ood.groupby(["arch", "set"], sort=True):
         compare(f"{arch} on {name}", _per_seed_means(g, ["loss"], "purity"), "mean purity over factors")
     n_seeds = int(ind.groupby(["arch", "loss"])["seed"].nunique().min())
     verdict, explanation = _decide(
-        gate_result, fails, shaky,
-        (f"Squared error matches softmax over the earlier layers (within {tolerance:.2f}), is below it in the last "
-         "layers, and is below it on every out-of-distribution set."),
-        n_seeds=n_seeds)
+        gate_result,
+        fails,
+        shaky,
+        (
+            f"Squared error matches softmax over the earlier layers (within {tolerance:.2f}), is below it in the last "
+            "layers, and is below it on every out-of-distribution set."
+        ),
+        n_seeds=n_seeds,
+    )
     measured = "; ".join(cells) + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}"
     return ClaimCheck(
-        number=4, claim=CLAIMS[4],
-        paper=("Sec. 6.2: \"squared error produces similar clustering performance as softmax, except for at the last "
-               "few layers of the network where squared loss sees a drop in AMI\", and \"squared error also leads "
-               "to significantly lower clusterability out-of-distribution\". Fig. 4 (ResNet-50, living-17), F.2 "
-               "(entity-13-shuffled), Figs. 5, 6 and F.1 out of distribution."),
-        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+        number=4,
+        claim=CLAIMS[4],
+        paper=(
+            'Sec. 6.2: "squared error produces similar clustering performance as softmax, except for at the last '
+            'few layers of the network where squared loss sees a drop in AMI", and "squared error also leads '
+            'to significantly lower clusterability out-of-distribution". Fig. 4 (ResNet-50, living-17), F.2 '
+            "(entity-13-shuffled), Figs. 5, 6 and F.1 out of distribution."
+        ),
+        measured=measured,
+        verdict=verdict,
+        explanation=explanation,
+        seeds=tuple(seeds),
     )
 
 
@@ -999,7 +1188,9 @@ def squared_error(scores: pd.DataFrame, ood: pd.DataFrame, accuracy: pd.DataFram
 CHALLENGERS = ("dropout", "label_smoothing", "sigmoid")
 
 
-def loss_ranking(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01, gate: float | None = None) -> ClaimCheck:
+def loss_ranking(
+    ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0.01, gate: float | None = None
+) -> ClaimCheck:
     """Claim 5: softmax is not the best loss for clustering out of distribution; squared error is the worst.
 
     The sentences tested (Sec. 6.3): "We again find that the clustering performance from using models
@@ -1032,8 +1223,10 @@ def loss_ranking(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0
         where = list(st.index).index("softmax") + 1 if "softmax" in st.index else None
         cells.append(f"{arch} on {name}: " + rank + (f" (softmax ranks {where} of {len(st)})" if where else ""))
         if "squared_error" in st.index and st.index[-1] != "squared_error":
-            not_worst.append(f"on {name} ({arch}) squared error ({st.loc['squared_error', 'mean']:.3f}) is not the "
-                             f"lowest ({st.index[-1]} {st['mean'].iloc[-1]:.3f})")
+            not_worst.append(
+                f"on {name} ({arch}) squared error ({st.loc['squared_error', 'mean']:.3f}) is not the "
+                f"lowest ({st.index[-1]} {st['mean'].iloc[-1]:.3f})"
+            )
         if "softmax" not in st.index:
             continue
         a = float(st.loc["softmax", "mean"])
@@ -1046,8 +1239,10 @@ def loss_ranking(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0
         if lead > max(spread, margin):
             wins.append(f"on {name} ({arch}) {best} beats softmax by {lead:.3f} (seed spread {spread:.3f})")
         elif lead > 0:
-            close.append(f"on {name} ({arch}) {best} is above softmax by only {lead:.3f} (margin {margin:.2f}, "
-                         f"seed spread {spread:.3f})")
+            close.append(
+                f"on {name} ({arch}) {best} is above softmax by only {lead:.3f} (margin {margin:.2f}, "
+                f"seed spread {spread:.3f})"
+            )
     n_seeds = int(ood.groupby(["arch", "loss"])["seed"].nunique().min())
     if not gate_result.passed:
         verdict, explanation = "inconclusive", _gate_explanation(gate_result)
@@ -1055,8 +1250,9 @@ def loss_ranking(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0
         verdict, explanation = "inconclusive", f"The losses {missing} were not trained, so the claim cannot be judged."
     elif n_seeds < 2:
         verdict = "inconclusive"
-        explanation = ("With 1 seed there is no spread to beat, so 'can beat' cannot be told from seed noise"
-                       + (f" ({_sentence('; '.join(wins + close))[:-1]})." if wins or close else "."))
+        explanation = "With 1 seed there is no spread to beat, so 'can beat' cannot be told from seed noise" + (
+            f" ({_sentence('; '.join(wins + close))[:-1]})." if wins or close else "."
+        )
     elif not_worst:
         verdict, explanation = "not reproduced", _sentence("; ".join(not_worst))
     elif wins:
@@ -1066,16 +1262,25 @@ def loss_ranking(ood: pd.DataFrame, accuracy: pd.DataFrame, *, margin: float = 0
     else:
         verdict = "not reproduced"
         explanation = "Softmax is at least as good as dropout, label smoothing and sigmoid on every set."
-    measured = ("Mean purity over factors, mean over seeds, best first: " + "; ".join(cells)
-                + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}")
+    measured = (
+        "Mean purity over factors, mean over seeds, best first: "
+        + "; ".join(cells)
+        + f". {_seed_text(seeds, n_seeds)}. {gate_result.text}"
+    )
     return ClaimCheck(
-        number=5, claim=CLAIMS[5],
-        paper=("Sec. 6.3: \"softmax can yield inferior clusters compared to other loss functions, especially on the "
-               "Oxford-IIIT Pets classification task\"; squared error \"is significantly worse than\" the other "
-               "objectives. Fig. 6 evaluates Kornblith et al. 2021's released ResNet-50 checkpoints, trained on all "
-               "of ImageNet with nine losses; here every loss is trained on the book's own training hierarchy "
-               "instead (a substitution)."),
-        measured=measured, verdict=verdict, explanation=explanation, seeds=tuple(seeds),
+        number=5,
+        claim=CLAIMS[5],
+        paper=(
+            'Sec. 6.3: "softmax can yield inferior clusters compared to other loss functions, especially on the '
+            'Oxford-IIIT Pets classification task"; squared error "is significantly worse than" the other '
+            "objectives. Fig. 6 evaluates Kornblith et al. 2021's released ResNet-50 checkpoints, trained on all "
+            "of ImageNet with nine losses; here every loss is trained on the book's own training hierarchy "
+            "instead (a substitution)."
+        ),
+        measured=measured,
+        verdict=verdict,
+        explanation=explanation,
+        seeds=tuple(seeds),
     )
 
 

@@ -348,6 +348,7 @@ def n_clusters_for(n_subclasses: int, factors: Sequence[int]) -> list[int]:
     >>> n_clusters_for(4, [1, 2, 10])
     [4, 8, 40]
     """
+
     def _is_pos_int(v) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1
 

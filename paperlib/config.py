@@ -29,8 +29,16 @@ from . import names
 from .names import DATASETS, FAMILIES, IMAGENET_DATASETS, PROFILES  # noqa: F401 - DATASETS re-exported
 
 __all__ = [
-    "EXPERIMENTS", "experiment_configs", "parse_param",
-    "PROFILES", "Profile", "TrainConfig", "EvalConfig", "get_profile", "data_root", "cache_root",
+    "EXPERIMENTS",
+    "experiment_configs",
+    "parse_param",
+    "PROFILES",
+    "Profile",
+    "TrainConfig",
+    "EvalConfig",
+    "get_profile",
+    "data_root",
+    "cache_root",
 ]
 
 # The valid names (PROFILES, DATASETS, IMAGENET_DATASETS, FAMILIES, ...) live in paperlib.names.
@@ -56,8 +64,9 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser().resolve() if env else _user_cache() / "artifacts"
 
 
-def _check_values(obj: Any, positive_int=(), positive_or_none=(), non_negative=(), positive=(), unit=(),
-                  non_negative_int=()) -> None:
+def _check_values(
+    obj: Any, positive_int=(), positive_or_none=(), non_negative=(), positive=(), unit=(), non_negative_int=()
+) -> None:
     """Raise ``ValueError`` naming the field and the value when a field is out of its range.
 
     ``positive_int``: integers >= 1; ``positive_or_none``: None or integers >= 1; ``non_negative``:
@@ -142,29 +151,45 @@ class TrainConfig:
             # No labels: the hierarchy only names the superclasses of the accuracy readout, so it is the
             # dataset's own, and the seed of a shuffle never used is not part of the model (one key per model).
             if self.hierarchy != "standard":
-                raise ValueError(f"TrainConfig: {self.loss!r} trains without labels; hierarchy must be 'standard' "
-                                 f"(its superclasses are only those of the accuracy readout), got {self.hierarchy!r}")
+                raise ValueError(
+                    f"TrainConfig: {self.loss!r} trains without labels; hierarchy must be 'standard' "
+                    f"(its superclasses are only those of the accuracy readout), got {self.hierarchy!r}"
+                )
             object.__setattr__(self, "shuffle_seed", 0)
         if self.pretrained is not None:
             if self.loss not in names.SELF_SUPERVISED:
-                raise ValueError(f"TrainConfig.pretrained is read only for a self-supervised objective "
-                                 f"{list(names.SELF_SUPERVISED)}, not for loss {self.loss!r}")
+                raise ValueError(
+                    f"TrainConfig.pretrained is read only for a self-supervised objective "
+                    f"{list(names.SELF_SUPERVISED)}, not for loss {self.loss!r}"
+                )
             if not isinstance(self.pretrained, (str, os.PathLike)) or not str(self.pretrained).strip():
                 raise ValueError(f"TrainConfig.pretrained must be None or a checkpoint path, got {self.pretrained!r}")
             object.__setattr__(self, "pretrained", os.path.realpath(os.path.expanduser(str(self.pretrained))))
-        _check_values(self, positive_int=("epochs", "batch_size", "image_size"),
-                      positive_or_none=("width", "train_per_subclass", "decode_size"),
-                      non_negative=("weight_decay", "warmup_epochs"), positive=("lr",),
-                      unit=("momentum", "ema_decay"), non_negative_int=("shuffle_seed", "seed"))
+        _check_values(
+            self,
+            positive_int=("epochs", "batch_size", "image_size"),
+            positive_or_none=("width", "train_per_subclass", "decode_size"),
+            non_negative=("weight_decay", "warmup_epochs"),
+            positive=("lr",),
+            unit=("momentum", "ema_decay"),
+            non_negative_int=("shuffle_seed", "seed"),
+        )
         if self.snapshot_epochs is not None:
             snaps = self.snapshot_epochs
-            if (isinstance(snaps, (str, bytes)) or not all(isinstance(e, int) and not isinstance(e, bool) for e in snaps)
-                    or not snaps or not all(1 <= e <= self.epochs for e in snaps)):
-                raise ValueError(f"TrainConfig.snapshot_epochs must be None or a non-empty list of epochs in "
-                                 f"1..{self.epochs} (the epochs trained), got {snaps!r}")
+            if (
+                isinstance(snaps, (str, bytes))
+                or not all(isinstance(e, int) and not isinstance(e, bool) for e in snaps)
+                or not snaps
+                or not all(1 <= e <= self.epochs for e in snaps)
+            ):
+                raise ValueError(
+                    f"TrainConfig.snapshot_epochs must be None or a non-empty list of epochs in "
+                    f"1..{self.epochs} (the epochs trained), got {snaps!r}"
+                )
             object.__setattr__(self, "snapshot_epochs", tuple(sorted(set(snaps))))
-        if self.grad_clip is not None and (isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float))
-                                           or not self.grad_clip > 0):
+        if self.grad_clip is not None and (
+            isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)) or not self.grad_clip > 0
+        ):
             raise ValueError(f"TrainConfig.grad_clip must be None or a positive number, got {self.grad_clip!r}")
 
     def with_snapshots(self, points: int | None) -> TrainConfig:
@@ -199,7 +224,9 @@ class EvalConfig:
     val_per_subclass: int | None = None
     image_size: int = 224
     decode_size: int | None = None  # as TrainConfig.decode_size
-    extract_bf16: bool = False  # bf16 autocast for extraction (CUDA); False: float32, as the authors (no mixed precision)
+    extract_bf16: bool = (
+        False  # bf16 autocast for extraction (CUDA); False: float32, as the authors (no mixed precision)
+    )
 
 
 # Learning rate rules of the paper (SPEC.md): ResNet 0.1 x batch/256, VGG 0.01, ViT (AdamW) 1e-3,
@@ -245,7 +272,9 @@ class Profile:
     num_workers: int = 0
     lr_scale: dict[str, float] = field(default_factory=dict)
     epoch_scale: dict[str, float] = field(default_factory=dict)  # family -> factor on ``epochs`` (rounded, >= 1)
-    loss_lr_scale: dict[str, float] = field(default_factory=dict)  # loss -> factor on its learning rate (after lr_scale)
+    loss_lr_scale: dict[str, float] = field(
+        default_factory=dict
+    )  # loss -> factor on its learning rate (after lr_scale)
     # The chance-corrected superclass accuracy every model must reach for a claim check to judge it
     # (paperlib.claims.accuracy_gate; experiment.run writes it into its accuracy table).
     accuracy_gate: float = 0.5
@@ -264,12 +293,24 @@ class Profile:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dataset", names.canonical_dataset(self.dataset))  # folder:ROOT, ROOT absolute
-        _check_values(self, positive_int=("epochs", "batch_size", "image_size", "eval_batch_size"),
-                      positive_or_none=("train_per_subclass", "val_per_subclass", "snapshot_points", "ood_per_class",
-                                        "byol_epochs"),
-                      non_negative=("warmup_epochs", "num_workers"), unit=("ema_decay",))
-        if isinstance(self.accuracy_gate, bool) or not isinstance(self.accuracy_gate, (int, float)) \
-                or not 0 <= self.accuracy_gate <= 1:
+        _check_values(
+            self,
+            positive_int=("epochs", "batch_size", "image_size", "eval_batch_size"),
+            positive_or_none=(
+                "train_per_subclass",
+                "val_per_subclass",
+                "snapshot_points",
+                "ood_per_class",
+                "byol_epochs",
+            ),
+            non_negative=("warmup_epochs", "num_workers"),
+            unit=("ema_decay",),
+        )
+        if (
+            isinstance(self.accuracy_gate, bool)
+            or not isinstance(self.accuracy_gate, (int, float))
+            or not 0 <= self.accuracy_gate <= 1
+        ):
             raise ValueError(f"Profile.accuracy_gate must lie in [0, 1], got {self.accuracy_gate!r}")
         if isinstance(self.ood_sets, str):  # a single name given for the tuple (e.g. in overrides)
             object.__setattr__(self, "ood_sets", (self.ood_sets,))
@@ -345,7 +386,9 @@ class Profile:
         concrete = self.arch(arch)
         family = self.family(concrete)
         vit = family == "vit"
-        lr = paper_lr(family, self.batch_size, loss) * self.lr_scale.get(family, 1.0) * self.loss_lr_scale.get(loss, 1.0)
+        lr = (
+            paper_lr(family, self.batch_size, loss) * self.lr_scale.get(family, 1.0) * self.loss_lr_scale.get(loss, 1.0)
+        )
         return TrainConfig(
             dataset=dataset or self.dataset,
             hierarchy=hierarchy,
@@ -354,8 +397,11 @@ class Profile:
             width=self.widths.get(concrete),
             image_size=self.image_size,
             loss=loss,
-            epochs=(self.byol_epochs if loss in names.SELF_SUPERVISED and self.byol_epochs
-                    else max(1, round(self.epochs * self.epoch_scale.get(family, 1.0)))),
+            epochs=(
+                self.byol_epochs
+                if loss in names.SELF_SUPERVISED and self.byol_epochs
+                else max(1, round(self.epochs * self.epoch_scale.get(family, 1.0)))
+            ),
             batch_size=self.batch_size,
             optimizer="adamw" if vit else "sgd",
             lr=lr,
@@ -375,7 +421,9 @@ class Profile:
             return round(self.image_size * 256 / 224)
         return None
 
-    def eval_config(self, factors=tuple(range(1, 11)), pool: str = "flatten", l2_normalize: bool = True, extract_bf16: bool = False) -> EvalConfig:
+    def eval_config(
+        self, factors=tuple(range(1, 11)), pool: str = "flatten", l2_normalize: bool = True, extract_bf16: bool = False
+    ) -> EvalConfig:
         """The :class:`EvalConfig` of this profile for the given factors and pooling."""
         factors = tuple(int(f) for f in factors)
         if not factors or any(f < 1 for f in factors):
@@ -419,8 +467,13 @@ _PROFILES: dict[str, Profile] = {
         loss_seeds=(0,),  # nine models per architecture, not 27, at this scale
         ood_sets=names.SYNTHETIC_OOD_SETS,
         dataset="synthetic",
-        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln",
-               "vit": "vit_mini"},
+        archs={
+            "resnet": "resnet_mini",
+            "vgg": "vgg_mini",
+            "vgg_bn": "vgg_mini_bn",
+            "vgg_ln": "vgg_mini_ln",
+            "vit": "vit_mini",
+        },
         widths={"resnet_mini": 8, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8, "vit_mini": 32},
         image_size=32,
         epochs=15,
@@ -459,8 +512,13 @@ _PROFILES: dict[str, Profile] = {
         ood_sets=("cifar10", "svhn"),
         ood_per_class=100,
         dataset="cifar100",
-        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln",
-               "vit": "vit_mini"},
+        archs={
+            "resnet": "resnet_mini",
+            "vgg": "vgg_mini",
+            "vgg_bn": "vgg_mini_bn",
+            "vgg_ln": "vgg_mini_ln",
+            "vit": "vit_mini",
+        },
         widths={"resnet_mini": 6, "vgg_mini": 8, "vgg_mini_bn": 8, "vgg_mini_ln": 8, "vit_mini": 32},
         image_size=32,
         epochs=3,
@@ -485,8 +543,13 @@ _PROFILES: dict[str, Profile] = {
         ood_sets=("cifar10", "svhn"),
         ood_per_class=100,
         dataset="cifar100",
-        archs={"resnet": "resnet_mini", "vgg": "vgg_mini", "vgg_bn": "vgg_mini_bn", "vgg_ln": "vgg_mini_ln",
-               "vit": "vit_mini"},
+        archs={
+            "resnet": "resnet_mini",
+            "vgg": "vgg_mini",
+            "vgg_bn": "vgg_mini_bn",
+            "vgg_ln": "vgg_mini_ln",
+            "vit": "vit_mini",
+        },
         widths={"resnet_mini": 64, "vgg_mini": 64, "vgg_mini_bn": 64, "vgg_mini_ln": 64, "vit_mini": 256},
         image_size=32,
         epochs=100,
@@ -526,28 +589,71 @@ _PROFILES: dict[str, Profile] = {
 # dataset, hierarchy, loss and seed. Under the smoke and quick profiles the dataset is the profile's
 # own (synthetic data or CIFAR-100), so the same experiment runs at every scale.
 EXPERIMENTS: dict[str, dict[str, tuple]] = {
-    "fig1_linear_probe": dict(archs=("resnet",), datasets=("entity13",), hierarchies=("shuffled", "standard"),
-                              losses=("softmax",), seeds=(0,)),
-    "fig2_shuffling": dict(archs=("vgg", "resnet"), datasets=("entity13",), hierarchies=("standard", "shuffled"),
-                           losses=("softmax",), seeds=(0,)),
-    "figE1_shuffling_living17": dict(archs=("vgg", "resnet"), datasets=("living17",),
-                                     hierarchies=("standard", "shuffled"), losses=("softmax",), seeds=(0,)),
-    "fig3_transfer": dict(archs=("resnet",), datasets=("entity13", "living17", "nonliving26"),
-                          hierarchies=("standard", "subclass"), losses=("softmax",), seeds=(0,)),
-    "fig3_byol": dict(archs=("resnet",), datasets=("entity13",), hierarchies=("standard",), losses=("byol",),
-                      seeds=(0,)),
-    "fig4_squared_error": dict(archs=("resnet",), datasets=("living17", "entity13"), hierarchies=("standard", "shuffled"),
-                               losses=("softmax", "squared_error"), seeds=(0,)),
-    "fig6_losses": dict(archs=("resnet",), datasets=("entity13",), hierarchies=("standard",),
-                        losses=names.LOSSES, seeds=(0, 1, 2)),
-    "fig7_architectures": dict(archs=("vgg", "vgg_bn", "vgg_ln", "resnet", "vit"), datasets=("entity13",),
-                               hierarchies=("standard", "shuffled"), losses=("softmax",), seeds=(0, 1, 2)),
-    "tableG1_accuracy": dict(archs=("resnet", "vgg"), datasets=("living17", "nonliving26", "entity13"),
-                             hierarchies=("standard",), losses=("softmax",), seeds=(0,)),
-    "fig8_seeds": dict(archs=("vgg", "resnet"), datasets=("entity13",), hierarchies=("standard", "shuffled"),
-                       losses=("softmax",), seeds=(0, 1, 2)),
-    "tableB1_methods": dict(archs=("vgg",), datasets=("entity13", "living17", "nonliving26"),
-                            hierarchies=("standard",), losses=("softmax",), seeds=(0,)),
+    "fig1_linear_probe": dict(
+        archs=("resnet",), datasets=("entity13",), hierarchies=("shuffled", "standard"), losses=("softmax",), seeds=(0,)
+    ),
+    "fig2_shuffling": dict(
+        archs=("vgg", "resnet"),
+        datasets=("entity13",),
+        hierarchies=("standard", "shuffled"),
+        losses=("softmax",),
+        seeds=(0,),
+    ),
+    "figE1_shuffling_living17": dict(
+        archs=("vgg", "resnet"),
+        datasets=("living17",),
+        hierarchies=("standard", "shuffled"),
+        losses=("softmax",),
+        seeds=(0,),
+    ),
+    "fig3_transfer": dict(
+        archs=("resnet",),
+        datasets=("entity13", "living17", "nonliving26"),
+        hierarchies=("standard", "subclass"),
+        losses=("softmax",),
+        seeds=(0,),
+    ),
+    "fig3_byol": dict(
+        archs=("resnet",), datasets=("entity13",), hierarchies=("standard",), losses=("byol",), seeds=(0,)
+    ),
+    "fig4_squared_error": dict(
+        archs=("resnet",),
+        datasets=("living17", "entity13"),
+        hierarchies=("standard", "shuffled"),
+        losses=("softmax", "squared_error"),
+        seeds=(0,),
+    ),
+    "fig6_losses": dict(
+        archs=("resnet",), datasets=("entity13",), hierarchies=("standard",), losses=names.LOSSES, seeds=(0, 1, 2)
+    ),
+    "fig7_architectures": dict(
+        archs=("vgg", "vgg_bn", "vgg_ln", "resnet", "vit"),
+        datasets=("entity13",),
+        hierarchies=("standard", "shuffled"),
+        losses=("softmax",),
+        seeds=(0, 1, 2),
+    ),
+    "tableG1_accuracy": dict(
+        archs=("resnet", "vgg"),
+        datasets=("living17", "nonliving26", "entity13"),
+        hierarchies=("standard",),
+        losses=("softmax",),
+        seeds=(0,),
+    ),
+    "fig8_seeds": dict(
+        archs=("vgg", "resnet"),
+        datasets=("entity13",),
+        hierarchies=("standard", "shuffled"),
+        losses=("softmax",),
+        seeds=(0, 1, 2),
+    ),
+    "tableB1_methods": dict(
+        archs=("vgg",),
+        datasets=("entity13", "living17", "nonliving26"),
+        hierarchies=("standard",),
+        losses=("softmax",),
+        seeds=(0,),
+    ),
 }
 
 
@@ -627,15 +733,19 @@ def parse_param(name: str, value: Any, kind: type) -> Any:
         try:
             value = yaml.safe_load(value)
         except yaml.YAMLError as exc:
-            raise ValueError(f"parameter {name}={value!r} is not a YAML/JSON {kind.__name__} ({exc}); "
-                             f"pass it with -y, e.g. papermill ... -y '{name}: ...'") from exc
+            raise ValueError(
+                f"parameter {name}={value!r} is not a YAML/JSON {kind.__name__} ({exc}); "
+                f"pass it with -y, e.g. papermill ... -y '{name}: ...'"
+            ) from exc
     if kind is list and isinstance(value, tuple):
         value = list(value)
     if kind is dict and value is None:
         value = {}
     if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
-        raise ValueError(f"parameter {name} must be a {kind.__name__}, got {value!r}; "
-                         f"pass it with -y, e.g. papermill ... -y '{name}: ...'")
+        raise ValueError(
+            f"parameter {name} must be a {kind.__name__}, got {value!r}; "
+            f"pass it with -y, e.g. papermill ... -y '{name}: ...'"
+        )
     return value
 
 
@@ -647,9 +757,9 @@ def parse_param(name: str, value: Any, kind: type) -> Any:
 #: What each profile costs, and where the number comes from.
 PROFILE_COSTS = {
     "smoke": "the whole book: 20.6 minutes cold on a 2-core CPU (it trains 28 small models), 1.3 minutes warm "
-             "(everything from the cache); CI",
+    "(everything from the cache); CI",
     "quick": "minutes per chapter on a laptop CPU; about an hour for the whole book (28 small models) on 2 cores, "
-             "projected from measured training rates (CIFAR-100 was not at hand to time it)",
+    "projected from measured training rates (CIFAR-100 was not at hand to time it)",
     "cifar": "one GPU: an estimated 10-20 minutes per model (not yet measured)",
     "paper": "GPU, or a SLURM cluster (README: the paper's grid on a cluster)",
 }
@@ -657,20 +767,27 @@ PROFILE_COSTS = {
 #: A dataset in a phrase (the profile table's data column).
 _DATA_TEXT = {
     "synthetic": "a miniature of natural images made in code: shape family = superclass, one member shape = "
-                 "subclass, under random position, size, tilt, colour, lighting and clutter (raw pixels and mean "
-                 "colour find no subclass, checked)",
+    "subclass, under random position, size, tilt, colour, lighting and clutter (raw pixels and mean "
+    "colour find no subclass, checked)",
     "cifar100": "CIFAR-100: 20 superclasses x 5 subclasses",
     "entity13": "BREEDS entity-13 with 4 subclasses per superclass (also living-17, nonliving-26) from a local "
-                "ImageNet",
+    "ImageNet",
 }
-_OOD_TEXT = {"synthetic_novel": "held-out synthetic shapes of no training family",
-             "synthetic_overlap": "training shapes drawn anew (the Pets analogue)", "cifar10": "CIFAR-10", "svhn": "SVHN",
-             "tf_flowers": "tf_flowers", "uc_merced": "UC Merced", "pets": "Oxford-IIIT Pets", "cars": "Cars196"}
+_OOD_TEXT = {
+    "synthetic_novel": "held-out synthetic shapes of no training family",
+    "synthetic_overlap": "training shapes drawn anew (the Pets analogue)",
+    "cifar10": "CIFAR-10",
+    "svhn": "SVHN",
+    "tf_flowers": "tf_flowers",
+    "uc_merced": "UC Merced",
+    "pets": "Oxford-IIIT Pets",
+    "cars": "Cars196",
+}
 #: Models of a profile that its configuration does not name.
 _MODEL_NOTES = {
     "cifar": "at width 64 the mini models are the CIFAR-size ResNet-18 and VGG-16",
     "paper": "`vit_b_32` reads the mean of its patch tokens; a BYOL `resnet50` trained here or read from your "
-             "checkpoint (`byol_checkpoint`, chapter 06)",
+    "checkpoint (`byol_checkpoint`, chapter 06)",
 }
 #: The profile notebooks and commands use when none is named.
 DEFAULT_PROFILE = "quick"
@@ -693,8 +810,9 @@ def _models_text(p: Profile) -> str:
 
 def _training_text(p: Profile) -> str:
     scaled = "".join(f" (`{family}`: {round(p.epochs * s)})" for family, s in p.epoch_scale.items())
-    train = (f"{p.train_per_subclass} training images per subclass" if p.train_per_subclass
-             else "the whole training split")
+    train = (
+        f"{p.train_per_subclass} training images per subclass" if p.train_per_subclass else "the whole training split"
+    )
     val = f"{p.val_per_subclass} scored per subclass" if p.val_per_subclass else "every validation image scored"
     return f"{p.epochs} epochs{scaled}, batch {p.batch_size}{', bf16' if p.amp else ''}; {train}, {val}"
 
@@ -723,7 +841,13 @@ def profile_table() -> str:
     for name in names.PROFILES:
         p = _PROFILES[name]
         label = f"`{name}`" + (" (default)" if name == DEFAULT_PROFILE else "")
-        cells = [label, _DATA_TEXT.get(p.dataset, p.dataset), _models_text(p), _training_text(p), _ood_text(p),
-                 PROFILE_COSTS.get(name, "")]
+        cells = [
+            label,
+            _DATA_TEXT.get(p.dataset, p.dataset),
+            _models_text(p),
+            _training_text(p),
+            _ood_text(p),
+            PROFILE_COSTS.get(name, ""),
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"

@@ -45,12 +45,16 @@ PerSuperclass = Mapping[Hashable, np.ndarray]
 
 def _check_same_images(labels_a: PerSuperclass, labels_b: PerSuperclass) -> list:
     if not isinstance(labels_a, Mapping) or not isinstance(labels_b, Mapping):
-        raise TypeError("labels must be mappings {superclass: 1-D labels}; "
-                        "use split_by_superclass(labels, superclass) for flat arrays")
+        raise TypeError(
+            "labels must be mappings {superclass: 1-D labels}; "
+            "use split_by_superclass(labels, superclass) for flat arrays"
+        )
     ka, kb = set(labels_a), set(labels_b)
     if ka != kb:
-        raise ValueError(f"the two clusterings cover different superclasses: only in the first "
-                         f"{sorted(ka - kb, key=repr)[:10]}, only in the second {sorted(kb - ka, key=repr)[:10]}")
+        raise ValueError(
+            f"the two clusterings cover different superclasses: only in the first "
+            f"{sorted(ka - kb, key=repr)[:10]}, only in the second {sorted(kb - ka, key=repr)[:10]}"
+        )
     if not ka:
         raise ValueError("no superclass to compare")
     keys = sorted(ka, key=lambda k: (str(type(k)), k))
@@ -59,8 +63,10 @@ def _check_same_images(labels_a: PerSuperclass, labels_b: PerSuperclass) -> list
         if a.ndim != 1 or b.ndim != 1:
             raise ValueError(f"superclass {k!r}: labels must be 1-D, got shapes {a.shape} and {b.shape}")
         if a.shape != b.shape:
-            raise ValueError(f"superclass {k!r}: the clusterings label {a.shape[0]} and {b.shape[0]} images; "
-                             "they must label the same images")
+            raise ValueError(
+                f"superclass {k!r}: the clusterings label {a.shape[0]} and {b.shape[0]} images; "
+                "they must label the same images"
+            )
         if a.shape[0] == 0:
             raise ValueError(f"superclass {k!r} has no images")
     return keys
@@ -155,19 +161,26 @@ def seed_pair_ari(cluster_labels: Mapping[Hashable, Mapping[str, PerSuperclass]]
     for s in seeds[1:]:
         other = _layers_of(cluster_labels[s])
         if set(other) != set(layers):
-            raise ValueError(f"seeds {seeds[0]!r} and {s!r} have different layers: "
-                             f"{sorted(set(layers) ^ set(other))}")
+            raise ValueError(f"seeds {seeds[0]!r} and {s!r} have different layers: {sorted(set(layers) ^ set(other))}")
     rows = []
     for depth, layer in enumerate(layers):
         for a, b in itertools.combinations(seeds, 2):
-            rows.append({"layer": layer, "seed_a": a, "seed_b": b,
-                         "ari": ari_between_seeds(cluster_labels[a][layer], cluster_labels[b][layer]),
-                         "depth": depth, "rel_depth": depth / max(1, len(layers) - 1)})
+            rows.append(
+                {
+                    "layer": layer,
+                    "seed_a": a,
+                    "seed_b": b,
+                    "ari": ari_between_seeds(cluster_labels[a][layer], cluster_labels[b][layer]),
+                    "depth": depth,
+                    "rel_depth": depth / max(1, len(layers) - 1),
+                }
+            )
     return pd.DataFrame(rows, columns=["layer", "seed_a", "seed_b", "ari", "depth", "rel_depth"])
 
 
-def layer_by_layer_ari(labels_seed_a: Mapping[str, PerSuperclass],
-                       labels_seed_b: Mapping[str, PerSuperclass]) -> pd.DataFrame:
+def layer_by_layer_ari(
+    labels_seed_a: Mapping[str, PerSuperclass], labels_seed_b: Mapping[str, PerSuperclass]
+) -> pd.DataFrame:
     """ARI between every layer of one run and every layer of another (Fig. H.4).
 
     Parameters
@@ -233,12 +246,16 @@ def superclass_index(superclass) -> dict:
     image that ``labels[s][i]`` labels (use it to fetch images for a gallery).
     """
     superclass = np.asarray(superclass)
-    return {s.item(): np.flatnonzero(superclass == s) for s in np.unique(superclass)
-            if not (np.issubdtype(superclass.dtype, np.number) and s < 0)}
+    return {
+        s.item(): np.flatnonzero(superclass == s)
+        for s in np.unique(superclass)
+        if not (np.issubdtype(superclass.dtype, np.number) and s < 0)
+    }
 
 
-def assignments_at_factor(evaluation, factors: Sequence[int], factor: int,
-                          layers: Sequence[str] | None = None) -> dict[str, dict]:
+def assignments_at_factor(
+    evaluation, factors: Sequence[int], factor: int, layers: Sequence[str] | None = None
+) -> dict[str, dict]:
     """The cached Ward clusterings of one model at one overclustering factor, per layer and superclass.
 
     Parameters
@@ -307,8 +324,9 @@ def model_assignments(
     """
     from . import experiment
 
-    ev = experiment.evaluate(trained, ecfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                             progress=progress, batch_size=batch_size)
+    ev = experiment.evaluate(
+        trained, ecfg, data_root=data_root, cache_dir=cache_dir, device=device, progress=progress, batch_size=batch_size
+    )
     return assignments_at_factor(ev, ecfg.factors, factor, layers)
 
 

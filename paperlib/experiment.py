@@ -25,7 +25,17 @@ from . import cache, data, names, provenance, scoring, train
 from .config import EvalConfig, Profile, TrainConfig, cache_root
 from .scoring import score_superclass  # noqa: F401 - its former home; the scoring lives in paperlib.scoring
 
-__all__ = ["ALL_FACTORS", "Evaluation", "evaluate", "pixel_scores", "data_checks", "run", "scores_key", "validate_grid", "validation_split"]
+__all__ = [
+    "ALL_FACTORS",
+    "Evaluation",
+    "evaluate",
+    "pixel_scores",
+    "data_checks",
+    "run",
+    "scores_key",
+    "validate_grid",
+    "validation_split",
+]
 
 
 @dataclass
@@ -63,8 +73,13 @@ class Evaluation:
 
 
 def validation_split(
-    dataset: str, val_per_subclass: int | None, decode_size: int | None, data_root=None, cache_dir=None,
-    progress: bool = True, num_workers: int = 0,
+    dataset: str,
+    val_per_subclass: int | None,
+    decode_size: int | None,
+    data_root=None,
+    cache_dir=None,
+    progress: bool = True,
+    num_workers: int = 0,
 ) -> data.Split:
     """The validation images models are scored on, decoded once (:func:`data.decode_once`) if
     ``decode_size`` is set."""
@@ -74,21 +89,40 @@ def validation_split(
     return split
 
 
-def _compute(trained: train.Trained, ecfg: EvalConfig, data_root, cache_dir, device, progress: bool, batch_size: int) -> dict:
+def _compute(
+    trained: train.Trained, ecfg: EvalConfig, data_root, cache_dir, device, progress: bool, batch_size: int
+) -> dict:
     cfg, h, model = trained.config, trained.hierarchy, trained.model
     split = validation_split(cfg.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress)
     res = scoring.score_layers(
-        model, split, h, ecfg.factors, pool=ecfg.pool, l2_normalize=ecfg.l2_normalize, batch_size=batch_size,
-        image_size=ecfg.image_size, device=device, amp=ecfg.extract_bf16,  # float32 unless asked (training's bf16 is cfg.amp)
-        keep_last=True, progress=progress, desc=f"cluster {cfg.arch} {cfg.hierarchy} seed {cfg.seed}",
+        model,
+        split,
+        h,
+        ecfg.factors,
+        pool=ecfg.pool,
+        l2_normalize=ecfg.l2_normalize,
+        batch_size=batch_size,
+        image_size=ecfg.image_size,
+        device=device,
+        amp=ecfg.extract_bf16,  # float32 unless asked (training's bf16 is cfg.amp)
+        keep_last=True,
+        progress=progress,
+        desc=f"cluster {cfg.arch} {cfg.hierarchy} seed {cfg.seed}",
     )
     return {
-        "rows": res.rows, "accuracy": res.accuracy, "names": res.names, "assignments": res.assignments,
-        "subclass": res.subclass, "superclass": res.superclass, "penultimate": res.last,
+        "rows": res.rows,
+        "accuracy": res.accuracy,
+        "names": res.names,
+        "assignments": res.assignments,
+        "subclass": res.subclass,
+        "superclass": res.superclass,
+        "penultimate": res.last,
     }
 
 
-def scores_key(cfg: TrainConfig, ecfg: EvalConfig, data_root: str | Path | None = None, epoch: int | None = None) -> dict:
+def scores_key(
+    cfg: TrainConfig, ecfg: EvalConfig, data_root: str | Path | None = None, epoch: int | None = None
+) -> dict:
     """What identifies the scores of the model ``cfg`` under ``ecfg``: configurations, code and data.
 
     Returns
@@ -101,9 +135,15 @@ def scores_key(cfg: TrainConfig, ecfg: EvalConfig, data_root: str | Path | None 
         a training snapshot (:func:`paperlib.train.load_snapshot`), absent for the finished model; and
         ``pretrained`` for a model read from a checkpoint (:func:`paperlib.train.with_pretrained`).
     """
-    key = train.with_pretrained({"train": cache.canonical(cfg.key_dict()), "eval": cache.canonical(ecfg),
-                                 "code": provenance.code_version("scores"),
-                                 "data": provenance.data_identity(cfg.dataset, data_root, splits=("train", "val"))}, cfg)
+    key = train.with_pretrained(
+        {
+            "train": cache.canonical(cfg.key_dict()),
+            "eval": cache.canonical(ecfg),
+            "code": provenance.code_version("scores"),
+            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train", "val")),
+        },
+        cfg,
+    )
     if epoch is not None:
         key["epoch"] = int(epoch)
     return key
@@ -154,9 +194,13 @@ def evaluate(
     meta, arrays = entry
     mean, per = scoring.score_tables(meta["rows"], meta["names"])
     return Evaluation(
-        scores=mean, per_superclass=per, accuracy=float(meta["accuracy"]),
+        scores=mean,
+        per_superclass=per,
+        accuracy=float(meta["accuracy"]),
         assignments={n: arrays[f"assign/{n}"] for n in meta["names"]},
-        subclass=arrays["subclass"], superclass=arrays["superclass"], penultimate=arrays["penultimate"],
+        subclass=arrays["subclass"],
+        superclass=arrays["superclass"],
+        penultimate=arrays["penultimate"],
     )
 
 
@@ -247,8 +291,10 @@ def run(
             raise ValueError(f"{what} must be a non-empty list, got {list(values)!r}")
     for h in hierarchies:
         if h == "subclass":
-            raise ValueError("a model trained on subclass labels has one subclass per class: there is nothing to "
-                             "cluster within its classes; read it out of distribution (paperlib.transfer.transfer_grid)")
+            raise ValueError(
+                "a model trained on subclass labels has one subclass per class: there is nothing to "
+                "cluster within its classes; read it out of distribution (paperlib.transfer.transfer_grid)"
+            )
         names.check("hierarchy", h)
     ecfg = profile.eval_config(factors, pool, l2_normalize)
     grid = []
@@ -258,13 +304,35 @@ def run(
     validate_grid([g[0] for g in grid], data_root)
     frames, accs, evals = [], [], {}
     for cfg, fam in grid:
-        trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile)
-        ev = evaluate(trained, ecfg, data_root=data_root, cache_dir=cache_dir, device=device, progress=progress,
-                      batch_size=profile.eval_batch_size)
+        trained = train.train_model(
+            cfg,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            device=device,
+            num_workers=profile.num_workers,
+            progress=progress,
+            compile=profile.compile,
+        )
+        ev = evaluate(
+            trained,
+            ecfg,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            device=device,
+            progress=progress,
+            batch_size=profile.eval_batch_size,
+        )
         ident = {"arch": cfg.arch, "family": fam, "hierarchy": cfg.hierarchy, "seed": cfg.seed, "loss": cfg.loss}
         frames.append(ev.scores.assign(**ident))
-        accs.append({**ident, "accuracy": ev.accuracy, "epochs": cfg.epochs, "n_superclasses": trained.hierarchy.n_superclasses, "gate": profile.accuracy_gate})
+        accs.append(
+            {
+                **ident,
+                "accuracy": ev.accuracy,
+                "epochs": cfg.epochs,
+                "n_superclasses": trained.hierarchy.n_superclasses,
+                "gate": profile.accuracy_gate,
+            }
+        )
         evals[(cfg.arch, cfg.hierarchy, cfg.seed, cfg.loss)] = ev
     cols = ["arch", "family", "hierarchy", "seed", "loss", "layer", "depth", "rel_depth", "factor", "ami", "purity"]
     return pd.concat(frames, ignore_index=True)[cols], pd.DataFrame(accs), evals
@@ -312,8 +380,9 @@ def pixel_scores(
     if bad or not features:
         raise ValueError(f"features must be a non-empty list of 'pixels' and 'colour', got {list(features)}")
     ecfg = profile.eval_config(factors, "flatten", l2_normalize)
-    split = validation_split(profile.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir,
-                             progress=False)
+    split = validation_split(
+        profile.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress=False
+    )
     frames = []
     for hier in hierarchies:
         h = data.hierarchy_for(profile.dataset, hier, shuffle_seed, data_root)
@@ -324,8 +393,9 @@ def pixel_scores(
             if len(index) == 0:
                 continue
             sub = split.subset(index)
-            batches = data.iterate_batches(sub, sub.subclass, batch_size=batch_size, train=False,
-                                           image_size=ecfg.image_size)
+            batches = data.iterate_batches(
+                sub, sub.subclass, batch_size=batch_size, train=False, image_size=ecfg.image_size
+            )
             x = torch.cat([b.float().div_(255.0) for b, _ in batches])  # (n, 3, H, W)
             emb = {}
             if "pixels" in features:
@@ -335,8 +405,11 @@ def pixel_scores(
                 emb["colour"] = x.mean((2, 3)).numpy()
             rows += scoring.score_superclass(emb, sub.subclass, len(h.groups[s]), ecfg.factors, s)[0]
         per_layer = scoring.score_tables(rows, list(emb))[0]
-        frames.append(per_layer.rename(columns={"layer": "features"})[["features", "factor", "ami", "purity"]]
-                      .assign(hierarchy=hier))
+        frames.append(
+            per_layer.rename(columns={"layer": "features"})[["features", "factor", "ami", "purity"]].assign(
+                hierarchy=hier
+            )
+        )
     out = pd.concat(frames, ignore_index=True)[["features", "hierarchy", "factor", "ami", "purity"]]
     return out.drop(columns="features") if list(features) == ["pixels"] else out
 
@@ -363,7 +436,15 @@ def data_checks(
     """
     frames = []
     for hier, seed in [("standard", 0)] + [("shuffled", s) for s in shuffle_seeds]:
-        df = pixel_scores(profile, hierarchies=[hier], factors=factors, l2_normalize=False, shuffle_seed=seed,
-                          data_root=data_root, cache_dir=cache_dir, features=("pixels", "colour"))
+        df = pixel_scores(
+            profile,
+            hierarchies=[hier],
+            factors=factors,
+            l2_normalize=False,
+            shuffle_seed=seed,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            features=("pixels", "colour"),
+        )
         frames.append(df.assign(hierarchy=hier if hier == "standard" else f"shuffled (seed {seed})"))
     return pd.concat(frames, ignore_index=True)

@@ -20,8 +20,15 @@ from torch import nn
 from . import data, names
 from .hierarchy import Hierarchy
 
-__all__ = ["POOLS", "ProbeRecorder", "pool_activation", "iter_embeddings", "extract", "iter_superclasses",
-           "resolve_layers"]
+__all__ = [
+    "POOLS",
+    "ProbeRecorder",
+    "pool_activation",
+    "iter_embeddings",
+    "extract",
+    "iter_superclasses",
+    "resolve_layers",
+]
 
 POOLS = names.POOLS
 
@@ -242,15 +249,26 @@ def extract(
         image_size = preprocess.size
     stats = preprocess if preprocess is not None else split.dataset
     lo = 0
-    batches = data.iterate_batches(split, dummy, batch_size=batch_size, train=False, image_size=image_size,
-                                   num_workers=num_workers, preprocess=preprocess)
-    for batch, out, _ in iter_embeddings(model, batches, points, stats=stats, pool=pool, l2_normalize=l2_normalize,
-                                         device=device, amp=amp):
+    batches = data.iterate_batches(
+        split,
+        dummy,
+        batch_size=batch_size,
+        train=False,
+        image_size=image_size,
+        num_workers=num_workers,
+        preprocess=preprocess,
+    )
+    for batch, out, _ in iter_embeddings(
+        model, batches, points, stats=stats, pool=pool, l2_normalize=l2_normalize, device=device, amp=amp
+    ):
         if lo == 0:  # the first batch tells the widths: one array per probe point for the whole split
             on_device = _keep_on_device(keep, device, n * sum(e.shape[1] * 4 for e in batch.values()))
             for name, e in batch.items():
-                emb[name] = (torch.empty((n, e.shape[1]), dtype=torch.float32, device=device) if on_device
-                             else np.empty((n, e.shape[1]), dtype=np.float32))
+                emb[name] = (
+                    torch.empty((n, e.shape[1]), dtype=torch.float32, device=device)
+                    if on_device
+                    else np.empty((n, e.shape[1]), dtype=np.float32)
+                )
             logits = np.empty((n, out.shape[1]), dtype=np.float32)
         hi = lo + len(out)
         for name, e in batch.items():

@@ -150,12 +150,19 @@ def model_preprocess(model: nn.Module, config: dict | None = None, image_size: i
         cfg = resolve_model_data_config(model)
         interp = cfg.get("interpolation") or "bilinear"
         if interp not in data.INTERPOLATIONS:
-            warnings.warn(f"timm interpolation {interp!r} is not supported for evaluation; using bilinear",
-                          stacklevel=2)
+            warnings.warn(
+                f"timm interpolation {interp!r} is not supported for evaluation; using bilinear", stacklevel=2
+            )
             interp = "bilinear"
         size = image_size or int(cfg.get("input_size", (3, 224, 224))[-1])
-        return data.Preprocess(cfg["mean"], cfg["std"], size, interp, cfg.get("crop_pct") or 0.875,
-                               source=f"timm data config of {getattr(model, 'arch', type(model).__name__)}")
+        return data.Preprocess(
+            cfg["mean"],
+            cfg["std"],
+            size,
+            interp,
+            cfg.get("crop_pct") or 0.875,
+            source=f"timm data config of {getattr(model, 'arch', type(model).__name__)}",
+        )
     size = int(image_size or config.get("image_size") or getattr(model, "image_size", None) or 224)
     dataset = config.get("dataset")
     if dataset is not None and (dataset in data.NORMALIZE or dataset in data.IMAGENET_DATASETS):
@@ -224,8 +231,11 @@ def load_model(
             image_size = cfg.get("image_size") or models.default_image_size(name)
         if num_classes is None:
             h = meta.get("hierarchy")
-            num_classes = (Hierarchy.from_dict(h).n_superclasses if h else None) or (
-                checkpoints.last_linear_out(state) if state is not None else None) or 1000
+            num_classes = (
+                (Hierarchy.from_dict(h).n_superclasses if h else None)
+                or (checkpoints.last_linear_out(state) if state is not None else None)
+                or 1000
+            )
         model = models.build_model(name, int(num_classes), width=width, image_size=int(image_size))
         if cfg.get("loss") in names.LOSSES:  # the head its loss trained (dropout, cosine softmax); same keys
             # (a self-supervised model's head is a plain linear readout)
@@ -255,6 +265,7 @@ def load_model(
         checkpoints.load_state(model, state, checkpoint, name)
     model.arch = name
     model.image_size = int(image_size)
-    model.preprocess = model_preprocess(model, meta.get("config") if kind == "paperlib" else None,
-                                        explicit_size or model.image_size)
+    model.preprocess = model_preprocess(
+        model, meta.get("config") if kind == "paperlib" else None, explicit_size or model.image_size
+    )
     return model.eval()

@@ -203,8 +203,12 @@ def plot_gallery(
     n_cols = max(1, max(len(idx) for _, idx in selection))
     if row_labels is not None and len(row_labels) != n_rows:
         raise ValueError(f"{len(row_labels)} row labels for {n_rows} rows")
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols + 0.6, cell_inches * n_rows + (0.4 if title else 0.1)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows,
+        n_cols,
+        figsize=(cell_inches * n_cols + 0.6, cell_inches * n_rows + (0.4 if title else 0.1)),
+        squeeze=False,
+    )
     for r, (cid, idx) in enumerate(selection):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -219,7 +223,11 @@ def plot_gallery(
             img = _load_image(src[i], thumb)
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
             sub = labels[i].item()
-            name = subclass_names[sub] if (isinstance(subclass_names, Mapping) or 0 <= sub < len(subclass_names)) else str(sub)
+            name = (
+                subclass_names[sub]
+                if (isinstance(subclass_names, Mapping) or 0 <= sub < len(subclass_names))
+                else str(sub)
+            )
             ax.set_title(str(name), fontsize=fontsize, pad=2)
             for spine in ax.spines.values():
                 spine.set_visible(False)

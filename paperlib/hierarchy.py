@@ -48,8 +48,7 @@ class Hierarchy:
         object.__setattr__(self, "subclass_names", tuple(str(s) for s in self.subclass_names))
         if len(self.superclasses) != len(self.groups):
             raise ValueError(
-                f"hierarchy {self.name!r}: {len(self.superclasses)} superclass names "
-                f"but {len(self.groups)} groups"
+                f"hierarchy {self.name!r}: {len(self.superclasses)} superclass names but {len(self.groups)} groups"
             )
         if len(set(self.superclasses)) != len(self.superclasses):
             raise ValueError(f"hierarchy {self.name!r}: duplicate superclass names")
@@ -60,9 +59,7 @@ class Hierarchy:
             raise ValueError(f"hierarchy {self.name!r}: subclass ids must be >= 0")
         if len(set(flat)) != len(flat):
             dup = sorted({c for c in flat if flat.count(c) > 1})
-            raise ValueError(
-                f"hierarchy {self.name!r}: subclasses {dup[:10]} belong to more than one superclass"
-            )
+            raise ValueError(f"hierarchy {self.name!r}: subclasses {dup[:10]} belong to more than one superclass")
         if self.subclass_names and len(self.subclass_names) <= max(flat):
             raise ValueError(
                 f"hierarchy {self.name!r}: {len(self.subclass_names)} subclass names "
@@ -183,8 +180,12 @@ class Hierarchy:
         """
         flat = sorted(c for g in self.groups for c in g)
         names = tuple(self.subclass_names[c] if self.subclass_names else f"subclass-{c}" for c in flat)
-        return Hierarchy(name=f"{self.name}-subclass", superclasses=names, groups=tuple((c,) for c in flat),
-                         subclass_names=self.subclass_names)
+        return Hierarchy(
+            name=f"{self.name}-subclass",
+            superclasses=names,
+            groups=tuple((c,) for c in flat),
+            subclass_names=self.subclass_names,
+        )
 
     # ------------------------------------------------------------------- io
     def to_dict(self) -> dict:

@@ -20,34 +20,66 @@ __all__ = ["INVENTORIES", "inventory_bytes", "setup"]
 
 #: project -> (root of its documentation, ((name, domain:role, page and anchor under the root), ...)).
 INVENTORIES: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]] = {
-    "numpy": ("https://numpy.org/doc/stable/", (
-        ("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html#numpy.ndarray"),
-        ("numpy.random.Generator", "py:class", "reference/random/generator.html#numpy.random.Generator"),
-    )),
-    "torch": ("https://docs.pytorch.org/docs/stable/", (
-        ("torch.Tensor", "py:class", "tensors.html#torch.Tensor"),
-        ("torch.nn.Module", "py:class", "generated/torch.nn.Module.html#torch.nn.Module"),
-        ("torch.device", "py:class", "tensor_attributes.html#torch.device"),
-        ("torch.Generator", "py:class", "generated/torch.Generator.html#torch.Generator"),
-    )),
-    "sklearn": ("https://scikit-learn.org/stable/", (
-        ("sklearn.metrics.adjusted_mutual_info_score", "py:function",
-         "modules/generated/sklearn.metrics.adjusted_mutual_info_score.html"
-         "#sklearn.metrics.adjusted_mutual_info_score"),
-        ("sklearn.metrics.adjusted_rand_score", "py:function",
-         "modules/generated/sklearn.metrics.adjusted_rand_score.html#sklearn.metrics.adjusted_rand_score"),
-        ("sklearn.cluster.AgglomerativeClustering", "py:class",
-         "modules/generated/sklearn.cluster.AgglomerativeClustering.html#sklearn.cluster.AgglomerativeClustering"),
-        ("sklearn.cluster.KMeans", "py:class", "modules/generated/sklearn.cluster.KMeans.html#sklearn.cluster.KMeans"),
-    )),
-    "pandas": ("https://pandas.pydata.org/docs/", (
-        ("pandas.DataFrame", "py:class", "reference/api/pandas.DataFrame.html#pandas.DataFrame"),
-        ("pandas.Series", "py:class", "reference/api/pandas.Series.html#pandas.Series"),
-    )),
-    "matplotlib": ("https://matplotlib.org/stable/", (
-        ("matplotlib.figure.Figure", "py:class", "api/_as_gen/matplotlib.figure.Figure.html#matplotlib.figure.Figure"),
-        ("matplotlib.axes.Axes", "py:class", "api/_as_gen/matplotlib.axes.Axes.html#matplotlib.axes.Axes"),
-    )),
+    "numpy": (
+        "https://numpy.org/doc/stable/",
+        (
+            ("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html#numpy.ndarray"),
+            ("numpy.random.Generator", "py:class", "reference/random/generator.html#numpy.random.Generator"),
+        ),
+    ),
+    "torch": (
+        "https://docs.pytorch.org/docs/stable/",
+        (
+            ("torch.Tensor", "py:class", "tensors.html#torch.Tensor"),
+            ("torch.nn.Module", "py:class", "generated/torch.nn.Module.html#torch.nn.Module"),
+            ("torch.device", "py:class", "tensor_attributes.html#torch.device"),
+            ("torch.Generator", "py:class", "generated/torch.Generator.html#torch.Generator"),
+        ),
+    ),
+    "sklearn": (
+        "https://scikit-learn.org/stable/",
+        (
+            (
+                "sklearn.metrics.adjusted_mutual_info_score",
+                "py:function",
+                "modules/generated/sklearn.metrics.adjusted_mutual_info_score.html"
+                "#sklearn.metrics.adjusted_mutual_info_score",
+            ),
+            (
+                "sklearn.metrics.adjusted_rand_score",
+                "py:function",
+                "modules/generated/sklearn.metrics.adjusted_rand_score.html#sklearn.metrics.adjusted_rand_score",
+            ),
+            (
+                "sklearn.cluster.AgglomerativeClustering",
+                "py:class",
+                "modules/generated/sklearn.cluster.AgglomerativeClustering.html#sklearn.cluster.AgglomerativeClustering",
+            ),
+            (
+                "sklearn.cluster.KMeans",
+                "py:class",
+                "modules/generated/sklearn.cluster.KMeans.html#sklearn.cluster.KMeans",
+            ),
+        ),
+    ),
+    "pandas": (
+        "https://pandas.pydata.org/docs/",
+        (
+            ("pandas.DataFrame", "py:class", "reference/api/pandas.DataFrame.html#pandas.DataFrame"),
+            ("pandas.Series", "py:class", "reference/api/pandas.Series.html#pandas.Series"),
+        ),
+    ),
+    "matplotlib": (
+        "https://matplotlib.org/stable/",
+        (
+            (
+                "matplotlib.figure.Figure",
+                "py:class",
+                "api/_as_gen/matplotlib.figure.Figure.html#matplotlib.figure.Figure",
+            ),
+            ("matplotlib.axes.Axes", "py:class", "api/_as_gen/matplotlib.axes.Axes.html#matplotlib.axes.Axes"),
+        ),
+    ),
 }
 
 
@@ -71,8 +103,10 @@ def inventory_bytes(project: str, entries: tuple[tuple[str, str, str], ...]) -> 
     >>> inventory_bytes("numpy", (("numpy.ndarray", "py:class", "ndarray.html"),)).splitlines()[0]
     b'# Sphinx inventory version 2'
     """
-    header = (f"# Sphinx inventory version 2\n# Project: {project}\n# Version: \n"
-              "# The remainder of this file is compressed using zlib.\n")
+    header = (
+        f"# Sphinx inventory version 2\n# Project: {project}\n# Version: \n"
+        "# The remainder of this file is compressed using zlib.\n"
+    )
     body = "".join(f"{name} {role} 1 {uri} -\n" for name, role, uri in entries)
     return header.encode() + zlib.compress(body.encode())
 

@@ -69,8 +69,10 @@ def _summary(kind: str, meta: dict) -> str:
     if kind == "decoded":
         return f"{meta.get('n', '?')} images decoded at {meta.get('size', '?')} px"
     cfg = meta.get("config") or meta.get("train") or (meta if "dataset" in meta else {})
-    text = (f"{cfg.get('dataset', '?')} {cfg.get('arch', '?')} {cfg.get('hierarchy', '?')} seed {cfg.get('seed', '?')} "
-            f"{cfg.get('loss', '?')} {cfg.get('epochs', '?')} ep")
+    text = (
+        f"{cfg.get('dataset', '?')} {cfg.get('arch', '?')} {cfg.get('hierarchy', '?')} seed {cfg.get('seed', '?')} "
+        f"{cfg.get('loss', '?')} {cfg.get('epochs', '?')} ep"
+    )
     ev = meta.get("eval")
     if kind == "scores" and isinstance(ev, dict):
         f = ev.get("factors") or []
@@ -89,8 +91,13 @@ def _code_now(kind: str):
 
 def _state(kind: str, d: Path, verify: bool) -> str:
     ok = cache.is_valid if verify else cache.is_written
-    main = {"models": ["model.pt"], "scores": ["scores.json", "arrays.npz"], "decoded": ["meta.json", "images.npy"],
-            "probes": ["probe.json"], "transfer": ["transfer.json"]}[kind]
+    main = {
+        "models": ["model.pt"],
+        "scores": ["scores.json", "arrays.npz"],
+        "decoded": ["meta.json", "images.npy"],
+        "probes": ["probe.json"],
+        "transfer": ["transfer.json"],
+    }[kind]
     if kind == "decoded":
         done = ok(d / "meta.json") and (d / "images.npy").exists()
         if done and verify:
@@ -106,7 +113,11 @@ def _state(kind: str, d: Path, verify: bool) -> str:
 
 
 def entries(
-    root: str | Path | None = None, *, kinds=cache.KINDS, verify: bool = False, check_data: bool | None = None,
+    root: str | Path | None = None,
+    *,
+    kinds=cache.KINDS,
+    verify: bool = False,
+    check_data: bool | None = None,
     data_root: str | Path | None = None,
 ) -> list[Entry]:
     """Every cached artifact under ``root``, with its size, age, state and staleness.
@@ -169,8 +180,20 @@ def entries(
                             data_now[k] = None
                     if data_now[k] is not None:
                         data_state = "current" if data_now[k] == ident else "stale"
-            out.append(Entry(kind, d.name, d, _summary(kind, meta), size, max(0.0, (now - newest) / 86400),
-                             state, code, data_state, meta))
+            out.append(
+                Entry(
+                    kind,
+                    d.name,
+                    d,
+                    _summary(kind, meta),
+                    size,
+                    max(0.0, (now - newest) / 86400),
+                    state,
+                    code,
+                    data_state,
+                    meta,
+                )
+            )
     out.sort(key=lambda e: (cache.KINDS.index(e.kind), e.age_days))
     return out
 
@@ -249,8 +272,14 @@ def _prune_one(e: Entry) -> tuple[str, str | None]:
 
 
 def prune(
-    root: str | Path | None = None, *, stale: bool = False, older_than: float | None = None, kinds=None,
-    dry_run: bool = False, check_data: bool | None = None, data_root: str | Path | None = None,
+    root: str | Path | None = None,
+    *,
+    stale: bool = False,
+    older_than: float | None = None,
+    kinds=None,
+    dry_run: bool = False,
+    check_data: bool | None = None,
+    data_root: str | Path | None = None,
 ) -> Pruned:
     """Remove the cached artifacts that match every criterion given, except those in use.
 
@@ -286,8 +315,11 @@ def prune(
     kinds = tuple(kinds or cache.KINDS)
     listed = tuple(k for k in cache.KINDS if k in kinds or k == "models")  # models: whose job is running
     found = entries(root, kinds=listed, check_data=check_data, data_root=data_root)
-    chosen = [e for e in found if e.kind in kinds and (not stale or e.stale)
-              and (older_than is None or e.age_days > older_than)]
+    chosen = [
+        e
+        for e in found
+        if e.kind in kinds and (not stale or e.stale) and (older_than is None or e.age_days > older_than)
+    ]
     busy = in_use(found, root)
     out = Pruned(skipped=[(e, busy[str(e.path)]) for e in chosen if str(e.path) in busy])
     for e in (e for e in chosen if str(e.path) not in busy):

@@ -50,17 +50,43 @@ import submitit
 from . import cache, names
 from .config import TrainConfig, cache_root, get_profile
 
-__all__ = ["LAUNCHERS", "Resources", "ModelJob", "JobRecord", "submit", "sbatch_script", "status",
-           "status_table", "pending", "record_path", "slurm_parameters", "active_jobs"]
+__all__ = [
+    "LAUNCHERS",
+    "Resources",
+    "ModelJob",
+    "JobRecord",
+    "submit",
+    "sbatch_script",
+    "status",
+    "status_table",
+    "pending",
+    "record_path",
+    "slurm_parameters",
+    "active_jobs",
+]
 
 log = logging.getLogger(__name__)
 
 LAUNCHERS = names.LAUNCHERS
 #: SLURM states (sacct) and what :func:`status` calls them.
-_SLURM_STATES = {"PENDING": "queued", "REQUEUED": "queued", "REQUEUE_HOLD": "queued", "CONFIGURING": "queued",
-                 "RESIZING": "queued", "SUSPENDED": "queued", "RUNNING": "running", "COMPLETING": "running",
-                 "FAILED": "failed", "TIMEOUT": "failed", "CANCELLED": "failed", "OUT_OF_MEMORY": "failed",
-                 "NODE_FAIL": "failed", "PREEMPTED": "queued", "BOOT_FAIL": "failed", "DEADLINE": "failed"}
+_SLURM_STATES = {
+    "PENDING": "queued",
+    "REQUEUED": "queued",
+    "REQUEUE_HOLD": "queued",
+    "CONFIGURING": "queued",
+    "RESIZING": "queued",
+    "SUSPENDED": "queued",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "FAILED": "failed",
+    "TIMEOUT": "failed",
+    "CANCELLED": "failed",
+    "OUT_OF_MEMORY": "failed",
+    "NODE_FAIL": "failed",
+    "PREEMPTED": "queued",
+    "BOOT_FAIL": "failed",
+    "DEADLINE": "failed",
+}
 
 
 @dataclass(frozen=True)
@@ -130,10 +156,16 @@ def slurm_parameters(res: Resources, job_name: str = "paperlib") -> dict[str, An
     """
     from submitit.slurm.slurm import _convert_mem  # submitit's own GB -> sbatch spelling
 
-    p: dict[str, Any] = {"job_name": job_name, "nodes": res.nodes, "ntasks_per_node": res.tasks_per_node,
-                         "cpus_per_task": res.cpus_per_task, "time": res.time_min,
-                         "signal_delay_s": res.signal_delay_s, "array_parallelism": res.array_parallelism,
-                         "additional_parameters": {"requeue": True, **dict(res.extra)}}
+    p: dict[str, Any] = {
+        "job_name": job_name,
+        "nodes": res.nodes,
+        "ntasks_per_node": res.tasks_per_node,
+        "cpus_per_task": res.cpus_per_task,
+        "time": res.time_min,
+        "signal_delay_s": res.signal_delay_s,
+        "array_parallelism": res.array_parallelism,
+        "additional_parameters": {"requeue": True, **dict(res.extra)},
+    }
     if res.gpus_per_node:
         p["gpus_per_node"] = res.gpus_per_node
     for k in ("partition", "account", "qos"):
@@ -190,8 +222,14 @@ def _update_record(path: Path, **changes) -> None:
     rec = JobRecord.load(path)
     if rec is None:  # a job started by hand (not through submit): record it all the same
         env = submitit.JobEnvironment()
-        rec = JobRecord(launcher=os.environ.get("SUBMITIT_EXECUTOR", "?"), job_id=env.job_id, folder="",
-                        stdout=str(env.paths.stdout), stderr=str(env.paths.stderr), submitted=_now())
+        rec = JobRecord(
+            launcher=os.environ.get("SUBMITIT_EXECUTOR", "?"),
+            job_id=env.job_id,
+            folder="",
+            stdout=str(env.paths.stdout),
+            stderr=str(env.paths.stderr),
+            submitted=_now(),
+        )
     attempt = changes.pop("attempt", None)
     if attempt is not None:
         rec.attempts.append(attempt)
@@ -252,21 +290,51 @@ class ModelJob(submitit.helpers.Checkpointable):
         if rank == 0:
             prog = train.progress_of(mdir)
             start = 0 if cache.is_written(mdir / "model.pt") or prog is None else int(prog["epoch"])
-            _update_record(rec, state="running", attempt={"host": socket.gethostname(), "pid": os.getpid(),
-                                                          "job_id": env.job_id, "start_epoch": start, "time": _now()})
-            log.info("job %s: %s %s/%s seed %d %s, from epoch %d of %d", env.job_id, self.cfg.arch, self.cfg.dataset,
-                     self.cfg.hierarchy, self.cfg.seed, self.cfg.loss, start, self.cfg.epochs)
+            _update_record(
+                rec,
+                state="running",
+                attempt={
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "job_id": env.job_id,
+                    "start_epoch": start,
+                    "time": _now(),
+                },
+            )
+            log.info(
+                "job %s: %s %s/%s seed %d %s, from epoch %d of %d",
+                env.job_id,
+                self.cfg.arch,
+                self.cfg.dataset,
+                self.cfg.hierarchy,
+                self.cfg.seed,
+                self.cfg.loss,
+                start,
+                self.cfg.epochs,
+            )
         prof = get_profile(self.profile, **self.overrides)
         try:
-            tr = train.train_model(self.cfg, data_root=self.data_root, cache_dir=self.cache_dir, device=self.device,
-                                   num_workers=prof.num_workers, progress=self.progress and rank == 0,
-                                   compile=prof.compile if self.compile is None else self.compile)
+            tr = train.train_model(
+                self.cfg,
+                data_root=self.data_root,
+                cache_dir=self.cache_dir,
+                device=self.device,
+                num_workers=prof.num_workers,
+                progress=self.progress and rank == 0,
+                compile=prof.compile if self.compile is None else self.compile,
+            )
             out = {"model": str(tr.path), "epochs": len(tr.history)}
             if self.score and rank == 0 and self.cfg.hierarchy != "subclass":  # one subclass per class: read OOD
                 ecfg = prof.eval_config(experiment.ALL_FACTORS, "flatten", True)
-                ev = experiment.evaluate(tr, ecfg, data_root=self.data_root, cache_dir=self.cache_dir,
-                                         device=self.device, progress=self.progress,
-                                         batch_size=prof.eval_batch_size)
+                ev = experiment.evaluate(
+                    tr,
+                    ecfg,
+                    data_root=self.data_root,
+                    cache_dir=self.cache_dir,
+                    device=self.device,
+                    progress=self.progress,
+                    batch_size=prof.eval_batch_size,
+                )
                 out["accuracy"] = ev.accuracy
         except Exception as exc:
             if rank == 0:
@@ -309,8 +377,15 @@ def _done(cfg: TrainConfig, profile: str, overrides: dict, cache_dir, data_root,
     return cache.is_written(d / "scores.json") and cache.is_written(d / "arrays.npz")
 
 
-def pending(configs: Sequence[TrainConfig], profile: str, overrides: dict | None = None, *, cache_dir=None,
-            data_root=None, score: bool = True) -> list[TrainConfig]:
+def pending(
+    configs: Sequence[TrainConfig],
+    profile: str,
+    overrides: dict | None = None,
+    *,
+    cache_dir=None,
+    data_root=None,
+    score: bool = True,
+) -> list[TrainConfig]:
     """The models of ``configs`` whose trained weights (and, with ``score``, scores) are not cached."""
     return [c for c in configs if not _done(c, profile, overrides or {}, cache_dir, data_root, score)]
 
@@ -334,8 +409,9 @@ def sbatch_script(configs: Sequence[TrainConfig], res: Resources, *, cache_dir=N
     params = slurm_parameters(res, _job_name(configs))
     folder = _job_dir(cache_dir, job_dir) / "%j"
     command = " ".join([shlex.quote(sys.executable), "-u -m submitit.core._submit", shlex.quote(str(folder))])
-    return slurm._make_sbatch_string(command=command, folder=folder, map_count=len(configs) if len(configs) > 1 else None,
-                                     **params)
+    return slurm._make_sbatch_string(
+        command=command, folder=folder, map_count=len(configs) if len(configs) > 1 else None, **params
+    )
 
 
 def _executor(launcher: str, res: Resources, folder: Path, job_name: str):
@@ -343,14 +419,20 @@ def _executor(launcher: str, res: Resources, folder: Path, job_name: str):
         try:
             ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=30)
         except RuntimeError as exc:  # submitit: 'Could not detect "srun"'
-            raise FileNotFoundError(f"--launcher slurm needs SLURM's commands on this machine ({exc}); run it on "
-                                    "a node of the cluster, see the script with --dry-run, or use --launcher local"
-                                    ) from exc
+            raise FileNotFoundError(
+                f"--launcher slurm needs SLURM's commands on this machine ({exc}); run it on "
+                "a node of the cluster, see the script with --dry-run, or use --launcher local"
+            ) from exc
         ex.update_parameters(**slurm_parameters(res, job_name))
         return ex
     ex = submitit.LocalExecutor(folder=folder, max_num_timeout=30)
-    ex.update_parameters(timeout_min=res.time_min, tasks_per_node=res.tasks_per_node,
-                         gpus_per_node=res.gpus_per_node, signal_delay_s=res.signal_delay_s, setup=list(res.setup))
+    ex.update_parameters(
+        timeout_min=res.time_min,
+        tasks_per_node=res.tasks_per_node,
+        gpus_per_node=res.gpus_per_node,
+        signal_delay_s=res.signal_delay_s,
+        setup=list(res.setup),
+    )
     return ex
 
 
@@ -408,8 +490,9 @@ def submit(
         return []
     folder = _job_dir(cache_dir, job_dir) / "%j"
     threads = res.cpus_per_task if launcher == "local" else None
-    jobs_fn = [ModelJob(c, profile, overrides, cache_dir, data_root, score, device, compile, threads, progress)
-               for c in todo]
+    jobs_fn = [
+        ModelJob(c, profile, overrides, cache_dir, data_root, score, device, compile, threads, progress) for c in todo
+    ]
     ex = _executor(launcher, res, folder, _job_name(todo))
     if launcher == "slurm":
         jobs = ex.submit_array(jobs_fn) if len(jobs_fn) > 1 else [ex.submit(jobs_fn[0])]
@@ -422,8 +505,14 @@ def submit(
 def _record_submission(cfg: TrainConfig, job, launcher: str, cache_dir, data_root) -> None:
     path = record_path(cfg, cache_dir, data_root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rec = JobRecord(launcher=launcher, job_id=str(job.job_id), folder=str(job.paths.folder),
-                    stdout=str(job.paths.stdout), stderr=str(job.paths.stderr), submitted=_now())
+    rec = JobRecord(
+        launcher=launcher,
+        job_id=str(job.job_id),
+        folder=str(job.paths.folder),
+        stdout=str(job.paths.stdout),
+        stderr=str(job.paths.stderr),
+        submitted=_now(),
+    )
     with cache.lock(path.parent, what=f"to record {path.name}"):
         rec.save(path)
 
@@ -520,8 +609,15 @@ def active_jobs(cache_dir=None) -> dict[str, str]:
     return out
 
 
-def status(configs: Sequence[TrainConfig], profile: str, overrides: dict | None = None, *, cache_dir=None,
-           data_root=None, score: bool = True) -> list[ModelStatus]:
+def status(
+    configs: Sequence[TrainConfig],
+    profile: str,
+    overrides: dict | None = None,
+    *,
+    cache_dir=None,
+    data_root=None,
+    score: bool = True,
+) -> list[ModelStatus]:
     """Per model of ``configs``: cached, running, queued, failed or missing, from the cache, the job
     records and the scheduler.
 
@@ -551,7 +647,8 @@ def status(configs: Sequence[TrainConfig], profile: str, overrides: dict | None 
             if sched == "unknown":
                 state = _RECORD_STATES.get(rec.state, "failed")
                 detail = f"{epochs}; scheduler not reachable, as the job last reported" + (
-                    f": {rec.error}" if rec.error else "")
+                    f": {rec.error}" if rec.error else ""
+                )
             elif sched is not None:
                 state, detail = sched, (rec.error or epochs) if sched == "failed" else epochs
             elif rec is not None and rec.state in ("failed", "running", "requeued", "submitted"):
@@ -572,7 +669,9 @@ def status_table(rows: Sequence[ModelStatus]) -> str:
         c = r.config
         ds = c.dataset if len(c.dataset) <= 12 else "…" + c.dataset[-11:]
         tail = r.detail + (f"  ({r.log})" if r.state == "failed" and r.log else "")
-        lines.append(f"{c.arch:14} {ds:12} {c.hierarchy:9} {c.loss:15} {c.seed:>4}  {r.state:8} {r.job_id or '-':>12}  {tail}")
+        lines.append(
+            f"{c.arch:14} {ds:12} {c.hierarchy:9} {c.loss:15} {c.seed:>4}  {r.state:8} {r.job_id or '-':>12}  {tail}"
+        )
     counts = {}
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1

@@ -39,8 +39,8 @@ before the normalisation of the cosine head.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -103,19 +103,40 @@ class Hyperparameter:
 #: Every hyperparameter of every loss (``softmax`` and ``sigmoid`` have none; the sigmoid's offset
 #: ``log(n_classes)`` depends only on the number of classes).
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
-    Hyperparameter("label_smoothing", "alpha", 0.1, "mass spread uniformly over all classes; loss scaled by 1/(1-alpha)",
-                   _KORNBLITH),
-    Hyperparameter("dropout", "drop_prob", 0.3, "dropout probability on the penultimate layer (keep_prob 0.7)",
-                   _KORNBLITH + " ('dropout_keep_prob': 0.7)"),
-    Hyperparameter("extra_l2", "lambda_", 8e-4, "extra L2 penalty lambda * ||W||^2 / 2 on the final layer's weights "
-                   "(on top of the weight decay)", _KORNBLITH),
+    Hyperparameter(
+        "label_smoothing",
+        "alpha",
+        0.1,
+        "mass spread uniformly over all classes; loss scaled by 1/(1-alpha)",
+        _KORNBLITH,
+    ),
+    Hyperparameter(
+        "dropout",
+        "drop_prob",
+        0.3,
+        "dropout probability on the penultimate layer (keep_prob 0.7)",
+        _KORNBLITH + " ('dropout_keep_prob': 0.7)",
+    ),
+    Hyperparameter(
+        "extra_l2",
+        "lambda_",
+        8e-4,
+        "extra L2 penalty lambda * ||W||^2 / 2 on the final layer's weights (on top of the weight decay)",
+        _KORNBLITH,
+    ),
     Hyperparameter("logit_norm", "tau", 0.04, "temperature of the normalised logits", _KORNBLITH),
     Hyperparameter("logit_penalty", "beta", 6e-4, "penalty beta * ||logits||^2 / 2 per example", _KORNBLITH),
     Hyperparameter("cosine_softmax", "tau", 0.05, "temperature of the cosine similarities", _KORNBLITH),
-    Hyperparameter("squared_error", "k", 9.0, "weight of the true class's term (Hui & Belkin's kappa)",
-                   _NGUYEN + "; also kappa=9 in " + _KORNBLITH),
-    Hyperparameter("squared_error", "m", 60.0, "target value of the true class's logit",
-                   _NGUYEN + "; also m=60 in " + _KORNBLITH),
+    Hyperparameter(
+        "squared_error",
+        "k",
+        9.0,
+        "weight of the true class's term (Hui & Belkin's kappa)",
+        _NGUYEN + "; also kappa=9 in " + _KORNBLITH,
+    ),
+    Hyperparameter(
+        "squared_error", "m", 60.0, "target value of the true class's logit", _NGUYEN + "; also m=60 in " + _KORNBLITH
+    ),
 )
 
 
@@ -450,15 +471,16 @@ class LossSpec:
 
 
 #: The :class:`LossSpec` of every name of :data:`paperlib.names.LOSSES`.
-SPECS: dict[str, LossSpec] = {
-    name: LossSpec(name, fn) for name, fn in LOSSES.items()
-}
-SPECS["dropout"] = LossSpec("dropout", LOSSES["dropout"],
-                            model_change=lambda m: _add_dropout(m, _hp("dropout", "drop_prob")))
-SPECS["extra_l2"] = LossSpec("extra_l2", LOSSES["extra_l2"],
-                             penalty_fn=lambda m: final_layer_l2(m, _hp("extra_l2", "lambda_")))
-SPECS["cosine_softmax"] = LossSpec("cosine_softmax", LOSSES["cosine_softmax"],
-                                   model_change=lambda m: _cosine_head(m, _hp("cosine_softmax", "tau")))
+SPECS: dict[str, LossSpec] = {name: LossSpec(name, fn) for name, fn in LOSSES.items()}
+SPECS["dropout"] = LossSpec(
+    "dropout", LOSSES["dropout"], model_change=lambda m: _add_dropout(m, _hp("dropout", "drop_prob"))
+)
+SPECS["extra_l2"] = LossSpec(
+    "extra_l2", LOSSES["extra_l2"], penalty_fn=lambda m: final_layer_l2(m, _hp("extra_l2", "lambda_"))
+)
+SPECS["cosine_softmax"] = LossSpec(
+    "cosine_softmax", LOSSES["cosine_softmax"], model_change=lambda m: _cosine_head(m, _hp("cosine_softmax", "tau"))
+)
 SPECS["logit_norm"] = LossSpec("logit_norm", LOSSES["logit_norm"], model_change=_nonzero_head)
 
 

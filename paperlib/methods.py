@@ -19,8 +19,11 @@ __all__ = ["PAPER_TABLE_B1", "method_purity", "metric_agreement"]
 # The paper's Table B.1 (SPEC "Reference numbers"): purity of each method on the raw penultimate
 # embeddings of a VGG-16, per BREEDS dataset. Printed beside ours; nothing is computed from it.
 PAPER_TABLE_B1 = pd.DataFrame(
-    {"entity13": [0.368, 0.368, 0.324, 0.337, 0.268], "living17": [0.360, 0.364, 0.324, 0.340, 0.269],
-     "nonliving26": [0.371, 0.377, 0.303, 0.344, 0.266]},
+    {
+        "entity13": [0.368, 0.368, 0.324, 0.337, 0.268],
+        "living17": [0.360, 0.364, 0.324, 0.340, 0.269],
+        "nonliving26": [0.371, 0.377, 0.303, 0.344, 0.266],
+    },
     index=pd.Index(["kmeans", "ward", "average", "complete", "single"], name="method"),
 )
 
@@ -70,7 +73,9 @@ def method_purity(
     return pd.DataFrame(rows)
 
 
-def metric_agreement(scores: pd.DataFrame, a: str = "ami", b: str = "purity", by: Sequence[str] = ("factor",)) -> pd.DataFrame:
+def metric_agreement(
+    scores: pd.DataFrame, a: str = "ami", b: str = "purity", by: Sequence[str] = ("factor",)
+) -> pd.DataFrame:
     """Spearman rank correlation of two metrics across layers, per group (App. C).
 
     Parameters
@@ -97,6 +102,11 @@ def metric_agreement(scores: pd.DataFrame, a: str = "ami", b: str = "purity", by
     for key, g in scores.groupby(by, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         rho = stats.spearmanr(g[a], g[b]).statistic if len(g) > 2 else float("nan")
-        rows.append({**{c: (int(v) if c == "factor" else v) for c, v in zip(by, key)},
-                     "spearman": float(rho), "n_layers": len(g)})
+        rows.append(
+            {
+                **{c: (int(v) if c == "factor" else v) for c, v in zip(by, key)},
+                "spearman": float(rho),
+                "n_layers": len(g),
+            }
+        )
     return pd.DataFrame(rows)

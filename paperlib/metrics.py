@@ -40,9 +40,7 @@ def _check_pair(a, b, names: tuple[str, str] = ("labels_true", "labels_pred")) -
         if arr.shape[0] == 0:
             raise ValueError(f"{name} is empty: need at least one sample")
     if a.shape[0] != b.shape[0]:
-        raise ValueError(
-            f"{names[0]} and {names[1]} differ in length: {a.shape[0]} != {b.shape[0]}"
-        )
+        raise ValueError(f"{names[0]} and {names[1]} differ in length: {a.shape[0]} != {b.shape[0]}")
     return a, b
 
 
@@ -180,9 +178,7 @@ def get_metric(name: str) -> Metric:
     try:
         return METRICS[name]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown metric {name!r}; valid names: {', '.join(sorted(METRICS))}"
-        ) from None
+        raise ValueError(f"unknown metric {name!r}; valid names: {', '.join(sorted(METRICS))}") from None
 
 
 def _resolve(metric: str | Metric) -> Metric:

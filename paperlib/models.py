@@ -306,9 +306,7 @@ class ResNetMini(nn.Module):
 
 def _resnet_probes(blocks: tuple[int, ...]) -> tuple[ProbePoint, ...]:
     pts = [
-        ProbePoint(f"stage{s + 1}_block{b + 1}", f"layer{s + 1}.{b}")
-        for s, n in enumerate(blocks)
-        for b in range(n)
+        ProbePoint(f"stage{s + 1}_block{b + 1}", f"layer{s + 1}.{b}") for s, n in enumerate(blocks) for b in range(n)
     ]
     pts.append(ProbePoint("penultimate", "fc", "input"))
     return tuple(pts)
@@ -433,9 +431,7 @@ def _norm_factories(
     return (lambda c: nn.GroupNorm(1, c, eps=LN_EPS)), (lambda d: nn.LayerNorm(d, eps=LN_EPS))
 
 
-def _vgg_probes(
-    norm: str | None, blocks: tuple[int, ...] = _VGG16_BLOCKS
-) -> tuple[ProbePoint, ...]:
+def _vgg_probes(norm: str | None, blocks: tuple[int, ...] = _VGG16_BLOCKS) -> tuple[ProbePoint, ...]:
     """Probe points of :class:`VGG`: the ReLU outputs of every conv and of fc6, fc7."""
     per_layer = 2 if norm is None else 3  # conv/linear [+ norm] + relu
     pts = []
@@ -473,8 +469,13 @@ def _build_vit_b_32(num_classes: int, image_size: int) -> nn.Module:
     import timm
 
     return timm.create_model(
-        "vit_base_patch32_224", pretrained=False, num_classes=num_classes, img_size=image_size,
-        class_token=False, global_pool="avg", fc_norm=False,
+        "vit_base_patch32_224",
+        pretrained=False,
+        num_classes=num_classes,
+        img_size=image_size,
+        class_token=False,
+        global_pool="avg",
+        fc_norm=False,
     )
 
 
@@ -496,9 +497,15 @@ class ConvStem(nn.Module):
             raise ValueError(f"ConvStem makes 4x4 patches (strides 1, 2, 2), got patch_size {patch_size}")
         c = max(1, embed_dim // 2)
         self.proj = nn.Sequential(
-            nn.Conv2d(in_chans, c, 3, 1, 1), nn.BatchNorm2d(c), nn.ReLU(),
-            nn.Conv2d(c, c, 3, 2, 1), nn.BatchNorm2d(c), nn.ReLU(),
-            nn.Conv2d(c, embed_dim, 3, 2, 1), nn.BatchNorm2d(embed_dim), nn.ReLU(),
+            nn.Conv2d(in_chans, c, 3, 1, 1),
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, 2, 1),
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            nn.Conv2d(c, embed_dim, 3, 2, 1),
+            nn.BatchNorm2d(embed_dim),
+            nn.ReLU(),
             nn.Conv2d(embed_dim, embed_dim, 1),
         )
         side = img_size if isinstance(img_size, int) else img_size[0]
@@ -526,15 +533,27 @@ def _build_vit_mini(num_classes: int, width: int, image_size: int) -> nn.Module:
     from timm.models.vision_transformer import VisionTransformer
 
     if image_size % VIT_MINI_PATCH:
-        raise ValueError(f"vit_mini cuts images into {VIT_MINI_PATCH}x{VIT_MINI_PATCH} patches, so the "
-                         f"image size must be divisible by {VIT_MINI_PATCH}; got {image_size}")
+        raise ValueError(
+            f"vit_mini cuts images into {VIT_MINI_PATCH}x{VIT_MINI_PATCH} patches, so the "
+            f"image size must be divisible by {VIT_MINI_PATCH}; got {image_size}"
+        )
     if width % VIT_MINI_HEADS:
-        raise ValueError(f"vit_mini splits its width over {VIT_MINI_HEADS} attention heads, so the width "
-                         f"must be divisible by {VIT_MINI_HEADS}; got {width}")
+        raise ValueError(
+            f"vit_mini splits its width over {VIT_MINI_HEADS} attention heads, so the width "
+            f"must be divisible by {VIT_MINI_HEADS}; got {width}"
+        )
     return VisionTransformer(
-        img_size=image_size, patch_size=VIT_MINI_PATCH, num_classes=num_classes, embed_dim=width,
-        depth=VIT_MINI_DEPTH, num_heads=VIT_MINI_HEADS, mlp_ratio=4.0,
-        class_token=False, global_pool="avg", fc_norm=False, embed_layer=ConvStem,
+        img_size=image_size,
+        patch_size=VIT_MINI_PATCH,
+        num_classes=num_classes,
+        embed_dim=width,
+        depth=VIT_MINI_DEPTH,
+        num_heads=VIT_MINI_HEADS,
+        mlp_ratio=4.0,
+        class_token=False,
+        global_pool="avg",
+        fc_norm=False,
+        embed_layer=ConvStem,
     )
 
 
@@ -550,9 +569,7 @@ def _vit_probes(depth: int = 12) -> tuple[ProbePoint, ...]:
 # ----------------------------------------------------------------------------- public
 
 
-def probe_points(
-    arch: str, *, width: int | None = None, image_size: int | None = None
-) -> tuple[ProbePoint, ...]:
+def probe_points(arch: str, *, width: int | None = None, image_size: int | None = None) -> tuple[ProbePoint, ...]:
     """Probe points of an architecture, ordered by depth.
 
     Parameters
@@ -588,9 +605,7 @@ def probe_points(
     return _vgg_probes(_vgg_norm(arch))
 
 
-def build_model(
-    arch: str, num_classes: int, *, width: int | None = None, image_size: int | None = None
-) -> nn.Module:
+def build_model(arch: str, num_classes: int, *, width: int | None = None, image_size: int | None = None) -> nn.Module:
     """Build a randomly initialised classifier (never downloads weights).
 
     Parameters

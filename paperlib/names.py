@@ -12,9 +12,34 @@ from __future__ import annotations
 import os.path
 
 __all__ = [
-    "PROFILES", "IMAGENET_DATASETS", "DATASETS", "SPLITS", "HIERARCHIES", "LABELS", "SMALL_ARCHITECTURES",
-    "PAPER_ARCHITECTURES", "ARCHITECTURES", "FAMILIES", "LOSSES", "POOLS", "AUGMENTATIONS", "OPTIMIZERS",
-    "SELF_SUPERVISED", "OBJECTIVES", "INTERPOLATIONS", "DECODE_LAYOUTS", "PLACEMENTS", "FOLDER_PREFIX", "is_folder", "canonical_dataset", "OOD_SETS", "SYNTHETIC_OOD_SETS", "LAUNCHERS", "ARTIFACT_KINDS", "VALID", "check",
+    "PROFILES",
+    "IMAGENET_DATASETS",
+    "DATASETS",
+    "SPLITS",
+    "HIERARCHIES",
+    "LABELS",
+    "SMALL_ARCHITECTURES",
+    "PAPER_ARCHITECTURES",
+    "ARCHITECTURES",
+    "FAMILIES",
+    "LOSSES",
+    "POOLS",
+    "AUGMENTATIONS",
+    "OPTIMIZERS",
+    "SELF_SUPERVISED",
+    "OBJECTIVES",
+    "INTERPOLATIONS",
+    "DECODE_LAYOUTS",
+    "PLACEMENTS",
+    "FOLDER_PREFIX",
+    "is_folder",
+    "canonical_dataset",
+    "OOD_SETS",
+    "SYNTHETIC_OOD_SETS",
+    "LAUNCHERS",
+    "ARTIFACT_KINDS",
+    "VALID",
+    "check",
 ]
 
 #: Scales of every notebook and command (:mod:`paperlib.config`).
@@ -51,8 +76,17 @@ ARCHITECTURES = SMALL_ARCHITECTURES + PAPER_ARCHITECTURES
 #: Architecture families (a profile maps each to one architecture).
 FAMILIES = ("resnet", "vgg", "vgg_bn", "vgg_ln", "vit")
 #: Training losses (:mod:`paperlib.losses`): the nine of Kornblith et al. (2021), Sec. 6.3.
-LOSSES = ("softmax", "label_smoothing", "dropout", "extra_l2", "logit_norm", "logit_penalty", "cosine_softmax",
-          "squared_error", "sigmoid")
+LOSSES = (
+    "softmax",
+    "label_smoothing",
+    "dropout",
+    "extra_l2",
+    "logit_norm",
+    "logit_penalty",
+    "cosine_softmax",
+    "squared_error",
+    "sigmoid",
+)
 #: Self-supervised objectives (:mod:`paperlib.byol`): trained without labels, read out of distribution
 #: beside the supervised models (Fig. 3, Sec. 6.1). Not losses: chapters that iterate over :data:`LOSSES`
 #: never meet them.
@@ -145,4 +179,4 @@ def canonical_dataset(dataset):
     ``"folder:/home/me/x"``), so one folder has one name and one cache key; other values unchanged."""
     if not is_folder(dataset):
         return dataset
-    return FOLDER_PREFIX + os.path.realpath(os.path.expanduser(dataset[len(FOLDER_PREFIX):].strip()))
+    return FOLDER_PREFIX + os.path.realpath(os.path.expanduser(dataset[len(FOLDER_PREFIX) :].strip()))

@@ -7,8 +7,18 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-__all__ = ["HIERARCHY_COLORS", "FAMILY_COLORS", "layer_profile", "factor_grid", "plot_profile", "over_training",
-           "heatmap", "relative_depth", "ood_purity", "stack"]
+__all__ = [
+    "HIERARCHY_COLORS",
+    "FAMILY_COLORS",
+    "layer_profile",
+    "factor_grid",
+    "plot_profile",
+    "over_training",
+    "heatmap",
+    "relative_depth",
+    "ood_purity",
+    "stack",
+]
 
 HIERARCHY_COLORS = {"standard": "tab:green", "shuffled": "tab:orange"}
 #: One colour per architecture family (Fig. 7): the VGGs in blues, ResNet red, ViT purple.
@@ -56,8 +66,15 @@ def layer_profile(
 
 
 def factor_grid(
-    scores: pd.DataFrame, *, metric: str = "ami", hue: str = "hierarchy", col: str = "arch", row: str = "factor",
-    col_order: Sequence | None = None, titles: dict | None = None, baseline: pd.DataFrame | None = None,
+    scores: pd.DataFrame,
+    *,
+    metric: str = "ami",
+    hue: str = "hierarchy",
+    col: str = "arch",
+    row: str = "factor",
+    col_order: Sequence | None = None,
+    titles: dict | None = None,
+    baseline: pd.DataFrame | None = None,
 ) -> plt.Figure:
     """A grid of :func:`layer_profile` panels: one row per ``row`` value, one column per ``col`` value.
 
@@ -76,8 +93,14 @@ def factor_grid(
     """
     rows = sorted(scores[row].unique())
     cols = list(col_order) if col_order is not None else list(scores[col].unique())
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(4.2 * len(cols), 2.6 * len(rows)), squeeze=False,
-                             sharey="row", constrained_layout=True)
+    fig, axes = plt.subplots(
+        len(rows),
+        len(cols),
+        figsize=(4.2 * len(cols), 2.6 * len(rows)),
+        squeeze=False,
+        sharey="row",
+        constrained_layout=True,
+    )
     for i, r in enumerate(rows):
         for j, c in enumerate(cols):
             sub = scores[(scores[row] == r) & (scores[col] == c)]
@@ -85,8 +108,13 @@ def factor_grid(
             layer_profile(axes[i, j], sub, metric=metric, hue=hue, title=t)
             if baseline is not None:
                 for _, b in baseline[baseline[row] == r].iterrows():
-                    axes[i, j].axhline(b[metric], ls="--", lw=1, color=HIERARCHY_COLORS.get(b[hue], "grey"),
-                                       label=f"{b[hue]}, raw pixels")
+                    axes[i, j].axhline(
+                        b[metric],
+                        ls="--",
+                        lw=1,
+                        color=HIERARCHY_COLORS.get(b[hue], "grey"),
+                        label=f"{b[hue]}, raw pixels",
+                    )
             if i < len(rows) - 1:
                 axes[i, j].set_xticklabels([])
     axes[0, -1].legend(fontsize=8, title=hue, title_fontsize=8)
@@ -148,20 +176,29 @@ def over_training(scores: pd.DataFrame, *, metric: str = "ami", factor: int | No
     factor = min(scores["factor"]) if factor is None else factor
     scores = scores[scores["factor"] == factor]
     panels = list(scores.groupby(["arch", "hierarchy"], sort=False))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), squeeze=False, sharey=True,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.6 * len(panels), 3.2), squeeze=False, sharey=True, constrained_layout=True
+    )
     epochs = sorted(scores["epoch"].unique())
     cmap = colormaps["viridis_r"]
     colors = {e: cmap(0.1 + 0.8 * i / max(1, len(epochs) - 1)) for i, e in enumerate(epochs)}
     for ax, ((arch, hier), g) in zip(axes[0], panels):
-        layer_profile(ax, g.assign(seed=0), metric=metric, hue="epoch", colors=colors,
-                      title=f"{arch}, {hier}, factor {factor}")
+        layer_profile(
+            ax, g.assign(seed=0), metric=metric, hue="epoch", colors=colors, title=f"{arch}, {hier}, factor {factor}"
+        )
     axes[0, -1].legend(fontsize=8, title="epoch", title_fontsize=8)
     return fig
 
 
-def heatmap(ax: plt.Axes, matrix: pd.DataFrame, *, title: str | None = None, label: str = "",
-            vmin: float = 0.0, vmax: float = 1.0) -> plt.Axes:
+def heatmap(
+    ax: plt.Axes,
+    matrix: pd.DataFrame,
+    *,
+    title: str | None = None,
+    label: str = "",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+) -> plt.Axes:
     """A layer x layer matrix (e.g. :func:`paperlib.consistency.layer_by_layer_ari`) as an image.
 
     Parameters
@@ -183,8 +220,14 @@ def heatmap(ax: plt.Axes, matrix: pd.DataFrame, *, title: str | None = None, lab
     return ax
 
 
-def relative_depth(scores: pd.DataFrame, *, metric: str = "ami", hue: str = "family", col: str = "hierarchy",
-                   peaks: pd.DataFrame | None = None) -> plt.Figure:
+def relative_depth(
+    scores: pd.DataFrame,
+    *,
+    metric: str = "ami",
+    hue: str = "family",
+    col: str = "hierarchy",
+    peaks: pd.DataFrame | None = None,
+) -> plt.Figure:
     """Score against relative depth (0 = first probe point, 1 = the penultimate layer), one line per
     ``hue`` value, one panel per ``col`` value (the paper's Fig. 7 and G.1).
 
@@ -201,15 +244,22 @@ def relative_depth(scores: pd.DataFrame, *, metric: str = "ami", hue: str = "fam
     matplotlib.figure.Figure
     """
     cols = list(scores[col].unique())
-    fig, axes = plt.subplots(1, len(cols), figsize=(5.2 * len(cols), 3.6), squeeze=False, sharey=True,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, len(cols), figsize=(5.2 * len(cols), 3.6), squeeze=False, sharey=True, constrained_layout=True
+    )
     for ax, c in zip(axes[0], cols):
         sub = scores[scores[col] == c]
         for value, g in sub.groupby(hue, sort=False):
             st = g.groupby("rel_depth")[metric].agg(["mean", "min", "max"]).reset_index()
             color = FAMILY_COLORS.get(value)
-            ax.plot(st["rel_depth"], st["mean"], marker="o", ms=3, label=f"{value} ({g['arch'].iloc[0]})"
-                    if "arch" in g else str(value), color=color)
+            ax.plot(
+                st["rel_depth"],
+                st["mean"],
+                marker="o",
+                ms=3,
+                label=f"{value} ({g['arch'].iloc[0]})" if "arch" in g else str(value),
+                color=color,
+            )
             if g["seed"].nunique() > 1:
                 ax.fill_between(st["rel_depth"], st["min"], st["max"], alpha=0.2, color=color)
             if peaks is not None:
@@ -224,8 +274,14 @@ def relative_depth(scores: pd.DataFrame, *, metric: str = "ami", hue: str = "fam
     return fig
 
 
-def ood_purity(ood: pd.DataFrame, *, hue: str = "loss", col: str = "set", metric: str = "purity",
-               highlight: Sequence[str] = ("softmax", "squared_error")) -> plt.Figure:
+def ood_purity(
+    ood: pd.DataFrame,
+    *,
+    hue: str = "loss",
+    col: str = "set",
+    metric: str = "purity",
+    highlight: Sequence[str] = ("softmax", "squared_error"),
+) -> plt.Figure:
     """Out-of-distribution purity against the overclustering factor (the paper's Fig. 3, 5 and 6).
 
     Parameters
@@ -252,8 +308,12 @@ def ood_purity(ood: pd.DataFrame, *, hue: str = "loss", col: str = "set", metric
             if g["seed"].nunique() > 1:
                 ax.fill_between(st["factor"], st["min"], st["max"], alpha=0.15, color=cmap(i % 10))
         ax.set_xlabel("overclustering factor (clusters / classes)")
-        ax.set_title(f"{c} ({int(sub['n_classes'].iloc[0])} classes, {int(sub['n_images'].iloc[0])} images)"
-                     if "n_classes" in sub else str(c), fontsize=10)
+        ax.set_title(
+            f"{c} ({int(sub['n_classes'].iloc[0])} classes, {int(sub['n_images'].iloc[0])} images)"
+            if "n_classes" in sub
+            else str(c),
+            fontsize=10,
+        )
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(metric)
     axes[0, -1].legend(fontsize=7, title=hue, title_fontsize=8)
@@ -288,8 +348,13 @@ def stack(figures: Sequence[plt.Figure], *, dpi: int = 100) -> plt.Figure:
         images.append(np.asarray(f.canvas.buffer_rgba()))
     width = max(im.shape[1] for im in images) / dpi
     heights = [im.shape[0] / dpi for im in images]
-    fig, axes = plt.subplots(len(images), 1, figsize=(width, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights, "hspace": 0.0})
+    fig, axes = plt.subplots(
+        len(images),
+        1,
+        figsize=(width, sum(heights)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights, "hspace": 0.0},
+    )
     fig.subplots_adjust(left=0, right=1, top=1, bottom=0)
     for ax, im in zip(axes[:, 0], images):
         ax.imshow(im, interpolation="none")

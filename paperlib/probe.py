@@ -50,9 +50,9 @@ import contextlib
 import inspect
 import math
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -233,8 +233,14 @@ class _Trainer:
         self.linear = nn.Linear(self.dim, self.n_classes).to(self.device)
         nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
-        self.opt = torch.optim.SGD([{"params": [self.linear.weight], "weight_decay": weight_decay},
-                                    {"params": [self.linear.bias], "weight_decay": 0.0}], lr=lr, momentum=MOMENTUM)
+        self.opt = torch.optim.SGD(
+            [
+                {"params": [self.linear.weight], "weight_decay": weight_decay},
+                {"params": [self.linear.bias], "weight_decay": 0.0},
+            ],
+            lr=lr,
+            momentum=MOMENTUM,
+        )
         self.curvature = None
         self.lr, self.wd, self.total, self.t = lr, weight_decay, max(1, total_steps), 0
 
@@ -266,8 +272,14 @@ class _Trainer:
         self.loss_sum, self.loss_n = 0.0, 0
 
     def result(self) -> LinearProbe:
-        return LinearProbe(self.mean, self.std, self.linear.weight.detach().clone(),
-                           self.linear.bias.detach().clone(), self.n, list(self.history))
+        return LinearProbe(
+            self.mean,
+            self.std,
+            self.linear.weight.detach().clone(),
+            self.linear.bias.detach().clone(),
+            self.n,
+            list(self.history),
+        )
 
 
 @torch.no_grad()
@@ -367,7 +379,7 @@ def fit_linear_probe(
     tr.start(lr, weight_decay, epochs * n_batches)
     shuffles = _takes_arg(batches_fn)
     for epoch in range(epochs):
-        for X, y in (batches_fn(epoch_seed(seed, epoch)) if shuffles else batches_fn()):
+        for X, y in batches_fn(epoch_seed(seed, epoch)) if shuffles else batches_fn():
             tr.step(*_as_batch(X, y))
         tr.end_epoch()
     return tr.result()
@@ -437,8 +449,14 @@ def array_batches(X, y, batch_size: int = 256) -> BatchesFn:
 
 
 # --------------------------------------------------------------------------- all layers of a model
-def probe_key(trained_config, ecfg: EvalConfig, pcfg: ProbeConfig, layers: Sequence[str],
-              data_root: str | Path | None = None, epoch: int | None = None) -> dict:
+def probe_key(
+    trained_config,
+    ecfg: EvalConfig,
+    pcfg: ProbeConfig,
+    layers: Sequence[str],
+    data_root: str | Path | None = None,
+    epoch: int | None = None,
+) -> dict:
     """What identifies a table of probe accuracies: model, embeddings, probe, layers, code and data.
 
     Built on :func:`paperlib.experiment.scores_key` (the key of the cluster scores of the same
@@ -470,8 +488,14 @@ def _batch_order(n: int, batch_size: int, seed: int | None) -> list[np.ndarray]:
     return [np.sort(order[a : a + batch_size]) for a in range(0, n, batch_size)]
 
 
-def _image_batches(split: data.Split, targets: np.ndarray, batches: list[np.ndarray], batch_size: int,
-                   ecfg: EvalConfig, num_workers: int):
+def _image_batches(
+    split: data.Split,
+    targets: np.ndarray,
+    batches: list[np.ndarray],
+    batch_size: int,
+    ecfg: EvalConfig,
+    num_workers: int,
+):
     """Evaluation-transformed ``(uint8 images, labels)`` batches of ``split``, batch ``i`` holding the
     images at ``batches[i]`` (all of ``batch_size`` images but possibly the last).
 
@@ -482,30 +506,64 @@ def _image_batches(split: data.Split, targets: np.ndarray, batches: list[np.ndar
     for g in range(0, len(batches), group):
         idx = np.concatenate(batches[g : g + group])
         # the subset is the group's batches end to end, and evaluation batches keep its order
-        yield from data.iterate_batches(split.subset(idx), targets[idx], batch_size=batch_size, train=False,
-                                        image_size=ecfg.image_size, num_workers=num_workers)
+        yield from data.iterate_batches(
+            split.subset(idx),
+            targets[idx],
+            batch_size=batch_size,
+            train=False,
+            image_size=ecfg.image_size,
+            num_workers=num_workers,
+        )
 
 
-def _layer_batches(model, split: data.Split, targets: np.ndarray, index: np.ndarray, points, ecfg: EvalConfig,
-                   batch_size: int, device: torch.device, seed: int | None = None, num_workers: int = 0):
+def _layer_batches(
+    model,
+    split: data.Split,
+    targets: np.ndarray,
+    index: np.ndarray,
+    points,
+    ecfg: EvalConfig,
+    batch_size: int,
+    device: torch.device,
+    seed: int | None = None,
+    num_workers: int = 0,
+):
     """Yield ``({layer: embeddings (b, dim)}, labels (b,))`` for the images ``index`` of a split (an
     increasing array of positions; ``targets`` is aligned with the whole split): one forward pass
     per batch, in the split's order or (``seed``) a seeded random order."""
     batches = [index[b] for b in _batch_order(len(index), batch_size, seed)]
     images = _image_batches(split, targets, batches, batch_size, ecfg, num_workers)
-    for emb, _, y in extract.iter_embeddings(model, images, points, stats=split.dataset, pool=ecfg.pool,
-                                             l2_normalize=ecfg.l2_normalize, device=device, amp=ecfg.extract_bf16):
+    for emb, _, y in extract.iter_embeddings(
+        model,
+        images,
+        points,
+        stats=split.dataset,
+        pool=ecfg.pool,
+        l2_normalize=ecfg.l2_normalize,
+        device=device,
+        amp=ecfg.extract_bf16,
+    ):
         yield emb, y
 
 
-def _compute(trained: train.Trained, points, ecfg: EvalConfig, pcfg: ProbeConfig, data_root, cache_dir,
-             device: torch.device, progress: bool, num_workers: int) -> dict:
+def _compute(
+    trained: train.Trained,
+    points,
+    ecfg: EvalConfig,
+    pcfg: ProbeConfig,
+    data_root,
+    cache_dir,
+    device: torch.device,
+    progress: bool,
+    num_workers: int,
+) -> dict:
     cfg, h, model = trained.config, trained.hierarchy, trained.model
     tr_split = data.load_split(cfg.dataset, "train", data_root, per_subclass=cfg.train_per_subclass)
     if cfg.decode_size:  # the same decoded copy the model was trained from
         tr_split = data.decode_once(tr_split, cfg.decode_size, cache_dir, num_workers=num_workers, progress=progress)
-    va_split = experiment.validation_split(cfg.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root,
-                                           cache_dir, progress, num_workers)
+    va_split = experiment.validation_split(
+        cfg.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress, num_workers
+    )
     # the images of the hierarchy's subclasses, as positions: a (memory-mapped) split is never copied
     tr_idx = np.flatnonzero(h.superclass_labels(tr_split.subclass) >= 0)
     va_idx = np.flatnonzero(h.superclass_labels(va_split.subclass) >= 0)
@@ -518,12 +576,18 @@ def _compute(trained: train.Trained, points, ecfg: EvalConfig, pcfg: ProbeConfig
     y_va = np.searchsorted(classes, va_split.subclass).clip(0, len(classes) - 1).astype(np.int64)
     bs, n_tr, n_va = pcfg.batch_size, len(tr_idx), len(va_idx)
     if n_tr == 0 or n_va == 0:
-        raise ValueError(f"no {'training' if n_tr == 0 else 'validation'} images for the subclasses of "
-                         f"hierarchy {h.name!r}")
+        raise ValueError(
+            f"no {'training' if n_tr == 0 else 'validation'} images for the subclasses of hierarchy {h.name!r}"
+        )
     common = dict(points=points, ecfg=ecfg, batch_size=bs, device=device, num_workers=num_workers)
-    bar = tqdm(total=(pcfg.epochs + 1) * math.ceil(n_tr / bs) + math.ceil(n_va / bs),
-               disable=not progress, file=sys.stderr, mininterval=2.0, unit="batch",
-               desc=f"probe {cfg.arch} {cfg.hierarchy} seed {cfg.seed}")
+    bar = tqdm(
+        total=(pcfg.epochs + 1) * math.ceil(n_tr / bs) + math.ceil(n_va / bs),
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=2.0,
+        unit="batch",
+        desc=f"probe {cfg.arch} {cfg.hierarchy} seed {cfg.seed}",
+    )
     trainers: dict[str, _Trainer] = {}
     for emb, _ in _layer_batches(model, tr_split, y_tr, tr_idx, **common):  # standardisation pass
         for name, e in emb.items():
@@ -548,10 +612,14 @@ def _compute(trained: train.Trained, points, ecfg: EvalConfig, pcfg: ProbeConfig
             correct[name] += int((probes[name].predict(e).cpu() == y).sum())
         bar.update(1)
     bar.close()
-    return {"probe_acc": {n: c / n_va for n, c in correct.items()},
-            "n_features": {n: p.dim for n, p in probes.items()},
-            "train_loss": {n: p.history for n, p in probes.items()},
-            "n_train": n_tr, "n_val": n_va, "n_classes": len(classes)}
+    return {
+        "probe_acc": {n: c / n_va for n, c in correct.items()},
+        "n_features": {n: p.dim for n, p in probes.items()},
+        "train_loss": {n: p.history for n, p in probes.items()},
+        "n_train": n_tr,
+        "n_val": n_va,
+        "n_classes": len(classes),
+    }
 
 
 def layer_probe_accuracies(
@@ -617,7 +685,9 @@ def layer_probe_accuracies(
     names = [p.name for p in points]
     all_names = [p.name for p in trained.model.probe_points]
     root = cache_root(cache_dir)
-    d = cache.artifact_dir(root, "probes", probe_key(cfg, ecfg, pcfg, names, data_root, getattr(trained, "epoch", None)))
+    d = cache.artifact_dir(
+        root, "probes", probe_key(cfg, ecfg, pcfg, names, data_root, getattr(trained, "epoch", None))
+    )
     f = d / "probe.json"
     with contextlib.nullcontext() if cache.is_valid(f) else cache.lock(d, what=f"to fit probes {d}"):
         if cache.is_valid(f):
@@ -626,9 +696,14 @@ def layer_probe_accuracies(
             res = _compute(trained, points, ecfg, pcfg, data_root, cache_dir, device, progress, num_workers)
             cache.try_save(f, res, root=root)
     depth = {n: i for i, n in enumerate(all_names)}
-    df = pd.DataFrame({"layer": names, "depth": [depth[n] for n in names],
-                       "rel_depth": [depth[n] / max(1, len(all_names) - 1) for n in names],
-                       "probe_acc": [float(res["probe_acc"][n]) for n in names]})
+    df = pd.DataFrame(
+        {
+            "layer": names,
+            "depth": [depth[n] for n in names],
+            "rel_depth": [depth[n] / max(1, len(all_names) - 1) for n in names],
+            "probe_acc": [float(res["probe_acc"][n]) for n in names],
+        }
+    )
     df.attrs.update({k: res[k] for k in ("n_train", "n_val", "n_classes", "n_features", "train_loss")})
     return df
 
@@ -657,16 +732,36 @@ def probe_grid(
         ``arch``, ``hierarchy``, ``seed``, ``layer``, ``depth``, ``rel_depth``, ``probe_acc``.
     """
     ecfg = profile.eval_config((1,), pool, l2_normalize)
-    configs = [profile.train_config(a, hierarchy=h, seed=s, shuffle_seed=shuffle_seed)
-               for a in archs for h in hierarchies for s in seeds]
+    configs = [
+        profile.train_config(a, hierarchy=h, seed=s, shuffle_seed=shuffle_seed)
+        for a in archs
+        for h in hierarchies
+        for s in seeds
+    ]
     experiment.validate_grid(configs, data_root)
     frames = []
     for cfg in configs:
-        trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile)
-        df = layer_probe_accuracies(trained, layers, ecfg=ecfg, epochs=epochs, data_root=data_root, cache_dir=cache_dir,
-                                    device=device, batch_size=profile.eval_batch_size, progress=progress,
-                                    num_workers=profile.num_workers)
+        trained = train.train_model(
+            cfg,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            device=device,
+            num_workers=profile.num_workers,
+            progress=progress,
+            compile=profile.compile,
+        )
+        df = layer_probe_accuracies(
+            trained,
+            layers,
+            ecfg=ecfg,
+            epochs=epochs,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            device=device,
+            batch_size=profile.eval_batch_size,
+            progress=progress,
+            num_workers=profile.num_workers,
+        )
         frames.append(df.assign(arch=cfg.arch, hierarchy=cfg.hierarchy, seed=cfg.seed))
     cols = ["arch", "hierarchy", "seed", "layer", "depth", "rel_depth", "probe_acc"]
     return pd.concat(frames, ignore_index=True)[cols]

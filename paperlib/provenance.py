@@ -35,16 +35,27 @@ __all__ = ["CODE_MODULES", "NOTION_VERSION", "code_version", "data_identity", "m
 NOTION_VERSION = 1
 
 #: The modules of :mod:`paperlib.data` that training and scoring read through (not ``data.folder``).
-_DATA_MODULES = ("data", "data.split", "data.synthetic", "data.cifar", "data.imagenet", "data.preprocess",
-                 "data.augment", "data.loading", "data.images")
+_DATA_MODULES = (
+    "data",
+    "data.split",
+    "data.synthetic",
+    "data.cifar",
+    "data.imagenet",
+    "data.preprocess",
+    "data.augment",
+    "data.loading",
+    "data.images",
+)
 
 #: The modules whose change can change each kind of artifact.
 CODE_MODULES: dict[str, tuple[str, ...]] = {
     "models": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "byol", "train"),
-    "scores": ("hierarchy",) + _DATA_MODULES + ("breeds", "models", "losses", "byol", "train", "extract", "cluster", "metrics",
-                                                "scoring", "experiment"),
-    "transfer": ("hierarchy",) + _DATA_MODULES + ("data.ood", "breeds", "models", "losses", "byol", "train", "extract",
-                                                  "cluster", "metrics", "transfer"),
+    "scores": ("hierarchy",)
+    + _DATA_MODULES
+    + ("breeds", "models", "losses", "byol", "train", "extract", "cluster", "metrics", "scoring", "experiment"),
+    "transfer": ("hierarchy",)
+    + _DATA_MODULES
+    + ("data.ood", "breeds", "models", "losses", "byol", "train", "extract", "cluster", "metrics", "transfer"),
 }
 
 _PKG = __name__.rpartition(".")[0] or "paperlib"
@@ -104,8 +115,14 @@ def _own_names(path: str, digest: str) -> frozenset:
 
 def _code_text(code: types.CodeType) -> str:
     """A code object's bytecode, names and constants (nested code objects recursively), no addresses."""
-    consts = [_code_text(c) if isinstance(c, types.CodeType)
-              else repr(sorted(c, key=repr)) if isinstance(c, frozenset) else repr(c) for c in code.co_consts]
+    consts = [
+        _code_text(c)
+        if isinstance(c, types.CodeType)
+        else repr(sorted(c, key=repr))
+        if isinstance(c, frozenset)
+        else repr(c)
+        for c in code.co_consts
+    ]
     return "|".join([code.co_qualname, code.co_code.hex(), ",".join(code.co_names), ",".join(consts)])
 
 
@@ -118,7 +135,11 @@ def _source_digest(obj: Any) -> str:
         text = inspect.getsource(obj)
     except (OSError, TypeError):  # made at run time (e.g. a dataclass's __init__), or built in
         code = getattr(obj, "__code__", None)
-        text = _code_text(code) if code is not None else f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+        text = (
+            _code_text(code)
+            if code is not None
+            else f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+        )
     digest = _sha(text)[:16]
     _SOURCE_MEMO[id(obj)] = (obj, digest)
     return digest
@@ -311,7 +332,9 @@ def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, s
         for s in splits:
             split_dir = breeds.find_imagenet_split(root, s)
             dirs = [split_dir / w for g in breeds.breeds_wnids(h) for w in g]
-            sig = tuple((str(d), d.stat().st_mtime_ns, len(os.listdir(d))) if d.is_dir() else (str(d), None) for d in dirs)
+            sig = tuple(
+                (str(d), d.stat().st_mtime_ns, len(os.listdir(d))) if d.is_dir() else (str(d), None) for d in dirs
+            )
             key = (dataset, s, str(root), sig)
             if key not in _DATA_MEMO:
                 paths, subclass = breeds.imagenet_samples(root, s, h)

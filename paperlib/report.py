@@ -110,8 +110,19 @@ def layer_profile(
     extract.resolve_layers(model, layers)  # unknown names listed before any compute
     model = model.to(device).eval()
     res = scoring.score_layers(
-        model, split, hierarchy, factors, layers=layers, pool=pool, l2_normalize=l2_normalize, batch_size=batch_size,
-        image_size=image_size, device=device, num_workers=num_workers, preprocess=preprocess, progress=progress,
+        model,
+        split,
+        hierarchy,
+        factors,
+        layers=layers,
+        pool=pool,
+        l2_normalize=l2_normalize,
+        batch_size=batch_size,
+        image_size=image_size,
+        device=device,
+        num_workers=num_workers,
+        preprocess=preprocess,
+        progress=progress,
     )
     mean, per = res.tables()
     mean = mean[SCORE_COLUMNS]
@@ -206,26 +217,45 @@ def report(
     cluster.n_clusters_for(1, list(factors))
     _check_numbers(batch_size=batch_size, image_size=image_size, max_per_subclass=max_per_subclass)
     if out_dir is not None and Path(out_dir).expanduser().exists() and not Path(out_dir).expanduser().is_dir():
-        raise ValueError(f"out_dir {out_dir} is a file; name a folder (made if missing) for profile.csv and profile.png")
+        raise ValueError(
+            f"out_dir {out_dir} is a file; name a folder (made if missing) for profile.csv and profile.png"
+        )
     split, h = folder_split(folder, max_per_subclass)
     split = drop_bad_images(split, h, skip_bad_images, stream)
     net = load_model(model, checkpoint, image_size=image_size, trust_checkpoint=trust_checkpoint)
     extract.resolve_layers(net, layers)
     out_dir = Path(out_dir).expanduser() if out_dir is not None else Path(f"report_{model}")
     out_dir.mkdir(parents=True, exist_ok=True)  # fail on an unwritable place before the compute
-    print(f"{h.name}: {h.n_superclasses} superclasses, {h.n_subclasses} subclasses, {len(split)} images; "
-          f"{model} ({len(net.probe_points)} probe points, {net.image_size} px, pool {pool})", file=stream)
+    print(
+        f"{h.name}: {h.n_superclasses} superclasses, {h.n_subclasses} subclasses, {len(split)} images; "
+        f"{model} ({len(net.probe_points)} probe points, {net.image_size} px, pool {pool})",
+        file=stream,
+    )
     print(f"preprocessing: {net.preprocess.describe()}", file=stream)
     side = {"model": model, "checkpoint": str(checkpoint) if checkpoint else None, **net.preprocess.to_dict()}
     cache.write_atomic(out_dir / "preprocess.json", (json.dumps(side, indent=2) + "\n").encode())
-    profile = layer_profile(net, split, h, factors, pool, layers=layers, l2_normalize=l2_normalize,
-                            batch_size=batch_size, device=device, num_workers=num_workers, progress=progress)
+    profile = layer_profile(
+        net,
+        split,
+        h,
+        factors,
+        pool,
+        layers=layers,
+        l2_normalize=l2_normalize,
+        batch_size=batch_size,
+        device=device,
+        num_workers=num_workers,
+        progress=progress,
+    )
     title = f"{model}{' (' + Path(checkpoint).name + ')' if checkpoint else ''} on {h.name}, pool {pool}"
     csv, png = write_outputs(profile, out_dir, title)
     best = best_layers(profile)
     print("best layer per factor (AMI):", file=stream)
     for r in best.itertuples():
-        print(f"  factor {r.factor}: {r.layer} (depth {r.depth}, rel {r.rel_depth:.2f})  "
-              f"AMI {r.ami:.3f}  purity {r.purity:.3f}", file=stream)
+        print(
+            f"  factor {r.factor}: {r.layer} (depth {r.depth}, rel {r.rel_depth:.2f})  "
+            f"AMI {r.ami:.3f}  purity {r.purity:.3f}",
+            file=stream,
+        )
     print(f"wrote {csv}, {png} and {out_dir / 'preprocess.json'}", file=stream)
     return profile, csv, png

@@ -76,19 +76,31 @@ def score_superclass(
         lab = cluster.ward_labels(emb.pop(name), ks, device=gram_device)
         labels[name] = lab
         for fi, f in enumerate(factors):
-            rows.append({"superclass": superclass, "layer": name, "factor": int(f),
-                         "ami": metrics.ami(subclass, lab[fi]), "purity": metrics.purity(subclass, lab[fi])})
+            rows.append(
+                {
+                    "superclass": superclass,
+                    "layer": name,
+                    "factor": int(f),
+                    "ami": metrics.ami(subclass, lab[fi]),
+                    "purity": metrics.purity(subclass, lab[fi]),
+                }
+            )
     return rows, labels
 
 
 def _check_finite(emb: dict, model: str, superclass: str) -> None:
     """Refuse embeddings with non-finite values before any clustering, naming the model and the layers."""
-    bad = [name for name, e in emb.items()
-           if not (torch.isfinite(e).all() if isinstance(e, torch.Tensor) else np.isfinite(e).all())]
+    bad = [
+        name
+        for name, e in emb.items()
+        if not (torch.isfinite(e).all() if isinstance(e, torch.Tensor) else np.isfinite(e).all())
+    ]
     if bad:
-        raise ValueError(f"model {model}: the embeddings of superclass {superclass!r} hold non-finite values (inf or "
-                         f"nan) at {', '.join(bad)}; the model's weights or activations diverged. Retrain it (a lower "
-                         f"learning rate) before clustering")
+        raise ValueError(
+            f"model {model}: the embeddings of superclass {superclass!r} hold non-finite values (inf or "
+            f"nan) at {', '.join(bad)}; the model's weights or activations diverged. Retrain it (a lower "
+            f"learning rate) before clustering"
+        )
 
 
 def score_tables(rows: list[dict], names: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -227,11 +239,27 @@ def score_layers(
     split, sup = split.subset(keep), sup[keep]
     assign = {n: np.full((len(factors), len(split)), -1, dtype=np.int32) for n in names}
     last, rows, correct, counted = None, [], 0, True
-    bar = tqdm(total=hierarchy.n_superclasses, disable=not progress, file=sys.stderr, mininterval=2.0,
-               desc=desc or f"cluster {getattr(model, 'arch', '')}", unit="superclass")
+    bar = tqdm(
+        total=hierarchy.n_superclasses,
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=2.0,
+        desc=desc or f"cluster {getattr(model, 'arch', '')}",
+        unit="superclass",
+    )
     for s, index, emb, logits in extract.iter_superclasses(
-        model, split, hierarchy, layers=layers, pool=pool, l2_normalize=l2_normalize, batch_size=batch_size,
-        image_size=image_size, device=device, amp=amp, num_workers=num_workers, preprocess=preprocess,
+        model,
+        split,
+        hierarchy,
+        layers=layers,
+        pool=pool,
+        l2_normalize=l2_normalize,
+        batch_size=batch_size,
+        image_size=image_size,
+        device=device,
+        amp=amp,
+        num_workers=num_workers,
+        preprocess=preprocess,
         keep="auto",  # on a GPU with room, the embeddings stay there for their Gram matrices
     ):
         if logits.shape[-1]:

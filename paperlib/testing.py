@@ -16,8 +16,17 @@ import numpy as np
 
 from . import breeds, names
 
-__all__ = ["write_cifar100_fixture", "write_imagenet_fixture", "write_folder_fixture", "write_cifar10_fixture",
-           "write_svhn_fixture", "write_ood_folder_fixture", "write_pets_fixture", "Interrupted", "interrupt_at"]
+__all__ = [
+    "write_cifar100_fixture",
+    "write_imagenet_fixture",
+    "write_folder_fixture",
+    "write_cifar10_fixture",
+    "write_svhn_fixture",
+    "write_ood_folder_fixture",
+    "write_pets_fixture",
+    "Interrupted",
+    "interrupt_at",
+]
 
 
 def write_cifar100_fixture(root: str | Path, per_class: dict[str, int] | None = None, seed: int = 0) -> Path:
@@ -99,7 +108,11 @@ def write_imagenet_fixture(
 
 
 def write_folder_fixture(
-    root: str | Path, per_subclass: int = 10, split_folders: bool = False, fmt: str = "png", size: int = 32,
+    root: str | Path,
+    per_subclass: int = 10,
+    split_folders: bool = False,
+    fmt: str = "png",
+    size: int = 32,
 ) -> Path:
     """Write the smoke world as a researcher's image folder, ``ROOT/<superclass>/<subclass>/*.png``.
 
@@ -172,8 +185,9 @@ def write_svhn_fixture(root: str | Path, per_class: int = 10, seed: int = 0) -> 
     return Path(root)
 
 
-def write_ood_folder_fixture(root: str | Path, name: str, n_classes: int = 3, per_class: int = 4, size: int = 48,
-                             fmt: str = "jpg", seed: int = 0) -> Path:
+def write_ood_folder_fixture(
+    root: str | Path, name: str, n_classes: int = 3, per_class: int = 4, size: int = 48, fmt: str = "jpg", seed: int = 0
+) -> Path:
     """An out-of-distribution set in ImageFolder layout, ``root/ood/<name>/<class>/*.<fmt>``."""
     from PIL import Image
 
@@ -185,8 +199,12 @@ def write_ood_folder_fixture(root: str | Path, name: str, n_classes: int = 3, pe
     return Path(root)
 
 
-def write_pets_fixture(root: str | Path, breeds: Sequence[str] = ("Abyssinian", "beagle", "great_pyrenees"),
-                       per_class: int = 3, seed: int = 0) -> Path:
+def write_pets_fixture(
+    root: str | Path,
+    breeds: Sequence[str] = ("Abyssinian", "beagle", "great_pyrenees"),
+    per_class: int = 3,
+    seed: int = 0,
+) -> Path:
     """Oxford-IIIT Pets in torchvision's layout: ``root/oxford-iiit-pet/images/<Breed>_<i>.jpg`` and
     ``annotations/test.txt`` lines ``<image> <class id> <species> <breed id>``."""
     from PIL import Image
@@ -211,8 +229,9 @@ class Interrupted(Exception):
 def interrupt_at(epoch: int):
     """An ``on_epoch_end`` callback for :func:`paperlib.train.train_model` that raises
     :class:`Interrupted` once ``epoch`` is checkpointed (tests of resumption)."""
+
     def stop(done: int, record: dict) -> None:
         if done == epoch:
             raise Interrupted(f"interrupted after epoch {epoch}")
-    return stop
 
+    return stop

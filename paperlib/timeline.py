@@ -54,12 +54,26 @@ def over_training(
     experiment.validate_grid(configs, data_root)
     frames, accs = [], []
     for cfg in configs:
-        trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile)
+        trained = train.train_model(
+            cfg,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            device=device,
+            num_workers=profile.num_workers,
+            progress=progress,
+            compile=profile.compile,
+        )
         for epoch in cfg.snapshot_epochs:
             snap = train.load_snapshot(trained, epoch)
-            ev = experiment.evaluate(snap, ecfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                     progress=progress, batch_size=profile.eval_batch_size)
+            ev = experiment.evaluate(
+                snap,
+                ecfg,
+                data_root=data_root,
+                cache_dir=cache_dir,
+                device=device,
+                progress=progress,
+                batch_size=profile.eval_batch_size,
+            )
             ident = {"arch": cfg.arch, "hierarchy": cfg.hierarchy, "epoch": epoch}
             frames.append(ev.scores.assign(**ident))
             accs.append({**ident, "accuracy": ev.accuracy})

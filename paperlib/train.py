@@ -26,9 +26,9 @@ import math
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -40,8 +40,26 @@ from .hierarchy import Hierarchy
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Trained", "train_model", "train_step", "byol_step", "accuracy_of", "training_of", "build_for", "load_snapshot", "snapshot_path", "lr_at", "EMA", "model_dir",
-           "model_key", "with_pretrained", "pretrained_identity", "resolve_device", "PROGRESS", "progress_of"]
+__all__ = [
+    "Trained",
+    "train_model",
+    "train_step",
+    "byol_step",
+    "accuracy_of",
+    "training_of",
+    "build_for",
+    "load_snapshot",
+    "snapshot_path",
+    "lr_at",
+    "EMA",
+    "model_dir",
+    "model_key",
+    "with_pretrained",
+    "pretrained_identity",
+    "resolve_device",
+    "PROGRESS",
+    "progress_of",
+]
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -66,7 +84,8 @@ def _diverged(cfg: TrainConfig, path: Path, epoch: int, step: int, what: str = "
         f"training {cfg.arch} on {cfg.dataset}/{training_of(cfg)} (seed {cfg.seed}, loss {cfg.loss}) diverged: "
         f"the {what} is not finite at step {step} (epoch {epoch + 1} of {cfg.epochs}); nothing of this run is "
         f"cached. Lower the learning rate (lr {cfg.lr:g}; warm-up {cfg.warmup_epochs:g} epochs"
-        f"{'' if cfg.grad_clip is None else f', gradient clipping at {cfg.grad_clip:g}'}) and run again")
+        f"{'' if cfg.grad_clip is None else f', gradient clipping at {cfg.grad_clip:g}'}) and run again"
+    )
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -199,8 +218,14 @@ def model_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
         (:func:`paperlib.provenance.data_identity` of the training split); and ``pretrained``
         (:func:`pretrained_identity`) for a model read from a checkpoint.
     """
-    return with_pretrained({"config": cache.canonical(cfg.key_dict()), "code": provenance.code_version("models"),
-                            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",))}, cfg)
+    return with_pretrained(
+        {
+            "config": cache.canonical(cfg.key_dict()),
+            "code": provenance.code_version("models"),
+            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
+        },
+        cfg,
+    )
 
 
 def with_pretrained(key: dict, cfg: TrainConfig) -> dict:
@@ -231,8 +256,9 @@ def training_of(cfg: TrainConfig) -> str:
     return cfg.loss if cfg.loss in names.SELF_SUPERVISED else cfg.hierarchy
 
 
-def model_dir(cfg: TrainConfig, cache_dir: str | Path | None = None, data_root: str | Path | None = None,
-              create: bool = True) -> Path:
+def model_dir(
+    cfg: TrainConfig, cache_dir: str | Path | None = None, data_root: str | Path | None = None, create: bool = True
+) -> Path:
     """Cache folder of the model trained with ``cfg`` by the current code on the current data.
 
     ``<cache>/models/<key>/``, keyed by :func:`model_key`; its ``config.json`` spells the key out.
@@ -325,8 +351,18 @@ def _optimizer(cfg: TrainConfig, model: nn.Module, extra: nn.Module | None = Non
 
 
 def train_step(
-    net: nn.Module, model: nn.Module, opt: torch.optim.Optimizer, ema: "EMA", loss_fn, x: torch.Tensor,
-    y: torch.Tensor, *, dataset: str, device: torch.device, amp: bool, grad_clip: float | None = None,
+    net: nn.Module,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    ema: EMA,
+    loss_fn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    dataset: str,
+    device: torch.device,
+    amp: bool,
+    grad_clip: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a uint8 batch: normalise, forward, loss, backward, SGD/AdamW, EMA.
 
@@ -372,8 +408,17 @@ def train_step(
 
 
 def byol_step(
-    net: nn.Module, learner: byol.BYOL, opt: torch.optim.Optimizer, ema: EMA, x1: torch.Tensor, x2: torch.Tensor,
-    *, momentum: float, dataset: str, device: torch.device, amp: bool,
+    net: nn.Module,
+    learner: byol.BYOL,
+    opt: torch.optim.Optimizer,
+    ema: EMA,
+    x1: torch.Tensor,
+    x2: torch.Tensor,
+    *,
+    momentum: float,
+    dataset: str,
+    device: torch.device,
+    amp: bool,
 ) -> torch.Tensor:
     """One BYOL step on two uint8 views: normalise, loss, backward, SGD/AdamW, target update, EMA.
 
@@ -426,8 +471,9 @@ def _load_final(cfg: TrainConfig, path: Path, device: torch.device) -> Trained:
         model.load_state_dict(blob["ema_state"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         why = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
-        raise cache.CorruptArtifact(f"{path / 'model.pt'}: its checksum matches, but it holds no {cfg.arch} of this "
-                                    f"configuration ({why})") from exc
+        raise cache.CorruptArtifact(
+            f"{path / 'model.pt'}: its checksum matches, but it holds no {cfg.arch} of this configuration ({why})"
+        ) from exc
     model.to(device).eval()
     return Trained(model, cfg, h, blob["history"], path)
 
@@ -446,8 +492,10 @@ def load_snapshot(trained: Trained, epoch: int, device: str | torch.device | Non
     """
     snaps = trained.config.snapshot_epochs or ()
     if epoch not in snaps:
-        raise ValueError(f"no snapshot at epoch {epoch!r}: this model kept {list(snaps) or 'none'} "
-                         "(set TrainConfig.snapshot_epochs before training)")
+        raise ValueError(
+            f"no snapshot at epoch {epoch!r}: this model kept {list(snaps) or 'none'} "
+            "(set TrainConfig.snapshot_epochs before training)"
+        )
     blob = cache.load(snapshot_path(trained.path, epoch))
     device = next(trained.model.parameters()).device if device is None else resolve_device(device)
     cfg = trained.config
@@ -510,20 +558,47 @@ def train_model(
     # Not there yet: hold the model's lock while checking again, training and saving, so that a second
     # run into the same cache waits for this one and then loads its model (rank 0 holds it for all ranks).
     with cache.lock(path, what=f"to train {path}") if _dist_info()[0] == 0 else contextlib.nullcontext():
-        return _train_locked(cfg, path, device, data_root=data_root, cache_dir=cache_dir,
-                             num_workers=num_workers, progress=progress, on_epoch_end=on_epoch_end,
-                             compile=compile, trust_checkpoint=trust_checkpoint)
+        return _train_locked(
+            cfg,
+            path,
+            device,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            num_workers=num_workers,
+            progress=progress,
+            on_epoch_end=on_epoch_end,
+            compile=compile,
+            trust_checkpoint=trust_checkpoint,
+        )
 
 
 def _readout_batches(cfg: TrainConfig, split: data.Split, targets, device: torch.device, num_workers: int):
     """The training split in order, unaugmented (the evaluation crop), normalised, on ``device``."""
-    for x, y in data.iterate_batches(split, targets, batch_size=cfg.batch_size, train=False, image_size=cfg.image_size,
-                                     device=device, num_workers=num_workers):
+    for x, y in data.iterate_batches(
+        split,
+        targets,
+        batch_size=cfg.batch_size,
+        train=False,
+        image_size=cfg.image_size,
+        device=device,
+        num_workers=num_workers,
+    ):
         yield data.model_input(x, cfg.dataset, device), y
 
 
-def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_root, cache_dir, num_workers: int,
-                  progress: bool, on_epoch_end, compile: bool = False, trust_checkpoint: bool = False) -> Trained:
+def _train_locked(
+    cfg: TrainConfig,
+    path: Path,
+    device: torch.device,
+    *,
+    data_root,
+    cache_dir,
+    num_workers: int,
+    progress: bool,
+    on_epoch_end,
+    compile: bool = False,
+    trust_checkpoint: bool = False,
+) -> Trained:
     final = path / "model.pt"
     root = cache_root(cache_dir)
     rank, world = _dist_info()
@@ -545,15 +620,19 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
                 warnings.warn(f"rebuilding a cached model: {exc}; retraining it ({cfg.epochs} epochs)", stacklevel=3)
                 cache.discard(final)
     if rank == 0 and final.exists():
-        warnings.warn(f"cached model {final} fails its checksum (corrupt or incomplete); retraining it "
-                      f"({cfg.epochs} epochs)", stacklevel=3)
+        warnings.warn(
+            f"cached model {final} fails its checksum (corrupt or incomplete); retraining it ({cfg.epochs} epochs)",
+            stacklevel=3,
+        )
 
     h = data.hierarchy_for(cfg.dataset, cfg.hierarchy, cfg.shuffle_seed, data_root)
     split = data.load_split(cfg.dataset, "train", data_root, per_subclass=cfg.train_per_subclass)
     if cfg.decode_size:  # rank 0 decodes, the others wait and then read its cache entry
         if distributed and rank != 0:
             torch.distributed.barrier()
-        split = data.decode_once(split, cfg.decode_size, cache_dir, num_workers=num_workers, progress=progress and rank == 0)
+        split = data.decode_once(
+            split, cfg.decode_size, cache_dir, num_workers=num_workers, progress=progress and rank == 0
+        )
         if distributed and rank == 0:
             torch.distributed.barrier()
     targets = h.superclass_labels(split.subclass)
@@ -567,15 +646,30 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
         model.eval()
         byol.fit_readout(model, _readout_batches(cfg, split, targets, device, num_workers), h.n_superclasses)
         if rank == 0:
-            cache.try_save(final, {"ema_state": model.state_dict(), "state": model.state_dict(), "history": [],
-                                   "hierarchy": h.to_dict(), "config": asdict(cfg), "accuracy_of": accuracy_of(cfg),
-                                   "pretrained": {"path": cfg.pretrained, **pretrained_identity(cfg)}}, root=root)
+            cache.try_save(
+                final,
+                {
+                    "ema_state": model.state_dict(),
+                    "state": model.state_dict(),
+                    "history": [],
+                    "hierarchy": h.to_dict(),
+                    "config": asdict(cfg),
+                    "accuracy_of": accuracy_of(cfg),
+                    "pretrained": {"path": cfg.pretrained, **pretrained_identity(cfg)},
+                },
+                root=root,
+            )
         return Trained(model, cfg, h, [], path)
     learner = byol.BYOL(model).to(device) if self_supervised else None  # heads drawn right after the model
     trained = learner if self_supervised else model
     ddp_kw = {"find_unused_parameters": True} if self_supervised else {}  # BYOL never uses the final layer
-    net = torch.nn.parallel.DistributedDataParallel(trained, device_ids=[device] if device.type == "cuda" else None,
-                                                    **ddp_kw) if distributed else trained
+    net = (
+        torch.nn.parallel.DistributedDataParallel(
+            trained, device_ids=[device] if device.type == "cuda" else None, **ddp_kw
+        )
+        if distributed
+        else trained
+    )
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest convolutions
         if compile and not self_supervised:
@@ -608,36 +702,73 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
     warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
     amp = cfg.amp and device.type == "cuda"
     bar = tqdm(
-        total=total, initial=start_epoch * steps_per_epoch, disable=not progress or rank != 0,
-        desc=f"train {cfg.arch} {cfg.dataset}/{training_of(cfg)} seed {cfg.seed}", file=sys.stderr,
-        mininterval=2.0, unit="step",
+        total=total,
+        initial=start_epoch * steps_per_epoch,
+        disable=not progress or rank != 0,
+        desc=f"train {cfg.arch} {cfg.dataset}/{training_of(cfg)} seed {cfg.seed}",
+        file=sys.stderr,
+        mininterval=2.0,
+        unit="step",
     )
     for epoch in range(start_epoch, cfg.epochs):
         torch.manual_seed(_epoch_seed(cfg, epoch) + rank)
         gen = torch.Generator().manual_seed(_epoch_seed(cfg, epoch))  # batch order: the same on every rank
         aug_gen = torch.Generator().manual_seed(augment_seed(cfg, epoch, rank))  # crops and flips: per rank
         # BYOL's two views: each from its own generator, seeded from the rank's augmentation seed
-        views = [torch.Generator().manual_seed((augment_seed(cfg, epoch, rank) + 7_927 * v) % (2**31 - 1))
-                 for v in (1, 2)] if self_supervised else None
+        views = (
+            [torch.Generator().manual_seed((augment_seed(cfg, epoch, rank) + 7_927 * v) % (2**31 - 1)) for v in (1, 2)]
+            if self_supervised
+            else None
+        )
         net.train()
         tot_loss = torch.zeros((), device=device)  # accumulated on the device: no host sync per step
         tot_correct = torch.zeros((), device=device, dtype=torch.long)
         tot_n = 0
         batches = data.iterate_batches(
-            split, targets, batch_size=cfg.batch_size, train=True, augment=cfg.augment,
-            image_size=cfg.image_size, generator=gen, num_workers=num_workers, rank=rank, world_size=world,
-            device=device, augment_generator=aug_gen, view_generators=views,
+            split,
+            targets,
+            batch_size=cfg.batch_size,
+            train=True,
+            augment=cfg.augment,
+            image_size=cfg.image_size,
+            generator=gen,
+            num_workers=num_workers,
+            rank=rank,
+            world_size=world,
+            device=device,
+            augment_generator=aug_gen,
+            view_generators=views,
         )
         for i, (x, y) in enumerate(batches):
             step = epoch * steps_per_epoch + i
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, warmup, cfg.lr)
             if self_supervised:
-                loss = byol_step(net, learner, opt, ema, *x, momentum=byol.momentum_at(step, total),
-                                 dataset=cfg.dataset, device=device, amp=amp)
+                loss = byol_step(
+                    net,
+                    learner,
+                    opt,
+                    ema,
+                    *x,
+                    momentum=byol.momentum_at(step, total),
+                    dataset=cfg.dataset,
+                    device=device,
+                    amp=amp,
+                )
             else:
-                loss, correct = train_step(net, model, opt, ema, loss_fn, x, y, dataset=cfg.dataset, device=device,
-                                           amp=amp, grad_clip=cfg.grad_clip)
+                loss, correct = train_step(
+                    net,
+                    model,
+                    opt,
+                    ema,
+                    loss_fn,
+                    x,
+                    y,
+                    dataset=cfg.dataset,
+                    device=device,
+                    amp=amp,
+                    grad_clip=cfg.grad_clip,
+                )
                 tot_correct += correct
             tot_loss += loss * len(y)
             tot_n += len(y)
@@ -647,21 +778,45 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
                 raise _diverged(cfg, path, epoch, step + 1)
         if not torch.isfinite(tot_loss) or not ema.is_finite():  # before anything of the epoch is written
             bar.close()
-            raise _diverged(cfg, path, epoch, (epoch + 1) * steps_per_epoch,
-                            "loss" if not torch.isfinite(tot_loss) else "averaged (EMA) weights")
-        record = {"epoch": epoch + 1, "loss": float(tot_loss) / max(1, tot_n),
-                  "train_acc": None if self_supervised else int(tot_correct) / max(1, tot_n),
-                  "lr": opt.param_groups[0]["lr"]}
-        bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.3f}",
-                        **({} if self_supervised else {"acc": f"{record['train_acc']:.3f}"}))
+            raise _diverged(
+                cfg,
+                path,
+                epoch,
+                (epoch + 1) * steps_per_epoch,
+                "loss" if not torch.isfinite(tot_loss) else "averaged (EMA) weights",
+            )
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(tot_loss) / max(1, tot_n),
+            "train_acc": None if self_supervised else int(tot_correct) / max(1, tot_n),
+            "lr": opt.param_groups[0]["lr"],
+        }
+        bar.set_postfix(
+            epoch=epoch + 1,
+            loss=f"{record['loss']:.3f}",
+            **({} if self_supervised else {"acc": f"{record['train_acc']:.3f}"}),
+        )
         history.append(record)
         if rank == 0 and cfg.snapshot_epochs and epoch + 1 in cfg.snapshot_epochs:
-            cache.try_save(snapshot_path(path, epoch + 1), {"ema_state": ema.state_dict_for(model), "epoch": epoch + 1,
-                                                            "history": list(history)}, root=root)
+            cache.try_save(
+                snapshot_path(path, epoch + 1),
+                {"ema_state": ema.state_dict_for(model), "epoch": epoch + 1, "history": list(history)},
+                root=root,
+            )
         if rank == 0:
-            saved = cache.try_save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state(),
-                                          "history": history, "epoch": epoch + 1, "config": asdict(cfg),
-                                          **({"byol": learner.heads_state()} if self_supervised else {})}, root=root)
+            saved = cache.try_save(
+                ckpt,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "ema": ema.state(),
+                    "history": history,
+                    "epoch": epoch + 1,
+                    "config": asdict(cfg),
+                    **({"byol": learner.heads_state()} if self_supervised else {}),
+                },
+                root=root,
+            )
             if saved:  # progress never runs ahead of the checkpoint a resume reads (a full disk)
                 cache.try_save(path / PROGRESS, {"epoch": epoch + 1, "epochs": cfg.epochs, "record": record}, root=root)
         if distributed:
@@ -677,8 +832,18 @@ def _train_locked(cfg: TrainConfig, path: Path, device: torch.device, *, data_ro
         byol.fit_readout(model, _readout_batches(cfg, split, targets, device, num_workers), h.n_superclasses)
         ema_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if rank == 0:
-        if cache.try_save(final, {"ema_state": ema_state, "state": raw, "history": history, "hierarchy": h.to_dict(),
-                                  "config": asdict(cfg), "accuracy_of": accuracy_of(cfg)}, root=root):
+        if cache.try_save(
+            final,
+            {
+                "ema_state": ema_state,
+                "state": raw,
+                "history": history,
+                "hierarchy": h.to_dict(),
+                "config": asdict(cfg),
+                "accuracy_of": accuracy_of(cfg),
+            },
+            root=root,
+        ):
             cache.discard(ckpt)
     if distributed:
         torch.distributed.barrier()

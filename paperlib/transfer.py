@@ -25,8 +25,15 @@ import pandas as pd
 from . import byol, cache, cluster, data, experiment, extract, metrics, provenance, train
 from .config import Profile, TrainConfig, cache_root
 
-__all__ = ["OOD_COLUMNS", "ood_identity", "transfer_key", "ood_scores", "superclass_accuracy", "transfer_grid",
-           "check_checkpoints"]
+__all__ = [
+    "OOD_COLUMNS",
+    "ood_identity",
+    "transfer_key",
+    "ood_scores",
+    "superclass_accuracy",
+    "transfer_grid",
+    "check_checkpoints",
+]
 
 #: Columns of :func:`ood_scores`.
 OOD_COLUMNS = ["set", "factor", "n_clusters", "purity", "ami", "n_images", "n_classes"]
@@ -44,29 +51,52 @@ def ood_identity(split: data.Split) -> dict:
     return {"n_images": len(split), "sha256": h.hexdigest()[:16]}
 
 
-def transfer_key(cfg: TrainConfig, name: str, split: data.Split, per_class: int | None, factors: Sequence[int],
-                 data_root=None) -> dict:
+def transfer_key(
+    cfg: TrainConfig, name: str, split: data.Split, per_class: int | None, factors: Sequence[int], data_root=None
+) -> dict:
     """The cache key of :func:`ood_scores`: the model's configuration and training data, the set, the
     factors and the code (:func:`paperlib.provenance.code_version` ``("transfer")``)."""
-    return train.with_pretrained({"train": cache.canonical(cfg.key_dict()), "code": provenance.code_version("transfer"),
-                                  "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
-                                  "ood": {"set": name, "per_class": per_class, **ood_identity(split)},
-                                  "factors": [int(f) for f in factors]}, cfg)
+    return train.with_pretrained(
+        {
+            "train": cache.canonical(cfg.key_dict()),
+            "code": provenance.code_version("transfer"),
+            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
+            "ood": {"set": name, "per_class": per_class, **ood_identity(split)},
+            "factors": [int(f) for f in factors],
+        },
+        cfg,
+    )
 
 
 def _embed(trained: train.Trained, split: data.Split, device, batch_size: int, num_workers: int) -> np.ndarray:
     cfg = trained.config
     last = trained.model.probe_points[-1].name
     pre = data.Preprocess.for_dataset(cfg.dataset, cfg.image_size)  # the model's own normalisation
-    emb, _ = extract.extract(trained.model, split, layers=[last], pool="avg", l2_normalize=True, batch_size=batch_size,
-                             device=device, num_workers=num_workers, preprocess=pre)
+    emb, _ = extract.extract(
+        trained.model,
+        split,
+        layers=[last],
+        pool="avg",
+        l2_normalize=True,
+        batch_size=batch_size,
+        device=device,
+        num_workers=num_workers,
+        preprocess=pre,
+    )
     return emb[last]
 
 
 def ood_scores(
-    trained: train.Trained, name: str, *, factors: Sequence[int] = tuple(range(1, 11)), per_class: int | None = None,
-    data_root: str | Path | None = None, cache_dir: str | Path | None = None, device: str | None = "auto",
-    batch_size: int = 256, num_workers: int = 0,
+    trained: train.Trained,
+    name: str,
+    *,
+    factors: Sequence[int] = tuple(range(1, 11)),
+    per_class: int | None = None,
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    device: str | None = "auto",
+    batch_size: int = 256,
+    num_workers: int = 0,
 ) -> pd.DataFrame:
     """Purity (and AMI) of one Ward clustering of a whole out-of-distribution set, per factor.
 
@@ -100,25 +130,49 @@ def ood_scores(
         n_classes = len(np.unique(split.subclass))
         ks = [min(n_classes * fa, len(split)) for fa in factors]
         labels = cluster.ward_labels(emb, ks, device=dev if dev.type == "cuda" else None)
-        rows = [{"set": name, "factor": fa, "n_clusters": k, "purity": metrics.purity(split.subclass, lab),
-                 "ami": metrics.ami(split.subclass, lab), "n_images": len(split), "n_classes": n_classes}
-                for fa, k, lab in zip(factors, ks, labels)]
+        rows = [
+            {
+                "set": name,
+                "factor": fa,
+                "n_clusters": k,
+                "purity": metrics.purity(split.subclass, lab),
+                "ami": metrics.ami(split.subclass, lab),
+                "n_images": len(split),
+                "n_classes": n_classes,
+            }
+            for fa, k, lab in zip(factors, ks, labels)
+        ]
         cache.try_save(f, rows, root=root)
     return pd.DataFrame(rows)[OOD_COLUMNS]
 
 
-def superclass_accuracy(trained: train.Trained, profile: Profile, *, data_root=None, cache_dir=None,
-                        device: str | None = "auto") -> float:
+def superclass_accuracy(
+    trained: train.Trained, profile: Profile, *, data_root=None, cache_dir=None, device: str | None = "auto"
+) -> float:
     """Superclass accuracy of the model on its validation split: the argmax of its final layer, which is
     the classifier of a supervised model and the linear readout of a BYOL model (:func:`paperlib.train.accuracy_of`)."""
     cfg = trained.config
-    split = experiment.validation_split(cfg.dataset, profile.val_per_subclass, cfg.decode_size, data_root, cache_dir,
-                                        progress=False, num_workers=profile.num_workers)
+    split = experiment.validation_split(
+        cfg.dataset,
+        profile.val_per_subclass,
+        cfg.decode_size,
+        data_root,
+        cache_dir,
+        progress=False,
+        num_workers=profile.num_workers,
+    )
     sup = trained.hierarchy.superclass_labels(split.subclass)
     keep = np.flatnonzero(sup >= 0)
-    _, logits = extract.extract(trained.model, split.subset(keep), layers=[trained.model.probe_points[-1].name],
-                                pool="avg", batch_size=profile.eval_batch_size, image_size=cfg.image_size,
-                                device=train.resolve_device(device), num_workers=profile.num_workers)
+    _, logits = extract.extract(
+        trained.model,
+        split.subset(keep),
+        layers=[trained.model.probe_points[-1].name],
+        pool="avg",
+        batch_size=profile.eval_batch_size,
+        image_size=cfg.image_size,
+        device=train.resolve_device(device),
+        num_workers=profile.num_workers,
+    )
     return float((logits.argmax(1) == sup[keep]).mean())
 
 
@@ -142,10 +196,22 @@ def check_checkpoints(configs: Sequence[TrainConfig], trust_checkpoint: bool = F
 
 
 def transfer_grid(
-    profile: Profile, archs: Sequence[str], *, hierarchies: Sequence[str] = ("standard",), seeds: Sequence[int] = (0,),
-    losses: Sequence[str] = ("softmax",), sets: Sequence[str] | None = None, factors: Sequence[int] = tuple(range(1, 11)),
-    shuffle_seed: int = 0, data_root=None, cache_dir=None, device: str | None = "auto", progress: bool = True,
-    byol: bool = False, byol_checkpoint: str | Path | None = None, trust_checkpoint: bool = False,
+    profile: Profile,
+    archs: Sequence[str],
+    *,
+    hierarchies: Sequence[str] = ("standard",),
+    seeds: Sequence[int] = (0,),
+    losses: Sequence[str] = ("softmax",),
+    sets: Sequence[str] | None = None,
+    factors: Sequence[int] = tuple(range(1, 11)),
+    shuffle_seed: int = 0,
+    data_root=None,
+    cache_dir=None,
+    device: str | None = "auto",
+    progress: bool = True,
+    byol: bool = False,
+    byol_checkpoint: str | Path | None = None,
+    trust_checkpoint: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or load) every model of a grid and cluster each out-of-distribution set with it.
 
@@ -180,8 +246,10 @@ def transfer_grid(
     for what, values in (("architectures", archs), ("hierarchies", hierarchies), ("seeds", seeds), ("losses", losses)):
         if len(values) == 0:
             raise ValueError(f"{what} must be a non-empty list, got {list(values)!r}")
-    grid = [profile.train_config(a, hierarchy=h, seed=s, loss=lo, shuffle_seed=shuffle_seed)
-            for a, h, s, lo in itertools.product(archs, hierarchies, seeds, losses)]
+    grid = [
+        profile.train_config(a, hierarchy=h, seed=s, loss=lo, shuffle_seed=shuffle_seed)
+        for a, h, s, lo in itertools.product(archs, hierarchies, seeds, losses)
+    ]
     if byol or byol_checkpoint is not None:
         for a, s in itertools.product(archs, seeds[:1] if byol_checkpoint is not None else seeds):
             cfg = profile.train_config(a, seed=s, loss="byol")
@@ -192,17 +260,46 @@ def transfer_grid(
         data.check_ood(name, data_root)
     frames, accs = [], []
     for cfg in grid:
-        trained = train.train_model(cfg, data_root=data_root, cache_dir=cache_dir, device=device,
-                                    num_workers=profile.num_workers, progress=progress, compile=profile.compile,
-                                    trust_checkpoint=trust_checkpoint)
-        ident = {"arch": cfg.arch, "family": profile.family(cfg.arch), "hierarchy": cfg.hierarchy, "seed": cfg.seed,
-                 "loss": cfg.loss, "training": train.training_of(cfg)}
+        trained = train.train_model(
+            cfg,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            device=device,
+            num_workers=profile.num_workers,
+            progress=progress,
+            compile=profile.compile,
+            trust_checkpoint=trust_checkpoint,
+        )
+        ident = {
+            "arch": cfg.arch,
+            "family": profile.family(cfg.arch),
+            "hierarchy": cfg.hierarchy,
+            "seed": cfg.seed,
+            "loss": cfg.loss,
+            "training": train.training_of(cfg),
+        }
         for name in sets:
-            df = ood_scores(trained, name, factors=factors, per_class=profile.ood_per_class, data_root=data_root,
-                            cache_dir=cache_dir, device=device, batch_size=profile.eval_batch_size,
-                            num_workers=profile.num_workers)
+            df = ood_scores(
+                trained,
+                name,
+                factors=factors,
+                per_class=profile.ood_per_class,
+                data_root=data_root,
+                cache_dir=cache_dir,
+                device=device,
+                batch_size=profile.eval_batch_size,
+                num_workers=profile.num_workers,
+            )
             frames.append(df.assign(**ident))
         acc = superclass_accuracy(trained, profile, data_root=data_root, cache_dir=cache_dir, device=device)
-        accs.append({**ident, "accuracy": acc, "accuracy_of": train.accuracy_of(cfg), "epochs": cfg.epochs,
-                     "n_superclasses": trained.hierarchy.n_superclasses, "gate": profile.accuracy_gate})
+        accs.append(
+            {
+                **ident,
+                "accuracy": acc,
+                "accuracy_of": train.accuracy_of(cfg),
+                "epochs": cfg.epochs,
+                "n_superclasses": trained.hierarchy.n_superclasses,
+                "gate": profile.accuracy_gate,
+            }
+        )
     return pd.concat(frames, ignore_index=True), pd.DataFrame(accs)

@@ -69,14 +69,10 @@ class _BreedsTree:
                 f"{list(_REQUIRED_FILES)} (BREEDS-Benchmarks imagenet_class_hierarchy/modified/)"
             )
         class_info = json.loads((info_dir / "dataset_class_info.json").read_text())
-        edges = [
-            line.split() for line in (info_dir / "class_hierarchy.txt").read_text().splitlines()
-        ]
+        edges = [line.split() for line in (info_dir / "class_hierarchy.txt").read_text().splitlines()]
         edges = [e for e in edges if e]
         mapping = [
-            line.strip().split("\t")
-            for line in (info_dir / "node_names.txt").read_text().splitlines()
-            if line.strip()
+            line.strip().split("\t") for line in (info_dir / "node_names.txt").read_text().splitlines() if line.strip()
         ]
 
         self.leaf_ids: list[str] = [c[1] for c in class_info]
@@ -171,15 +167,11 @@ class _BreedsTree:
             raise ValueError(f"no usable superclasses at level {level} below {ancestor}")
         keep = [i for i, d in enumerate(in_desc) if len(d) >= n_subclasses]
         superclasses = [rel_nodes[i] for i in keep]
-        drawn = [
-            [str(w) for w in rng.choice(in_desc[i], n_subclasses, replace=False)] for i in keep
-        ]
+        drawn = [[str(w) for w in rng.choice(in_desc[i], n_subclasses, replace=False)] for i in keep]
         return superclasses, drawn
 
 
-def build_breeds_with_wnids(
-    name: str, info_dir: str | os.PathLike
-) -> tuple[Hierarchy, list[list[str]], list[str]]:
+def build_breeds_with_wnids(name: str, info_dir: str | os.PathLike) -> tuple[Hierarchy, list[list[str]], list[str]]:
     """Like :func:`build_breeds`, also returning the wnids of subclasses and superclasses.
 
     Parameters

@@ -27,8 +27,10 @@ def data_check_table() -> str:
     df = experiment.data_checks(config.get_profile("smoke"))
     wide = df.pivot_table(index=["features", "hierarchy"], columns="factor", values="ami", sort=False)
     factors = list(wide.columns)
-    lines = ["| features | hierarchy | " + " | ".join(f"factor {f}" for f in factors) + " |",
-             "|---|---|" + "---:|" * len(factors)]
+    lines = [
+        "| features | hierarchy | " + " | ".join(f"factor {f}" for f in factors) + " |",
+        "|---|---|" + "---:|" * len(factors),
+    ]
     what = {"pixels": "raw pixels", "colour": "mean colour (3 numbers)"}
     for (feat, hier), row in wide.iterrows():
         lines.append(f"| {what[feat]} | {hier} | " + " | ".join(f"{row[f]:.3f}" for f in factors) + " |")

@@ -1,7 +1,7 @@
 """Write the profile table of paperlib.config into README.md, between its profile-table markers.
 
-    python scripts/profile_table.py          # rewrite README.md's table
-    python scripts/profile_table.py --check  # exit 1 if README.md's table differs (tests/test_repository.py)
+python scripts/profile_table.py          # rewrite README.md's table
+python scripts/profile_table.py --check  # exit 1 if README.md's table differs (tests/test_repository.py)
 """
 
 from __future__ import annotations

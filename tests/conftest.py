@@ -71,9 +71,22 @@ def make_smoke_book(tmp_path_factory) -> SmokeBook:
     """
     stamp = tmp_path_factory.mktemp("make") / "installed"
     stamp.touch()
-    res = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "book", "PROFILE=smoke",
-                          f"VENV={sys.prefix}", f"STAMP={stamp}"], check=False, capture_output=True, text=True,
-                         env=dict(os.environ))  # this session's PAPERLIB_CACHE and PAPERLIB_DATA (cold, empty)
+    res = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(REPO),
+            "book",
+            "PROFILE=smoke",
+            f"VENV={sys.prefix}",
+            f"STAMP={stamp}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )  # this session's PAPERLIB_CACHE and PAPERLIB_DATA (cold, empty)
     return SmokeBook(REPO / "book", res.returncode, res.stdout + res.stderr)
 
 
@@ -108,5 +121,6 @@ class BuiltBook:
 def built_smoke_book(make_smoke_book) -> BuiltBook:
     """The html of ``make book PROFILE=smoke`` (its ``jupyter-book build -n -W --keep-going`` step).
     The fixture does not judge the build: the tests do."""
-    return BuiltBook(make_smoke_book.root, make_smoke_book.root / "_build" / "html", make_smoke_book.returncode,
-                     make_smoke_book.log)
+    return BuiltBook(
+        make_smoke_book.root, make_smoke_book.root / "_build" / "html", make_smoke_book.returncode, make_smoke_book.log
+    )

@@ -12,8 +12,22 @@ RES_LAYERS = ["s1", "s2", "s3", "stage4_block3", "penultimate"]
 
 def _rows(family, arch, layers, amis, seed=0, hierarchy="standard", factor=1):
     n = len(layers)
-    return [dict(family=family, arch=arch, hierarchy=hierarchy, seed=seed, loss="softmax", layer=layer, depth=i,
-                 rel_depth=i / (n - 1), factor=factor, ami=a, purity=a) for i, (layer, a) in enumerate(zip(layers, amis))]
+    return [
+        dict(
+            family=family,
+            arch=arch,
+            hierarchy=hierarchy,
+            seed=seed,
+            loss="softmax",
+            layer=layer,
+            depth=i,
+            rel_depth=i / (n - 1),
+            factor=factor,
+            ami=a,
+            purity=a,
+        )
+        for i, (layer, a) in enumerate(zip(layers, amis))
+    ]
 
 
 def _paper_like(seeds=(0,), vit_ami=0.15, bn_peak="conv3", hierarchy="standard", resnet=None, scale=1.0):
@@ -26,8 +40,12 @@ def _paper_like(seeds=(0,), vit_ami=0.15, bn_peak="conv3", hierarchy="standard",
         bn = [0.1, 0.2, 0.5 + e, 0.4, 0.35] if bn_peak == "conv3" else [0.1, 0.2, 0.3, 0.35, 0.5]
         res = resnet or [0.1, 0.2, 0.3, 0.4 + e, 0.38]
         vit = [0.05, 0.1, vit_ami + e, 0.1, 0.1]
-        for fam, arch, layers, prof in (("vgg", "vgg_mini", VGG_LAYERS, vgg), ("vgg_bn", "vgg_mini_bn", VGG_LAYERS, bn),
-                                        ("resnet", "resnet_mini", RES_LAYERS, res), ("vit", "vit_mini", RES_LAYERS, vit)):
+        for fam, arch, layers, prof in (
+            ("vgg", "vgg_mini", VGG_LAYERS, vgg),
+            ("vgg_bn", "vgg_mini_bn", VGG_LAYERS, bn),
+            ("resnet", "resnet_mini", RES_LAYERS, res),
+            ("vit", "vit_mini", RES_LAYERS, vit),
+        ):
             rows += _rows(fam, arch, layers, [scale * a for a in prof], s, hierarchy)
     return pd.DataFrame(rows)
 
@@ -51,9 +69,15 @@ def test_peak_layers_and_ties():
 
 
 def test_accuracy_beside_paper_reads_table_g1():
-    acc = pd.DataFrame({"family": ["resnet", "resnet", "vit"], "arch": ["r", "r", "v"],
-                        "hierarchy": ["standard", "shuffled", "standard"], "seed": [0, 0, 0],
-                        "accuracy": [0.5, 0.25, 0.125]})
+    acc = pd.DataFrame(
+        {
+            "family": ["resnet", "resnet", "vit"],
+            "arch": ["r", "r", "v"],
+            "hierarchy": ["standard", "shuffled", "standard"],
+            "seed": [0, 0, 0],
+            "accuracy": [0.5, 0.25, 0.125],
+        }
+    )
     t = architecture.accuracy_beside_paper(acc, "entity13").set_index(["arch", "hierarchy"])
     assert t.loc[("r", "standard"), "paper %"] == 92.2 and t.loc[("r", "shuffled"), "paper %"] == 88.3
     assert t.loc[("r", "standard"), "measured %"] == 50.0 and t.loc[("v", "standard"), "architecture"] == "ViT-B/32"
@@ -71,14 +95,19 @@ def test_claim6_each_failure_is_named():
     df = _paper_like(vit_ami=0.6, bn_peak="fc7")
     c = claims.architecture(df, _accuracy(df))
     assert c.verdict == "not reproduced"
-    assert "batch-normalised VGG (vgg_bn) peaks at relative depth 1.00" in c.explanation and "ViT's peak AMI 0.600" in c.explanation
+    assert (
+        "batch-normalised VGG (vgg_bn) peaks at relative depth 1.00" in c.explanation
+        and "ViT's peak AMI 0.600" in c.explanation
+    )
 
 
 def test_claim6_gate_and_seed_spread():
     df = _paper_like()
     assert claims.architecture(df, _accuracy(df, acc=0.3)).verdict == "inconclusive"
     # 3 seeds with a large spread of ViT's profile: ViT lower only within the spread
-    rows = [r for s in (0, 1, 2) for r in _rows("vit", "vit_mini", RES_LAYERS, [0.05, 0.1, 0.3 + 0.08 * s, 0.1, 0.1], s)]
+    rows = [
+        r for s in (0, 1, 2) for r in _rows("vit", "vit_mini", RES_LAYERS, [0.05, 0.1, 0.3 + 0.08 * s, 0.1, 0.1], s)
+    ]
     rows += [r for s in (0, 1, 2) for r in _rows("resnet", "resnet_mini", RES_LAYERS, [0.1, 0.2, 0.3, 0.45, 0.4], s)]
     df = pd.DataFrame(rows)
     c = claims.architecture(df, _accuracy(df))
@@ -105,7 +134,10 @@ def test_claim6_counter_shapes():
     # ResNet peaking mid-network (its last block 0.1 below its best block): not reproduced
     df = _paper_like(resnet=[0.1, 0.4, 0.3, 0.3, 0.3])
     c = claims.architecture(df, _accuracy(df))
-    assert c.verdict == "not reproduced" and "ResNet's blocks peak at s2, 0.100 above its last block stage4_block3" in c.explanation
+    assert (
+        c.verdict == "not reproduced"
+        and "ResNet's blocks peak at s2, 0.100 above its last block stage4_block3" in c.explanation
+    )
     # a pooled penultimate above the last block does not count against the paper (its curves end at stage4_block3)
     df = _paper_like(resnet=[0.1, 0.2, 0.3, 0.4, 0.6])
     assert claims.architecture(df, _accuracy(df)).verdict == "reproduced"

@@ -77,10 +77,34 @@ def test_iterate_batches_draws_on_the_batch_device_from_a_seeded_generator():
     assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
     if not torch.cuda.is_available():
         return
-    split = data.Split("synthetic", "train", np.zeros(64, dtype=np.int64),
-                       images=torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8))
-    run = [x for x, _ in data.iterate_batches(split, np.zeros(64), batch_size=16, train=True, augment="rrc_flip",
-                                              generator=torch.Generator().manual_seed(0), device="cuda")]
-    again = [x for x, _ in data.iterate_batches(split, np.zeros(64), batch_size=16, train=True, augment="rrc_flip",
-                                                generator=torch.Generator().manual_seed(0), device="cuda")]
+    split = data.Split(
+        "synthetic",
+        "train",
+        np.zeros(64, dtype=np.int64),
+        images=torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8),
+    )
+    run = [
+        x
+        for x, _ in data.iterate_batches(
+            split,
+            np.zeros(64),
+            batch_size=16,
+            train=True,
+            augment="rrc_flip",
+            generator=torch.Generator().manual_seed(0),
+            device="cuda",
+        )
+    ]
+    again = [
+        x
+        for x, _ in data.iterate_batches(
+            split,
+            np.zeros(64),
+            batch_size=16,
+            train=True,
+            augment="rrc_flip",
+            generator=torch.Generator().manual_seed(0),
+            device="cuda",
+        )
+    ]
     assert all(a.is_cuda and torch.equal(a, b) for a, b in zip(run, again))

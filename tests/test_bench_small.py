@@ -15,8 +15,13 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 def run_bench(script: str, *args: str, timeout: int = 240) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
-    p = subprocess.run([sys.executable, str(BENCH / script), "--device", "cpu", "--small", *args],
-                       capture_output=True, text=True, timeout=timeout, env=env)
+    p = subprocess.run(
+        [sys.executable, str(BENCH / script), "--device", "cpu", "--small", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     last = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
     assert last, p.stdout[-3000:]
@@ -52,12 +57,14 @@ def test_project_gpu_hours_reads_measured_rates(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("project_gpu_hours", BENCH / "project_gpu_hours.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    rows = [{"kind": "train_eager", "family": "vgg", "paperlib_img_s": 1000.0, "small": False},
-            {"kind": "train_compiled", "family": "vgg", "paperlib_img_s": 1500.0, "small": False},
-            {"kind": "train_eager", "family": "vgg", "paperlib_img_s": 9.0, "small": False},  # eager after compiled
-            {"kind": "train_compiled", "family": "vit", "paperlib_img_s": 5.0, "small": True},  # a CPU test row
-            {"kind": "train_compiled", "family": "vgg_bn", "error": "boom"},
-            {"kind": "extract_stream", "family": "resnet", "ratio": 1.1, "small": False}]
+    rows = [
+        {"kind": "train_eager", "family": "vgg", "paperlib_img_s": 1000.0, "small": False},
+        {"kind": "train_compiled", "family": "vgg", "paperlib_img_s": 1500.0, "small": False},
+        {"kind": "train_eager", "family": "vgg", "paperlib_img_s": 9.0, "small": False},  # eager after compiled
+        {"kind": "train_compiled", "family": "vit", "paperlib_img_s": 5.0, "small": True},  # a CPU test row
+        {"kind": "train_compiled", "family": "vgg_bn", "error": "boom"},
+        {"kind": "extract_stream", "family": "resnet", "ratio": 1.1, "small": False},
+    ]
     f = tmp_path / "archs.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rates = mod.read_rates(f)
@@ -80,7 +87,8 @@ def test_gpu_session_script_parses_and_names_every_step():
 @pytest.mark.slow
 def test_gpu_session_dry_run_on_cpu(tmp_path):
     env = {**os.environ, "DEVICE": "cpu", "SMALL": "1", "OUT": str(tmp_path), "STEPS": "archs_eager projection"}
-    p = subprocess.run(["bash", str(BENCH / "gpu_session.sh")], capture_output=True, text=True, timeout=240, env=env,
-                       cwd=BENCH.parent)
+    p = subprocess.run(
+        ["bash", str(BENCH / "gpu_session.sh")], capture_output=True, text=True, timeout=240, env=env, cwd=BENCH.parent
+    )
     assert "=== archs_eager: rc=0" in p.stdout and "=== projection: rc=0" in p.stdout, p.stdout[-3000:]
     assert len((tmp_path / "archs.jsonl").read_text().splitlines()) == 5

@@ -47,8 +47,15 @@ pytestmark = pytest.mark.book
 
 CHROMIUM = os.environ.get("PAPERLIB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 INSTALL_CHROMIUM = "apt-get install -y chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 #: Pages of the build that are not the book's content: Sphinx's search page (it builds its results
 #: with JavaScript from a query string) and the general index.
 SKIPPED_PAGES = {"search.html", "genindex.html"}
@@ -92,9 +99,11 @@ def artifacts_dir() -> Path:
 def book_pages(html_root: Path) -> list[Path]:
     """Every html page of a build, relative to its root: not search/genindex, nor _static, _sources,
     _images (files the pages use, not pages)."""
-    return sorted(p.relative_to(html_root) for p in html_root.rglob("*.html")
-                  if not any(part.startswith("_") for part in p.relative_to(html_root).parts)
-                  and p.name not in SKIPPED_PAGES)
+    return sorted(
+        p.relative_to(html_root)
+        for p in html_root.rglob("*.html")
+        if not any(part.startswith("_") for part in p.relative_to(html_root).parts) and p.name not in SKIPPED_PAGES
+    )
 
 
 class _Anchors(html.parser.HTMLParser):
@@ -130,8 +139,12 @@ def notebook_images(html_root: Path, page: Path) -> int:
     if not nb_path.exists():
         return 0
     nb = nbformat.read(nb_path, as_version=4)
-    return sum(any(k.startswith("image/") for k in o.get("data", {}))
-               for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return sum(
+        any(k.startswith("image/") for k in o.get("data", {}))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 # --- serving and browsing ---------------------------------------------------------------------------
@@ -159,7 +172,8 @@ def book_site(request):
         built = request.getfixturevalue("built_smoke_book")
         html_root, log = built.html, built.log
     assert html_root.is_dir() and any(html_root.glob("*.html")), (
-        f"no html pages in {html_root}: the build failed\n" + log[-4000:])
+        f"no html pages in {html_root}: the build failed\n" + log[-4000:]
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(html_root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -174,18 +188,25 @@ def book_site(request):
 def browser():
     """The system Chromium, headless, launched by Playwright."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: the browser tests need it. Install it with `{INSTALL_CHROMIUM}` "
-                    "(as .ci/run does), or set PAPERLIB_CHROMIUM to a Chromium binary.", pytrace=False)
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: the browser tests need it. Install it with `{INSTALL_CHROMIUM}` "
+            "(as .ci/run does), or set PAPERLIB_CHROMIUM to a Chromium binary.",
+            pytrace=False,
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        pytest.fail(f"playwright is missing ({exc}): install the lock, `.venv/bin/pip install -r requirements.lock`",
-                    pytrace=False)
+        pytest.fail(
+            f"playwright is missing ({exc}): install the lock, `.venv/bin/pip install -r requirements.lock`",
+            pytrace=False,
+        )
     with sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         except Exception as exc:  # noqa: BLE001 - any launch failure means the same thing
-            pytest.fail(f"Chromium at {CHROMIUM} did not start ({exc}); reinstall it: `{INSTALL_CHROMIUM}`", pytrace=False)
+            pytest.fail(
+                f"Chromium at {CHROMIUM} did not start ({exc}); reinstall it: `{INSTALL_CHROMIUM}`", pytrace=False
+            )
         yield b
         b.close()
 
@@ -279,7 +300,7 @@ def browse(browser, html_root: Path, base: str, pages: list[Path]) -> dict[str, 
             page.wait_for_url(urljoin(url, refresh), wait_until="load", timeout=15_000)
         page.wait_for_load_state("networkidle")
         rep.final_url = page.url
-        if rep.final_url != url and urldefrag(rep.final_url)[0][len(base):] in {p.as_posix() for p in pages}:
+        if rep.final_url != url and urldefrag(rep.final_url)[0][len(base) :] in {p.as_posix() for p in pages}:
             rep.has_main = True  # a redirect to a page that is checked on its own: its target is its link
             continue
         # every image has either loaded or failed before it is measured
@@ -341,17 +362,20 @@ def test_pages_load_without_console_errors(browsed):
     _, _, reports = browsed
     found = {}
     for name, rep in reports.items():
-        found[name] = ([f"console error: {e}" for e in rep.console_errors]
-                       + [f"uncaught exception: {e}" for e in rep.page_errors]
-                       + [f"failed request: {e}" for e in rep.failed_requests]
-                       + [f"request leaves the machine (blocked; the book must render offline): {u}" for u in rep.blocked])
+        found[name] = (
+            [f"console error: {e}" for e in rep.console_errors]
+            + [f"uncaught exception: {e}" for e in rep.page_errors]
+            + [f"failed request: {e}" for e in rep.failed_requests]
+            + [f"request leaves the machine (blocked; the book must render offline): {u}" for u in rep.blocked]
+        )
     let_through: dict[tuple[str, str], list[str]] = {}  # said, not hidden: what was let through on purpose
     for name, rep in reports.items():
         for pattern, what in rep.ignored:
             let_through.setdefault((what, f"ignored (IGNORED_ERRORS): {IGNORED_ERRORS[pattern]}"), []).append(name)
         for url in rep.stubbed:
-            let_through.setdefault((url, f"answered offline by a stub (OFFLINE_STUBS): {_stub_reason(url)}"),
-                                   []).append(name)
+            let_through.setdefault(
+                (url, f"answered offline by a stub (OFFLINE_STUBS): {_stub_reason(url)}"), []
+            ).append(name)
     for (what, why), names in let_through.items():
         print(f"{what}\n  on {len(names)} page(s): {', '.join(names)}\n  {why}")
     problems = _problems(found)
@@ -395,7 +419,7 @@ def test_internal_links_resolve(browsed):
             if not href.startswith(base):
                 continue  # another site, mailto:, javascript: - not part of this build
             url, anchor = urldefrag(href)
-            rel = unquote(urlsplit(url).path)[len(urlsplit(base).path):] or "index.html"
+            rel = unquote(urlsplit(url).path)[len(urlsplit(base).path) :] or "index.html"
             target = html_root / rel
             if target.is_dir():
                 target = target / "index.html"

@@ -25,15 +25,25 @@ def _evaluation(seed: int) -> Evaluation:
     # layer "l0": random clusters; "l1": exactly the subclasses; factors (1, 2)
     l0 = np.stack([rng.integers(0, 2, 40) + 10_000 * superclass, rng.integers(0, 4, 40) + 10_000 * superclass])
     l1 = np.stack([subclass % 2 + 10_000 * superclass, subclass % 2 + 10_000 * superclass])
-    return Evaluation(scores=pd.DataFrame(), per_superclass=pd.DataFrame(), accuracy=1.0,
-                      assignments={"l0": l0.astype(np.int32), "l1": l1.astype(np.int32)},
-                      subclass=subclass, superclass=superclass, penultimate=np.zeros((40, 2), np.float32))
+    return Evaluation(
+        scores=pd.DataFrame(),
+        per_superclass=pd.DataFrame(),
+        accuracy=1.0,
+        assignments={"l0": l0.astype(np.int32), "l1": l1.astype(np.int32)},
+        subclass=subclass,
+        superclass=superclass,
+        penultimate=np.zeros((40, 2), np.float32),
+    )
 
 
 def _split() -> Split:
     g = torch.Generator().manual_seed(0)
-    return Split("toy", "val", np.repeat([0, 1, 2, 3], 10), images=torch.randint(0, 255, (40, 3, 8, 8), generator=g,
-                                                                                   dtype=torch.uint8))
+    return Split(
+        "toy",
+        "val",
+        np.repeat([0, 1, 2, 3], 10),
+        images=torch.randint(0, 255, (40, 3, 8, 8), generator=g, dtype=torch.uint8),
+    )
 
 
 def test_cluster_view_draws_the_chosen_superclass_with_its_scores():
@@ -48,15 +58,20 @@ def test_cluster_view_draws_the_chosen_superclass_with_its_scores():
     idx = ev.superclass == 0
     want = metrics.ami(ev.subclass[idx], ev.assignments["l0"][1, idx])
     assert f"factor 2: AMI {want:.2f}" in browser.cluster_view(m, "l0", 0, factor=2)._suptitle.get_text()
-    for bad, match in ((dict(layer="nope"), "unknown layer"), (dict(layer="l1", superclass="oval"), "unknown superclass"),
-                       (dict(layer="l1", factor=3), "factor 3 was not evaluated")):
+    for bad, match in (
+        (dict(layer="nope"), "unknown layer"),
+        (dict(layer="l1", superclass="oval"), "unknown superclass"),
+        (dict(layer="l1", factor=3), "factor 3 was not evaluated"),
+    ):
         with pytest.raises(ValueError, match=match):
             browser.cluster_view(m, **bad)
 
 
 def test_cluster_browser_builds_widgets():
     m = browser.Clustered(_evaluation(0), H, _split(), [1, 2])
-    view = browser.cluster_browser({"toy seed 0": m, "toy seed 1": browser.Clustered(_evaluation(1), H, _split(), [1, 2])})
+    view = browser.cluster_browser(
+        {"toy seed 0": m, "toy seed 1": browser.Clustered(_evaluation(1), H, _split(), [1, 2])}
+    )
     dropdowns = [w for box in view.children[:2] for w in box.children]
     assert [d.description for d in dropdowns] == ["model", "layer", "superclass", "factor"]
     dropdowns[1].value = "l0"  # redraws without error
@@ -72,7 +87,13 @@ def test_ari_table_pairs_the_seeds_of_each_model():
     l1 = table[table["layer"] == "l1"]
     assert (l1["ari"] == 1.0).all()  # the same clusters in every seed
     e0, e1 = evals[("arch", "standard", 0, "softmax")], evals[("arch", "standard", 1, "softmax")]
-    want = np.mean([adjusted_rand_score(e0.assignments["l0"][0, e0.superclass == s], e1.assignments["l0"][0, e1.superclass == s])
-                    for s in (0, 1)])
+    want = np.mean(
+        [
+            adjusted_rand_score(
+                e0.assignments["l0"][0, e0.superclass == s], e1.assignments["l0"][0, e1.superclass == s]
+            )
+            for s in (0, 1)
+        ]
+    )
     got = table.query("layer == 'l0' and factor == 1 and seed_a == 0 and seed_b == 1")["ari"].item()
     assert got == pytest.approx(want)

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: the machine is s
 
 def tiny_byol(**kw):
     prof = config.get_profile("smoke")
-    return prof.train_config("resnet", loss="byol", **kw).replace(width=2, train_per_subclass=16, batch_size=32,
-                                                                   epochs=2)
+    return prof.train_config("resnet", loss="byol", **kw).replace(
+        width=2, train_per_subclass=16, batch_size=32, epochs=2
+    )
 
 
 def tiny_backbone(seed=0):
@@ -75,8 +76,10 @@ def test_momentum_schedule_and_update_follow_the_formula():
         for p in learner.backbone.parameters():
             p.add_(torch.randn_like(p))  # online moved away from its copy
     online = [p.detach().clone() for p in list(learner.backbone.parameters()) + list(learner.projection.parameters())]
-    before = [p.detach().clone() for p in
-              list(learner.target_backbone.parameters()) + list(learner.target_projection.parameters())]
+    before = [
+        p.detach().clone()
+        for p in list(learner.target_backbone.parameters()) + list(learner.target_projection.parameters())
+    ]
     learner.update_target(0.9)
     after = list(learner.target_backbone.parameters()) + list(learner.target_projection.parameters())
     assert len(after) == len(online) > 0
@@ -88,7 +91,9 @@ def test_target_gets_no_gradient_and_the_final_layer_none():
     learner = byol.BYOL(tiny_backbone())
     x1, x2 = torch.randn(2, 6, 3, 32, 32)
     learner(x1, x2).backward()
-    for name, p in list(learner.target_backbone.named_parameters()) + list(learner.target_projection.named_parameters()):
+    for name, p in list(learner.target_backbone.named_parameters()) + list(
+        learner.target_projection.named_parameters()
+    ):
         assert not p.requires_grad and p.grad is None, name
     head = models.final_layer(learner.backbone)
     assert head.weight.grad is None  # BYOL trains the representation, not the classifier
@@ -103,9 +108,20 @@ def test_two_views_are_seeded_distinct_and_colour_distorted():
 
     def views(seed):
         gens = [torch.Generator().manual_seed(seed + v) for v in (1, 2)]
-        return next(iter(data.iterate_batches(split, tgt, batch_size=16, train=True, augment="crop_flip",
-                                              image_size=32, generator=torch.Generator().manual_seed(0),
-                                              view_generators=gens)))[0]
+        return next(
+            iter(
+                data.iterate_batches(
+                    split,
+                    tgt,
+                    batch_size=16,
+                    train=True,
+                    augment="crop_flip",
+                    image_size=32,
+                    generator=torch.Generator().manual_seed(0),
+                    view_generators=gens,
+                )
+            )
+        )[0]
 
     a, b = views(0)
     a2, b2 = views(0)
@@ -160,8 +176,9 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path):
 def test_a_user_checkpoint_replaces_training_and_is_read_safely(tmp_path):
     src = tiny_backbone(seed=5)
     good = tmp_path / "byol_r.pt"
-    torch.save({"state_dict": {f"backbone.{k}": v for k, v in src.state_dict().items() if not k.startswith("fc.")}},
-               good)
+    torch.save(
+        {"state_dict": {f"backbone.{k}": v for k, v in src.state_dict().items() if not k.startswith("fc.")}}, good
+    )
     cfg = tiny_byol().replace(pretrained=str(good))
     assert cfg.key_dict()["pretrained"] == str(good) and "pretrained" in train.model_key(cfg)
     calls = []
@@ -185,19 +202,59 @@ def test_a_user_checkpoint_replaces_training_and_is_read_safely(tmp_path):
 
 def test_claim3_leaves_byol_out_and_the_context_states_it():
     rows = []
-    for training, loss, purity in (("standard", "softmax", 0.50), ("subclass", "softmax", 0.52), ("byol", "byol", 0.60)):
+    for training, loss, purity in (
+        ("standard", "softmax", 0.50),
+        ("subclass", "softmax", 0.52),
+        ("byol", "byol", 0.60),
+    ):
         for f in (1, 2):
-            rows.append({"arch": "r", "hierarchy": "subclass" if training == "subclass" else "standard", "seed": 0,
-                         "set": "s", "factor": f, "purity": purity, "loss": loss, "training": training})
+            rows.append(
+                {
+                    "arch": "r",
+                    "hierarchy": "subclass" if training == "subclass" else "standard",
+                    "seed": 0,
+                    "set": "s",
+                    "factor": f,
+                    "purity": purity,
+                    "loss": loss,
+                    "training": training,
+                }
+            )
     ood = pd.DataFrame(rows)
-    acc = pd.DataFrame([
-        {"arch": "r", "hierarchy": "standard", "seed": 0, "loss": "softmax", "training": "standard", "accuracy": 0.9,
-         "accuracy_of": "classifier", "n_superclasses": 4},
-        {"arch": "r", "hierarchy": "subclass", "seed": 0, "loss": "softmax", "training": "subclass", "accuracy": 0.9,
-         "accuracy_of": "classifier", "n_superclasses": 16},
-        {"arch": "r", "hierarchy": "standard", "seed": 0, "loss": "byol", "training": "byol", "accuracy": 0.3,
-         "accuracy_of": byol.ACCURACY_OF, "n_superclasses": 4},
-    ])
+    acc = pd.DataFrame(
+        [
+            {
+                "arch": "r",
+                "hierarchy": "standard",
+                "seed": 0,
+                "loss": "softmax",
+                "training": "standard",
+                "accuracy": 0.9,
+                "accuracy_of": "classifier",
+                "n_superclasses": 4,
+            },
+            {
+                "arch": "r",
+                "hierarchy": "subclass",
+                "seed": 0,
+                "loss": "softmax",
+                "training": "subclass",
+                "accuracy": 0.9,
+                "accuracy_of": "classifier",
+                "n_superclasses": 16,
+            },
+            {
+                "arch": "r",
+                "hierarchy": "standard",
+                "seed": 0,
+                "loss": "byol",
+                "training": "byol",
+                "accuracy": 0.3,
+                "accuracy_of": byol.ACCURACY_OF,
+                "n_superclasses": 4,
+            },
+        ]
+    )
     with_byol = claims.transfer(ood, acc)
     without = claims.transfer(ood[ood["loss"] != "byol"], acc[acc["loss"] != "byol"])
     assert with_byol.verdict == without.verdict == "reproduced" and with_byol.measured == without.measured
@@ -215,16 +272,21 @@ def test_readout_recovers_a_linear_rule():
     feats = byol.penultimate(model, xs)
     w = torch.randn(feats.shape[1], 4)
     y = ((feats - feats.mean(0)) @ w).argmax(1)  # a linear rule with a bias, every class used
-    byol.fit_readout(model, [(xs[i:i + 64], y[i:i + 64]) for i in range(0, 256, 64)], 4)
+    byol.fit_readout(model, [(xs[i : i + 64], y[i : i + 64]) for i in range(0, 256, 64)], 4)
     acc = float((model(xs).argmax(1) == y).float().mean())
     assert acc > 0.7  # least squares on one-hot labels of a linear rule
     assert F.one_hot(y, 4).float().mean(0).max() < 0.9  # not one class
 
 
 def test_context_calls_a_tie_level_not_above():
-    rows = [{"arch": "r", "hierarchy": h, "seed": 0, "set": "s", "factor": 1, "purity": p, "loss": loss, "training": t}
-            for t, h, loss, p in (("standard", "standard", "softmax", 1.0), ("subclass", "subclass", "softmax", 0.8),
-                               ("byol", "standard", "byol", 1.0))]
+    rows = [
+        {"arch": "r", "hierarchy": h, "seed": 0, "set": "s", "factor": 1, "purity": p, "loss": loss, "training": t}
+        for t, h, loss, p in (
+            ("standard", "standard", "softmax", 1.0),
+            ("subclass", "subclass", "softmax", 0.8),
+            ("byol", "standard", "byol", 1.0),
+        )
+    ]
     acc = pd.DataFrame([{"arch": "r", "training": "byol", "accuracy": 0.4, "accuracy_of": byol.ACCURACY_OF}])
     text = claims.self_supervised_context(pd.DataFrame(rows), acc)
     assert "above the model trained on subclass labels; level with the model trained on superclass labels" in text
@@ -242,10 +304,15 @@ def test_every_cache_key_of_a_checkpoint_model_follows_the_files_content(tmp_pat
     ood = data.load_split("synthetic", "val", per_subclass=1)
 
     def keys():
-        return [cache.key_of(k) for k in (
-            train.model_key(cfg), experiment.scores_key(cfg, ecfg),
-            probe.probe_key(cfg, ecfg, probe.ProbeConfig(), ["penultimate"]),
-            transfer.transfer_key(cfg, "synthetic_novel", ood, None, (1,)))]
+        return [
+            cache.key_of(k)
+            for k in (
+                train.model_key(cfg),
+                experiment.scores_key(cfg, ecfg),
+                probe.probe_key(cfg, ecfg, probe.ProbeConfig(), ["penultimate"]),
+                transfer.transfer_key(cfg, "synthetic_novel", ood, None, (1,)),
+            )
+        ]
 
     torch.save({k: v for k, v in tiny_backbone(seed=1).state_dict().items()}, f)
     first = keys()

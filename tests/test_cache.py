@@ -24,7 +24,11 @@ def test_key_is_stable_and_sensitive():
 
 @pytest.mark.parametrize(
     "name, obj",
-    [("a.json", {"x": [1, 2.5], "y": "z"}), ("a.npz", {"x": np.arange(6).reshape(2, 3)}), ("a.pt", {"w": torch.ones(3)})],
+    [
+        ("a.json", {"x": [1, 2.5], "y": "z"}),
+        ("a.npz", {"x": np.arange(6).reshape(2, 3)}),
+        ("a.pt", {"w": torch.ones(3)}),
+    ],
 )
 def test_roundtrip(tmp_path, name, obj):
     p = cache.save(tmp_path / name, obj)
@@ -92,8 +96,12 @@ import textwrap  # noqa: E402
 
 
 def _spawn(script: str, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _finish(procs) -> list[str]:

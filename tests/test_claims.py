@@ -26,9 +26,21 @@ def make_scores(gain, *, base=0.1, seeds=(0,), noise=None, archs=ARCHS, factors=
                 for d in range(n):
                     for f in factors:
                         ami = base + (gain[d] if hier == "shuffled" else 0.0) + shift
-                        rows.append({"arch": arch, "family": fam, "hierarchy": hier, "seed": seed,
-                                     "loss": "softmax", "layer": f"{arch}_l{d}", "depth": d,
-                                     "rel_depth": d / max(1, n - 1), "factor": f, "ami": ami, "purity": 0.5})
+                        rows.append(
+                            {
+                                "arch": arch,
+                                "family": fam,
+                                "hierarchy": hier,
+                                "seed": seed,
+                                "loss": "softmax",
+                                "layer": f"{arch}_l{d}",
+                                "depth": d,
+                                "rel_depth": d / max(1, n - 1),
+                                "factor": f,
+                                "ami": ami,
+                                "purity": 0.5,
+                            }
+                        )
     return pd.DataFrame(rows, columns=SCORE_COLS)
 
 
@@ -39,8 +51,18 @@ def make_accuracy(acc=0.9, *, seeds=(0,), archs=ARCHS, n_superclasses=4, overrid
         for hier in ("standard", "shuffled"):
             for seed in seeds:
                 a = (override or {}).get((arch, hier), acc)
-                rows.append({"arch": arch, "family": fam, "hierarchy": hier, "seed": seed, "loss": "softmax",
-                             "accuracy": a, "epochs": 2, "n_superclasses": n_superclasses})
+                rows.append(
+                    {
+                        "arch": arch,
+                        "family": fam,
+                        "hierarchy": hier,
+                        "seed": seed,
+                        "loss": "softmax",
+                        "accuracy": a,
+                        "epochs": 2,
+                        "n_superclasses": n_superclasses,
+                    }
+                )
     return pd.DataFrame(rows, columns=ACC_COLS)
 
 
@@ -113,8 +135,14 @@ def test_failing_cell_outranks_a_noisy_one():
 
 
 def test_markdown_is_prose_with_verdict_and_every_accuracy():
-    acc = make_accuracy(override={("vgg16", "standard"): 0.812, ("vgg16", "shuffled"): 0.733,
-                                  ("resnet50", "standard"): 0.905, ("resnet50", "shuffled"): 0.644})
+    acc = make_accuracy(
+        override={
+            ("vgg16", "standard"): 0.812,
+            ("vgg16", "shuffled"): 0.733,
+            ("resnet50", "standard"): 0.905,
+            ("resnet50", "shuffled"): 0.644,
+        }
+    )
     check = claims.shuffling(make_scores(LATE_RISING), acc)
     md = check.markdown()
     assert "`" not in md
@@ -163,9 +191,21 @@ def make_profile_tables(ami, probe, *, seeds=(0,), archs=("resnet50",), hierarch
         for hier in hierarchies:
             for seed in seeds:
                 for d in range(n):
-                    rows.append({"arch": arch, "hierarchy": hier, "seed": seed, "layer": f"l{d}", "depth": d,
-                                 "rel_depth": d / (n - 1), "factor": 1, "ami": ami[d]})
-                    prows.append({"arch": arch, "hierarchy": hier, "seed": seed, "layer": f"l{d}", "probe_acc": probe[d]})
+                    rows.append(
+                        {
+                            "arch": arch,
+                            "hierarchy": hier,
+                            "seed": seed,
+                            "layer": f"l{d}",
+                            "depth": d,
+                            "rel_depth": d / (n - 1),
+                            "factor": 1,
+                            "ami": ami[d],
+                        }
+                    )
+                    prows.append(
+                        {"arch": arch, "hierarchy": hier, "seed": seed, "layer": f"l{d}", "probe_acc": probe[d]}
+                    )
     return pd.DataFrame(rows), pd.DataFrame(prows)
 
 
@@ -238,17 +278,36 @@ def make_consistency(ami_sd, ari_standard, ari_shuffled_late, *, seeds=(0, 1, 2)
     for hier in ("standard", "shuffled"):
         for seed in seeds:
             for d in range(n):
-                rows.append({"arch": "resnet50", "hierarchy": hier, "seed": seed, "layer": f"l{d}",
-                             "rel_depth": d / (n - 1), "factor": 1, "ami": 0.2 + 0.05 * d + ami_sd * rng.standard_normal()})
+                rows.append(
+                    {
+                        "arch": "resnet50",
+                        "hierarchy": hier,
+                        "seed": seed,
+                        "layer": f"l{d}",
+                        "rel_depth": d / (n - 1),
+                        "factor": 1,
+                        "ami": 0.2 + 0.05 * d + ami_sd * rng.standard_normal(),
+                    }
+                )
         for i, a in enumerate(seeds):
-            for b in seeds[i + 1:]:
+            for b in seeds[i + 1 :]:
                 for d in range(n):
                     late = d / (n - 1) >= 2 / 3
                     v = ari_shuffled_late if (hier == "shuffled" and late) else ari_standard
                     if hier == "shuffled" and not late and ari_shuffled_early is not None:
                         v = ari_shuffled_early
-                    arows.append({"arch": "resnet50", "hierarchy": hier, "factor": 1, "layer": f"l{d}",
-                                  "rel_depth": d / (n - 1), "seed_a": a, "seed_b": b, "ari": v})
+                    arows.append(
+                        {
+                            "arch": "resnet50",
+                            "hierarchy": hier,
+                            "factor": 1,
+                            "layer": f"l{d}",
+                            "rel_depth": d / (n - 1),
+                            "seed_a": a,
+                            "seed_b": b,
+                            "ari": v,
+                        }
+                    )
     return pd.DataFrame(rows), pd.DataFrame(arows)
 
 

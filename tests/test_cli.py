@@ -22,9 +22,25 @@ def test_unknown_profile_and_arch(capsys):
 def test_score_writes_csv(tmp_path):
     out = tmp_path / "s.csv"
     res = subprocess.run(
-        [sys.executable, "-m", "paperlib", "score", "--profile", "smoke", "--arch", "resnet", "--epochs", "1",
-         "--factors", "1", "--no-progress", "--out", str(out)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "paperlib",
+            "score",
+            "--profile",
+            "smoke",
+            "--arch",
+            "resnet",
+            "--epochs",
+            "1",
+            "--factors",
+            "1",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 0, res.stderr
     df = pd.read_csv(out)
@@ -36,8 +52,21 @@ def test_extract_writes_embeddings(tmp_path, capsys):
     from paperlib import cache
 
     out = tmp_path / "e.npz"
-    args = ["extract", "--profile", "smoke", "--arch", "resnet", "--epochs", "1", "--no-progress",
-            "--layers", "stage2_block1", "penultimate", "--out", str(out)]
+    args = [
+        "extract",
+        "--profile",
+        "smoke",
+        "--arch",
+        "resnet",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--layers",
+        "stage2_block1",
+        "penultimate",
+        "--out",
+        str(out),
+    ]
     assert cli.main(args) == 0
     z = cache.load(out)
     assert z["layer/stage2_block1"].shape[0] == len(z["subclass"]) == len(z["superclass"]) == 16 * data.SYN_SIZES["val"]
@@ -56,16 +85,28 @@ def test_extract_refuses_unknown_layers_before_training(tmp_path, capsys, monkey
     from paperlib import train
 
     monkeypatch.setattr(train, "train_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
-    args = ["extract", "--profile", "smoke", "--arch", "vgg", "--no-progress", "--layers", "conv9_9",
-            "--out", str(tmp_path / "e.npz")]
+    args = [
+        "extract",
+        "--profile",
+        "smoke",
+        "--arch",
+        "vgg",
+        "--no-progress",
+        "--layers",
+        "conv9_9",
+        "--out",
+        str(tmp_path / "e.npz"),
+    ]
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert "conv9_9" in err and "fc6" in err
 
 
 def test_bad_profile_values_are_refused_before_torch_loads():
-    code = ("import sys\nfrom paperlib import cli\nrc = cli.main(['train', '--profile', 'smoke', '--epochs', '-1'])\n"
-            "print(rc, 'torch' in sys.modules)")
+    code = (
+        "import sys\nfrom paperlib import cli\nrc = cli.main(['train', '--profile', 'smoke', '--epochs', '-1'])\n"
+        "print(rc, 'torch' in sys.modules)"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stdout.split() == ["2", "False"], res.stdout + res.stderr
     assert "epochs" in res.stderr
@@ -116,8 +157,11 @@ def _subcommands(parser, path=()):
 def _options(parser):
     import argparse
 
-    return [a for a in parser._actions
-            if a.option_strings and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))]
+    return [
+        a
+        for a in parser._actions
+        if a.option_strings and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))
+    ]
 
 
 def test_version_is_the_installed_metadata(capsys):
@@ -137,8 +181,9 @@ def test_version_is_the_installed_metadata(capsys):
 
 def test_every_option_of_every_command_has_plain_help():
     parser = cli.build_parser()
-    missing = [(" ".join(path), a.option_strings[0]) for path, p in _subcommands(parser) for a in _options(p)
-               if not a.help]
+    missing = [
+        (" ".join(path), a.option_strings[0]) for path, p in _subcommands(parser) for a in _options(p) if not a.help
+    ]
     assert not missing, f"options without help: {missing}"
     texts = [parser.format_help()] + [p.format_help() for _, p in _subcommands(parser)]
     assert not [t for t in texts if "``" in t or ":mod:" in t or ":func:" in t], "reStructuredText in --help"
@@ -162,6 +207,9 @@ def test_the_same_option_has_the_same_default_in_every_command():
     for path, p in _subcommands(cli.build_parser()):
         for a in _options(p):
             seen.setdefault(a.dest, {})[" ".join(path)] = a.default
-    differ = {dest: by_cmd for dest, by_cmd in seen.items()
-              if dest not in DIFFERENT_DEFAULTS and len({repr(v) for v in by_cmd.values()}) > 1}
+    differ = {
+        dest: by_cmd
+        for dest, by_cmd in seen.items()
+        if dest not in DIFFERENT_DEFAULTS and len({repr(v) for v in by_cmd.values()}) > 1
+    }
     assert not differ, f"one option, different defaults (add a stated reason to DIFFERENT_DEFAULTS): {differ}"

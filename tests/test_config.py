@@ -15,7 +15,11 @@ def test_paper_hyperparameters():
     assert (v.optimizer, v.lr, v.weight_decay) == ("adamw", 0.001, 0.1)
     sq = [c for c in config.experiment_configs(prof, "fig4_squared_error") if c.loss == "squared_error"]
     assert sq and all(c.lr == 0.001 for c in sq)
-    assert {c.dataset for c in config.experiment_configs(prof, "tableG1_accuracy")} == {"living17", "nonliving26", "entity13"}
+    assert {c.dataset for c in config.experiment_configs(prof, "tableG1_accuracy")} == {
+        "living17",
+        "nonliving26",
+        "entity13",
+    }
 
 
 def test_experiments_at_small_profiles_use_the_profile_dataset():
@@ -65,9 +69,20 @@ def test_small_profiles_train_the_mini_vit_with_adamw():
     assert config.get_profile("paper").train_config("vit").arch == "vit_b_32"
 
 
-@pytest.mark.parametrize("field,value", [("epochs", -1), ("epochs", 0), ("batch_size", 0), ("eval_batch_size", 0),
-                                         ("ema_decay", 1.0), ("train_per_subclass", 0), ("widths", {"resnet_mini": 0}),
-                                         ("lr_scale", {"vgg": 0.0}), ("epoch_scale", {"vgg": -1})])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("epochs", -1),
+        ("epochs", 0),
+        ("batch_size", 0),
+        ("eval_batch_size", 0),
+        ("ema_decay", 1.0),
+        ("train_per_subclass", 0),
+        ("widths", {"resnet_mini": 0}),
+        ("lr_scale", {"vgg": 0.0}),
+        ("epoch_scale", {"vgg": -1}),
+    ],
+)
 def test_profile_values_are_checked_before_compute(field, value):
     with pytest.raises(ValueError, match=field):
         config.get_profile("smoke", **{field: value})

@@ -51,9 +51,9 @@ def test_hand_computed_example_and_unweighted_average():
     assert consistency.ari_between_seeds(a, b) != pytest.approx(metrics.ari(flat_a, flat_b))
     # the same through the flat layout and metrics.per_group_mean
     groups = np.repeat([0, 1], [6, 3])
-    assert consistency.ari_between_seeds(consistency.split_by_superclass(flat_a, groups),
-                                         consistency.split_by_superclass(flat_b, groups)) == pytest.approx(
-        metrics.per_group_mean(metrics.ari, flat_a, flat_b, groups))
+    assert consistency.ari_between_seeds(
+        consistency.split_by_superclass(flat_a, groups), consistency.split_by_superclass(flat_b, groups)
+    ) == pytest.approx(metrics.per_group_mean(metrics.ari, flat_a, flat_b, groups))
 
 
 def test_mismatched_clusterings_are_refused():
@@ -110,8 +110,7 @@ def test_layer_by_layer_matrix():
 def test_assignments_at_factor_from_an_evaluation():
     # two factors, 7 images, superclasses [1 0 1 1 0 -1 0]; ids unique across superclasses as evaluate stores them
     sup = np.array([1, 0, 1, 1, 0, -1, 0])
-    assign = {"l1": np.array([[10003, 5, 10001, 10003, 5, -1, 4],
-                              [10000, 1, 10001, 10002, 2, -1, 0]], dtype=np.int32)}
+    assign = {"l1": np.array([[10003, 5, 10001, 10003, 5, -1, 4], [10000, 1, 10001, 10002, 2, -1, 0]], dtype=np.int32)}
     ev = SimpleNamespace(assignments=assign, superclass=sup)
     f1 = consistency.assignments_at_factor(ev, [1, 2], 1)
     assert list(f1) == ["l1"] and sorted(f1["l1"]) == [0, 1]

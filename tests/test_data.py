@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 import torch
@@ -155,8 +154,9 @@ def test_decode_whole_keeps_every_pixel_and_evaluates_like_resize_crop(tmp_path)
     assert torch.equal(x, ev)
     # A box covering the whole image gives the whole image (portrait ones read through the transposition).
     ext = dec.extent
-    whole = _resample_boxes(dec.images, torch.zeros(5), torch.zeros(5), ext[:, 0].float(), ext[:, 1].float(), 48,
-                                 None, ext[:, 2].bool())
+    whole = _resample_boxes(
+        dec.images, torch.zeros(5), torch.zeros(5), ext[:, 0].float(), ext[:, 1].float(), 48, None, ext[:, 2].bool()
+    )
     for k in range(5):
         with Image.open(paths[k]) as im:
             ref = TF.pil_to_tensor(TF.resize(im.convert("RGB"), [48, 48], antialias=True))
@@ -170,12 +170,21 @@ def test_decode_whole_keeps_every_pixel_and_evaluates_like_resize_crop(tmp_path)
     a = _resample_boxes(dec.images[[0, 0]], top, left, ch, cw, 32)
     b = _resample_boxes(dec.images[[0, 0]], left, top, cw, ch, 32, None, torch.ones(2, dtype=torch.bool))
     assert torch.equal(a, b.transpose(-1, -2))
+
     # Training batches: random resized crops of the whole image, seeded.
     def gen():
         return torch.Generator().manual_seed(3)
 
-    y1, _ = next(data.iterate_batches(dec, dec.subclass, batch_size=5, train=True, augment="rrc_flip", image_size=32, generator=gen()))
-    y2, _ = next(data.iterate_batches(dec, dec.subclass, batch_size=5, train=True, augment="rrc_flip", image_size=32, generator=gen()))
+    y1, _ = next(
+        data.iterate_batches(
+            dec, dec.subclass, batch_size=5, train=True, augment="rrc_flip", image_size=32, generator=gen()
+        )
+    )
+    y2, _ = next(
+        data.iterate_batches(
+            dec, dec.subclass, batch_size=5, train=True, augment="rrc_flip", image_size=32, generator=gen()
+        )
+    )
     assert y1.shape == (5, 3, 32, 32) and torch.equal(y1, y2)
     with pytest.raises(ValueError, match="rrc_flip"):
         data.augment_batch(dec.images, "crop_flip", gen(), 32, extent=dec.extent)
@@ -204,13 +213,21 @@ def test_whole_decode_crops_follow_torchvision_on_the_whole_image(tmp_path, shap
     assert t == int(H > W) and abs(w / h - W / H) < 0.02 and max(h, w) <= round(128 * 4 / 3)
     n = 4000
     ext = dec.extent.expand(n, 3)
-    top, left, ch, cw = (v.double().numpy() for v in _rrc_boxes(n, ext[:, 0].float(), ext[:, 1].float(),
-                                                                       torch.Generator().manual_seed(0)))
+    top, left, ch, cw = (
+        v.double().numpy()
+        for v in _rrc_boxes(n, ext[:, 0].float(), ext[:, 1].float(), torch.Generator().manual_seed(0))
+    )
     torch.manual_seed(0)
-    tv = np.array([RandomResizedCrop.get_params(torch.zeros(3, H, W), [0.05, 1.0], [3 / 4, 4 / 3]) for _ in range(n)], float)
+    tv = np.array(
+        [RandomResizedCrop.get_params(torch.zeros(3, H, W), [0.05, 1.0], [3 / 4, 4 / 3]) for _ in range(n)], float
+    )
     ours = {"area": ch * cw / (h * w), "cy": (top + ch / 2) / h, "cx": (left + cw / 2) / w, "aspect": cw / ch}
-    ref = {"area": tv[:, 2] * tv[:, 3] / (H * W), "cy": (tv[:, 0] + tv[:, 2] / 2) / H,
-           "cx": (tv[:, 1] + tv[:, 3] / 2) / W, "aspect": tv[:, 3] / tv[:, 2]}
+    ref = {
+        "area": tv[:, 2] * tv[:, 3] / (H * W),
+        "cy": (tv[:, 0] + tv[:, 2] / 2) / H,
+        "cx": (tv[:, 1] + tv[:, 3] / 2) / W,
+        "aspect": tv[:, 3] / tv[:, 2],
+    }
     for k in ours:
         assert ks_2samp(ours[k], ref[k]).statistic < 0.05, k  # 1% critical value at n = m = 4000: 0.036
     # crops reach every edge of the image, as torchvision's do
@@ -244,11 +261,12 @@ def test_preprocess_normalises_and_resizes_as_described(tmp_path):
     paths, t = [str(tmp_path / "a.png")], np.zeros(1)
     pre = data.Preprocess((0.5,) * 3, (0.5,) * 3, 32, "bicubic", 0.9)
     with Image.open(paths[0]) as im:
-        want = T.Compose([T.Resize(36, interpolation=InterpolationMode.BICUBIC, antialias=True), T.CenterCrop(32),
-                          T.PILToTensor()])(im.convert("RGB"))
+        want = T.Compose(
+            [T.Resize(36, interpolation=InterpolationMode.BICUBIC, antialias=True), T.CenterCrop(32), T.PILToTensor()]
+        )(im.convert("RGB"))
         old = T.Compose([T.Resize(37, antialias=True), T.CenterCrop(32), T.PILToTensor()])(im.convert("RGB"))
     assert torch.equal(data.ImageFiles(paths, t, 32, False, preprocess=pre)[0][0], want)
     assert torch.equal(data.ImageFiles(paths, t, 32, False)[0][0], old)  # default unchanged
     split = data.Split("imagefolder", "val", np.zeros(1, dtype=np.int64), paths=paths)
-    (got, _), = data.iterate_batches(split, t, batch_size=4, train=False, preprocess=pre)
+    ((got, _),) = data.iterate_batches(split, t, batch_size=4, train=False, preprocess=pre)
     assert torch.equal(got[0], want)

@@ -10,9 +10,26 @@ from paperlib import cache, config, train
 
 @pytest.mark.slow  # two torchrun processes train a model
 def test_torchrun_two_processes_train_one_model(tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "paperlib", "train", "--profile", "smoke", "--arch", "resnet", "--epochs", "2",
-           "--cache-dir", str(tmp_path), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "paperlib",
+        "train",
+        "--profile",
+        "smoke",
+        "--arch",
+        "resnet",
+        "--epochs",
+        "2",
+        "--cache-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     cfg = config.get_profile("smoke", epochs=2).train_config("resnet")
@@ -21,7 +38,9 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
     assert [h["epoch"] for h in blob["history"]] == [1, 2]
     assert not (d / "checkpoint.pt").exists()
     # the same configuration is now a cache hit for a single process
-    t = train.train_model(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda *a: (_ for _ in ()).throw(AssertionError))
+    t = train.train_model(
+        cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda *a: (_ for _ in ()).throw(AssertionError)
+    )
     assert t.history == blob["history"]
 
 
@@ -38,7 +57,14 @@ def test_each_rank_draws_its_own_augmentation():
     out = []
     for rank in (0, 1):
         batches = data.iterate_batches(
-            one, targets, batch_size=16, train=True, augment="crop_flip", image_size=32, rank=rank, world_size=2,
+            one,
+            targets,
+            batch_size=16,
+            train=True,
+            augment="crop_flip",
+            image_size=32,
+            rank=rank,
+            world_size=2,
             generator=torch.Generator().manual_seed(train._epoch_seed(cfg, 0)),
             augment_generator=torch.Generator().manual_seed(train.augment_seed(cfg, 0, rank)),
         )

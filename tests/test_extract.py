@@ -27,7 +27,9 @@ def test_flatten_and_avg_shapes(model, split):
     avg, _ = extract.extract(model, split, pool="avg", batch_size=16)
     assert avg["stage1_block1"].shape == (N, 2)
     # avg pooling is the spatial mean of the flattened map
-    np.testing.assert_allclose(avg["stage2_block1"], emb["stage2_block1"].reshape(N, 4, 16, 16).mean((2, 3)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        avg["stage2_block1"], emb["stage2_block1"].reshape(N, 4, 16, 16).mean((2, 3)), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_all_layers_in_one_forward_pass(model, split):
@@ -113,15 +115,17 @@ def test_streamed_embeddings_equal_the_collected_ones_and_keep_the_consumers_gra
     labels = np.arange(len(split))
     batches = data.iterate_batches(split, labels, batch_size=24, train=False)
     seen, grad_modes = [], []
-    for emb, logits, y in extract.iter_embeddings(model, batches, points, stats=split.dataset, pool="avg",
-                                                  l2_normalize=True):
+    for emb, logits, y in extract.iter_embeddings(
+        model, batches, points, stats=split.dataset, pool="avg", l2_normalize=True
+    ):
         grad_modes.append(torch.is_grad_enabled())  # the consumer's mode, as a probe trainer sees it
         assert list(emb) == ["stage2_block1", "penultimate"] and not logits.requires_grad
         seen.append((emb, logits, y))
     assert [len(y) for _, _, y in seen] == [24, 24, 24, 8] and all(grad_modes)
     np.testing.assert_array_equal(np.concatenate([np.asarray(y) for _, _, y in seen]), labels)  # labels untouched
-    whole, whole_logits = extract.extract(model, split, layers=["stage2_block1", "penultimate"], pool="avg",
-                                          l2_normalize=True, batch_size=24)
+    whole, whole_logits = extract.extract(
+        model, split, layers=["stage2_block1", "penultimate"], pool="avg", l2_normalize=True, batch_size=24
+    )
     for name in whole:
         np.testing.assert_array_equal(torch.cat([e[name] for e, _, _ in seen]).numpy(), whole[name])
     np.testing.assert_array_equal(torch.cat([lg for _, lg, _ in seen]).numpy(), whole_logits)

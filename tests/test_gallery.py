@@ -100,8 +100,9 @@ def test_plot_gallery_from_files_and_float_images(tmp_path):
     c = np.array([0, 0, 0, 1, 1, 1])
     s = np.array([0, 1, 1, 2, 2, 2])
     sel = gallery.select_gallery(c, s, 2, seed=0)
-    fig = gallery.plot_gallery(paths, sel, {0: "a", 1: "b", 2: "c"}, subclass_labels=s, thumb=24,
-                               row_labels=["first", "second"])
+    fig = gallery.plot_gallery(
+        paths, sel, {0: "a", 1: "b", 2: "c"}, subclass_labels=s, thumb=24, row_labels=["first", "second"]
+    )
     try:
         assert len(fig.axes) == 4
         assert fig.axes[0].images[0].get_array().shape[:2] == (24, 24)

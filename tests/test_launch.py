@@ -58,8 +58,16 @@ def test_local_launcher_requeues_a_preempted_job_resumes_it_and_the_chapter_trai
     assert [r.state for r in launch.status(cfgs, "smoke", {"epochs": EPOCHS}, cache_dir=cache)] == ["missing"] * 2
 
     res = launch.Resources(gpus_per_node=0, cpus_per_task=1, array_parallelism=2)
-    jobs = launch.submit(cfgs, "smoke", launcher="local", resources=res, overrides={"epochs": EPOCHS}, cache_dir=cache,
-                         progress=False, wait=False)
+    jobs = launch.submit(
+        cfgs,
+        "smoke",
+        launcher="local",
+        resources=res,
+        overrides={"epochs": EPOCHS},
+        cache_dir=cache,
+        progress=False,
+        wait=False,
+    )
     assert len(jobs) == 2 and all(not j.done() for j in jobs)  # both run at once
 
     # preempt the victim between two epochs' checkpoints, as SLURM would: USR2 to its task
@@ -102,9 +110,19 @@ def test_local_launcher_requeues_a_preempted_job_resumes_it_and_the_chapter_trai
     # the jobs' 1..10) and trains nothing
     before = sorted(p.name for p in (cache / "models").iterdir())
     out = tmp_path / "05.ipynb"
-    pm.execute_notebook(str(REPO / "nbs" / "05_shuffling.ipynb"), str(out), kernel_name="python3", progress_bar=False,
-                        parameters={"profile": "smoke", "architectures": ["resnet"], "overrides": {"epochs": EPOCHS},
-                                    "cache_dir": str(cache)}, cwd=str(tmp_path))
+    pm.execute_notebook(
+        str(REPO / "nbs" / "05_shuffling.ipynb"),
+        str(out),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={
+            "profile": "smoke",
+            "architectures": ["resnet"],
+            "overrides": {"epochs": EPOCHS},
+            "cache_dir": str(cache),
+        },
+        cwd=str(tmp_path),
+    )
     assert sorted(p.name for p in (cache / "models").iterdir()) == before
     text = out.read_text()
     assert "train resnet_mini" not in text and "cluster resnet_mini" not in text  # no training, no clustering bar
@@ -139,10 +157,11 @@ def fake_slurm(tmp_path, monkeypatch):
     bin_ = tmp_path / "bin"
     bin_.mkdir()
     (bin_ / "sbatch").write_text(
-        "#!/bin/sh\nn=$(ls \"$(dirname \"$0\")\"/submitted_*.sh 2>/dev/null | wc -l)\n"
-        "cp \"$1\" \"$(dirname \"$0\")/submitted_$n.sh\"\necho \"Submitted batch job 4242\"\n")
+        '#!/bin/sh\nn=$(ls "$(dirname "$0")"/submitted_*.sh 2>/dev/null | wc -l)\n'
+        'cp "$1" "$(dirname "$0")/submitted_$n.sh"\necho "Submitted batch job 4242"\n'
+    )
     (bin_ / "srun").write_text("#!/bin/sh\nexit 0\n")
-    (bin_ / "sacct").write_text("#!/bin/sh\ncat \"$(dirname \"$0\")/sacct.txt\"\n")
+    (bin_ / "sacct").write_text('#!/bin/sh\ncat "$(dirname "$0")/sacct.txt"\n')
     for f in bin_.iterdir():
         f.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_}{os.pathsep}{os.environ['PATH']}")
@@ -154,11 +173,40 @@ def test_slurm_array_for_a_paper_experiment_resources_requeue_and_status(tmp_pat
 
     root = write_imagenet_fixture(tmp_path / "imagenet", "entity13", {"train": 1, "val": 1}, size=8)
     cache = tmp_path / "cache"
-    args = ["train", "--experiment", "fig2_shuffling", "--profile", "paper", "--data-root", str(root),
-            "--cache-dir", str(cache), "--launcher", "slurm", "--partition", "gpu", "--account", "lab", "--qos", "high",
-            "--gpus-per-node", "4", "--cpus-per-task", "12", "--mem-gb", "200", "--time-min", "720",
-            "--parallel", "2", "--setup", "source /opt/venv/bin/activate", "--slurm-constraint", "a100",
-            "--slurm-exclusive"]
+    args = [
+        "train",
+        "--experiment",
+        "fig2_shuffling",
+        "--profile",
+        "paper",
+        "--data-root",
+        str(root),
+        "--cache-dir",
+        str(cache),
+        "--launcher",
+        "slurm",
+        "--partition",
+        "gpu",
+        "--account",
+        "lab",
+        "--qos",
+        "high",
+        "--gpus-per-node",
+        "4",
+        "--cpus-per-task",
+        "12",
+        "--mem-gb",
+        "200",
+        "--time-min",
+        "720",
+        "--parallel",
+        "2",
+        "--setup",
+        "source /opt/venv/bin/activate",
+        "--slurm-constraint",
+        "a100",
+        "--slurm-exclusive",
+    ]
 
     # a dry run prints the script and submits nothing
     assert cli.main([*args, "--dry-run"]) == 0
@@ -171,9 +219,23 @@ def test_slurm_array_for_a_paper_experiment_resources_requeue_and_status(tmp_pat
     assert len(scripts) == 1, "one array, not one sbatch per model"
     sbatch = scripts[0].read_text()
     flags = {line.split()[1] for line in sbatch.splitlines() if line.startswith("#SBATCH")}
-    for flag in ("--array=0-3%2", "--partition=gpu", "--account=lab", "--qos=high", "--nodes=1", "--gpus-per-node=4",
-                 "--ntasks-per-node=4", "--cpus-per-task=12", "--mem=200GB", "--time=720", "--signal=USR2@120",
-                 "--requeue", "--constraint=a100", "--exclusive", "--job-name=paperlib-resnet50-vgg16"):
+    for flag in (
+        "--array=0-3%2",
+        "--partition=gpu",
+        "--account=lab",
+        "--qos=high",
+        "--nodes=1",
+        "--gpus-per-node=4",
+        "--ntasks-per-node=4",
+        "--cpus-per-task=12",
+        "--mem=200GB",
+        "--time=720",
+        "--signal=USR2@120",
+        "--requeue",
+        "--constraint=a100",
+        "--exclusive",
+        "--job-name=paperlib-resnet50-vgg16",
+    ):
         assert flag in flags, (flag, sorted(flags))
     assert "source /opt/venv/bin/activate" in sbatch and "-m submitit.core._submit" in sbatch
     assert "srun --unbuffered" in sbatch  # one task per GPU: the DDP ranks
@@ -186,7 +248,11 @@ def test_slurm_array_for_a_paper_experiment_resources_requeue_and_status(tmp_pat
 
     cfgs = experiment_configs(prof, "fig2_shuffling")
     assert sorted({(c.arch, c.hierarchy) for c in cfgs}) == [
-        ("resnet50", "shuffled"), ("resnet50", "standard"), ("vgg16", "shuffled"), ("vgg16", "standard")]
+        ("resnet50", "shuffled"),
+        ("resnet50", "standard"),
+        ("vgg16", "shuffled"),
+        ("vgg16", "standard"),
+    ]
     recs = [launch.JobRecord.load(launch.record_path(c, cache, root)) for c in cfgs]
     assert sorted(r.job_id for r in recs) == ["4242_0", "4242_1", "4242_2", "4242_3"]
     assert all(r.launcher == "slurm" and r.state == "submitted" for r in recs)
@@ -194,15 +260,30 @@ def test_slurm_array_for_a_paper_experiment_resources_requeue_and_status(tmp_pat
 
     # status: the scheduler's word (sacct) for each array task
     states = {"4242_0": "RUNNING", "4242_1": "PENDING", "4242_2": "FAILED", "4242_3": "CANCELLED by 7"}
-    (fake_slurm / "sacct.txt").write_text("JobID|State|NodeList\n" + "".join(
-        f"{j}|{s}|node\n" for j, s in states.items()))
+    (fake_slurm / "sacct.txt").write_text(
+        "JobID|State|NodeList\n" + "".join(f"{j}|{s}|node\n" for j, s in states.items())
+    )
     want = {"RUNNING": "running", "PENDING": "queued", "FAILED": "failed", "CANCELLED": "failed"}
     rows = launch.status(cfgs, "paper", cache_dir=cache, data_root=root)
     assert [r.state for r in rows] == [want[states[ids[r.config]].split()[0]] for r in rows]
     failed = [r for r in rows if r.state == "failed"]
     assert all(r.log and r.log.endswith("_0_log.err") for r in failed)
-    assert cli.main(["status", "--experiment", "fig2_shuffling", "--profile", "paper", "--data-root", str(root),
-                     "--cache-dir", str(cache)]) == 0
+    assert (
+        cli.main(
+            [
+                "status",
+                "--experiment",
+                "fig2_shuffling",
+                "--profile",
+                "paper",
+                "--data-root",
+                str(root),
+                "--cache-dir",
+                str(cache),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "2 failed, 1 queued, 1 running of 4 models" in table
     assert all(j in table for j in ids.values())

@@ -152,12 +152,19 @@ def test_no_reaches_into_private_names_of_other_modules():
                     base = base.rpartition(".")[0]
                 base = f"{base}.{node.module}" if node.module else base
                 aliases.update(a.asname or a.name for a in node.names if f"{base}.{a.name}" in modules)
-                bad += [f"{path.relative_to(PKG.parent)}:{node.lineno}: from {base} import {a.name}"
-                        for a in node.names if a.name.startswith("_") and not a.name.startswith("__")
-                        and f"{base}.{a.name}" not in modules]
+                bad += [
+                    f"{path.relative_to(PKG.parent)}:{node.lineno}: from {base} import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__") and f"{base}.{a.name}" not in modules
+                ]
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
-                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 bad.append(f"{path.relative_to(PKG.parent)}:{node.lineno}: {node.value.id}.{node.attr}")
     assert not bad, "\n".join(bad)
 

@@ -57,9 +57,12 @@ def test_value_by_hand_finite_scalar_and_gradient(name):
 
 
 def test_against_torch_references():
-    torch.testing.assert_close(losses.get_loss("label_smoothing")(Z, Y), F.cross_entropy(Z, Y, label_smoothing=0.1) / 0.9)
-    torch.testing.assert_close(losses.get_loss("sigmoid")(Z, Y),
-                               F.binary_cross_entropy_with_logits(Z - math.log(3), ONEHOT) * 3)
+    torch.testing.assert_close(
+        losses.get_loss("label_smoothing")(Z, Y), F.cross_entropy(Z, Y, label_smoothing=0.1) / 0.9
+    )
+    torch.testing.assert_close(
+        losses.get_loss("sigmoid")(Z, Y), F.binary_cross_entropy_with_logits(Z - math.log(3), ONEHOT) * 3
+    )
     torch.testing.assert_close(losses.get_loss("logit_norm")(Z, Y), F.cross_entropy(F.normalize(Z, dim=1) / 0.04, Y))
     assert losses.hyperparameters("dropout") == {"drop_prob": 0.3}
     assert losses.hyperparameters("extra_l2") == {"lambda_": 8e-4}
@@ -172,18 +175,30 @@ def test_train_step_adds_the_penalty():
     spec = losses.get_spec("extra_l2")
     pen = float(spec.penalty(model).detach())
     torch.manual_seed(0)
-    with_pen, _ = train.train_step(model, model, opt, ema, spec, x, y, dataset=cfg.dataset,
-                                   device=torch.device("cpu"), amp=False)
+    with_pen, _ = train.train_step(
+        model, model, opt, ema, spec, x, y, dataset=cfg.dataset, device=torch.device("cpu"), amp=False
+    )
     torch.manual_seed(0)
-    plain, _ = train.train_step(model, model, opt, ema, losses.get_loss("extra_l2"), x, y, dataset=cfg.dataset,
-                                device=torch.device("cpu"), amp=False)
+    plain, _ = train.train_step(
+        model,
+        model,
+        opt,
+        ema,
+        losses.get_loss("extra_l2"),
+        x,
+        y,
+        dataset=cfg.dataset,
+        device=torch.device("cpu"),
+        amp=False,
+    )
     assert pen > 0 and float(with_pen) == pytest.approx(float(plain) + pen, rel=1e-5)
 
 
 def test_cosine_softmax_trains_caches_and_reloads(tmp_path):
     prof = config.get_profile("smoke", epochs=1, widths={"resnet_mini": 2})
-    cfg = prof.train_config("resnet", loss="cosine_softmax").replace(train_per_subclass=8, batch_size=32,
-                                                                      snapshot_epochs=(1,))
+    cfg = prof.train_config("resnet", loss="cosine_softmax").replace(
+        train_per_subclass=8, batch_size=32, snapshot_epochs=(1,)
+    )
     kw = {"cache_dir": tmp_path, "progress": False, "device": "cpu"}
     tr = train.train_model(cfg, **kw)
     assert isinstance(models.final_layer(tr.model), losses.CosineLinear)

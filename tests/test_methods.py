@@ -32,7 +32,11 @@ def test_method_purity_matches_sklearn_per_superclass_mean(method):
         want = []
         for s in (0, 1):
             i = sup == s
-            model = KMeans(3 * f, n_init=10, random_state=0) if method == "kmeans" else AgglomerativeClustering(3 * f, linkage=method)
+            model = (
+                KMeans(3 * f, n_init=10, random_state=0)
+                if method == "kmeans"
+                else AgglomerativeClustering(3 * f, linkage=method)
+            )
             want.append(_purity_by_hand(sub[i], model.fit_predict(X[i])))
         assert got.query("factor == @f")["purity"].item() == pytest.approx(np.mean(want))
 
@@ -40,7 +44,9 @@ def test_method_purity_matches_sklearn_per_superclass_mean(method):
 def test_method_purity_separates_easy_from_noise():
     X, sub, sup = _world()
     easy = methods.method_purity(X, sub, sup, methods=["ward"])["purity"].item()
-    noise = methods.method_purity(np.random.default_rng(1).normal(size=X.shape), sub, sup, methods=["ward"])["purity"].item()
+    noise = methods.method_purity(np.random.default_rng(1).normal(size=X.shape), sub, sup, methods=["ward"])[
+        "purity"
+    ].item()
     assert easy > 0.95 and noise < 0.7
 
 
@@ -53,7 +59,13 @@ def test_method_purity_rejects_unknown_method_and_lengths():
 
 
 def test_metric_agreement_spearman():
-    df = pd.DataFrame({"layer": list("abcd") * 2, "factor": [1] * 4 + [2] * 4,
-                       "ami": [.1, .2, .3, .4, .4, .3, .2, .1], "purity": [.5, .6, .7, .9, .5, .6, .7, .9]})
+    df = pd.DataFrame(
+        {
+            "layer": list("abcd") * 2,
+            "factor": [1] * 4 + [2] * 4,
+            "ami": [0.1, 0.2, 0.3, 0.4, 0.4, 0.3, 0.2, 0.1],
+            "purity": [0.5, 0.6, 0.7, 0.9, 0.5, 0.6, 0.7, 0.9],
+        }
+    )
     out = methods.metric_agreement(df).set_index("factor")["spearman"]
     assert out[1] == pytest.approx(1.0) and out[2] == pytest.approx(-1.0)

@@ -12,9 +12,7 @@ from paperlib.models import ARCHITECTURES, ProbePoint, build_model, param_groups
 MINI = ("resnet_mini", "vgg_mini", "vgg_mini_bn", "vgg_mini_ln")
 PAPER = ("resnet50", "vgg16", "vgg16_bn", "vgg16_ln", "vit_b_32")
 
-RESNET50_NAMES = [
-    f"stage{s}_block{b}" for s, n in zip(range(1, 5), (3, 4, 6, 3)) for b in range(1, n + 1)
-]
+RESNET50_NAMES = [f"stage{s}_block{b}" for s, n in zip(range(1, 5), (3, 4, 6, 3)) for b in range(1, n + 1)]
 RESNET_MINI_NAMES = [f"stage{s}_block{b}" for s in range(1, 5) for b in (1, 2)]
 VGG_NAMES = [f"conv{b}_{i}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3)) for i in range(1, n + 1)]
 VGG_NAMES += ["fc6", "fc7"]
@@ -157,9 +155,7 @@ def test_vgg16():
 
     with torch.device("meta"):  # layout only, skip the slow random init
         ref = vgg16(weights=None, num_classes=13)
-    assert {k: v.shape for k, v in model.state_dict().items()} == {
-        k: v.shape for k, v in ref.state_dict().items()
-    }
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in ref.state_dict().items()}
     calls = _check_common(model, "vgg16", torch.randn(1, 3, 224, 224), 13)
     assert calls["conv1_1"][0].shape == (1, 64, 224, 224)
     assert calls["conv5_3"][0].shape == (1, 512, 14, 14)
@@ -217,8 +213,10 @@ def test_vit_mini():
     model = build_model("vit_mini", 7)
     assert model.embed_dim == 64 and len(model.blocks) == 6 and model.blocks[0].attn.num_heads == 4
     assert [p.name for p in model.probe_points] == VIT_MINI_NAMES  # 2 * depth + 1
-    assert model.probe_points[:2] == (ProbePoint("block1_attn", "blocks.0.norm2", "input"),
-                                      ProbePoint("block1_mlp", "blocks.0"))
+    assert model.probe_points[:2] == (
+        ProbePoint("block1_attn", "blocks.0.norm2", "input"),
+        ProbePoint("block1_mlp", "blocks.0"),
+    )
     # As vit_b_32: no class token, the head reads the mean of the normalised patch tokens.
     assert model.cls_token is None and model.num_prefix_tokens == 0
     assert isinstance(model.fc_norm, nn.Identity) and isinstance(model.norm, nn.LayerNorm)

@@ -22,8 +22,9 @@ NOTEBOOKS = sorted((REPO / "nbs").glob("*.ipynb"))
 
 
 def _execute(nb: Path, out: Path, **params) -> nbformat.NotebookNode:
-    pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", progress_bar=False,
-                        cwd=str(out.parent))
+    pm.execute_notebook(
+        str(nb), str(out), parameters=params, kernel_name="python3", progress_bar=False, cwd=str(out.parent)
+    )
     return nbformat.read(out, as_version=4)
 
 
@@ -42,8 +43,13 @@ def test_notebook_smoke(smoke_book, nb):
     out = nbformat.read(smoke_book / nb.name, as_version=4)
     text = "".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "Traceback" not in text
-    glued = [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", [])
-             if "scrapbook" in o.get("metadata", {})]
+    glued = [
+        o
+        for c in out.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "scrapbook" in o.get("metadata", {})
+    ]
     assert glued, "chapter glued nothing for the book"
 
 
@@ -57,12 +63,23 @@ def test_book_builds_with_warnings_as_errors(built_smoke_book):
     assert "reproduced" in claims_html and "Markdown object" not in claims_html
     # seven claims x verdict, measured text and explanation, and the self-supervised context, pasted as prose
     assert claims_html.count('class="pasted-text"') == 22 and "<code" not in claims_html
-    for claim, page in (("Claim 1", "04_within_network"), ("Claim 3", "06_transfer"), ("Claim 4", "07_losses"),
-                        ("Claim 5", "07_losses"),
-                        ("Claim 6", "08_architecture"), ("Claim 7", "09_consistency")):
+    for claim, page in (
+        ("Claim 1", "04_within_network"),
+        ("Claim 3", "06_transfer"),
+        ("Claim 4", "07_losses"),
+        ("Claim 5", "07_losses"),
+        ("Claim 6", "08_architecture"),
+        ("Claim 7", "09_consistency"),
+    ):
         assert claim in (built_smoke_book.html / f"{page}.html").read_text()
-    figures = {"03_method": 2, "04_within_network": 2, "06_transfer": 1, "07_losses": 2, "08_architecture": 1,
-               "09_consistency": 2}
+    figures = {
+        "03_method": 2,
+        "04_within_network": 2,
+        "06_transfer": 1,
+        "07_losses": 2,
+        "08_architecture": 1,
+        "09_consistency": 2,
+    }
     for page, n in figures.items():
         html = (built_smoke_book.html / f"{page}.html").read_text()
         assert html.count("<img") >= n and "Try it" in html, page
@@ -71,9 +88,15 @@ def test_book_builds_with_warnings_as_errors(built_smoke_book):
 def test_shuffling_quick_profile_on_cifar_fixture(cifar_root, tmp_path):
     """The quick path (CIFAR-100 loader, mini models at quick widths) end to end, tiny epochs."""
     # lists and dicts as strings, as `papermill -p` passes them
-    out = _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "quick.ipynb", profile="quick",
-                   data_root=str(cifar_root), architectures='["vgg", "resnet"]', factors="[1, 3, 5]",
-                   overrides='{"epochs": 1, "train_per_subclass": 3}')
+    out = _execute(
+        REPO / "nbs" / "05_shuffling.ipynb",
+        tmp_path / "quick.ipynb",
+        profile="quick",
+        data_root=str(cifar_root),
+        architectures='["vgg", "resnet"]',
+        factors="[1, 3, 5]",
+        overrides='{"epochs": 1, "train_per_subclass": 3}',
+    )
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
     assert "Claim 2" in text and "vgg_mini" in text and "resnet_mini" in text
 
@@ -87,8 +110,14 @@ def test_shuffling_chapter_on_a_folder_dataset(tmp_path):
 
     root = write_folder_fixture(tmp_path / "my_images", per_subclass=10)
     cache = tmp_path / "cache"
-    out = _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "folder.ipynb", profile="smoke",
-                   cache_dir=str(cache), architectures=["resnet"], overrides={"dataset": f"folder:{root}", "epochs": 2})
+    out = _execute(
+        REPO / "nbs" / "05_shuffling.ipynb",
+        tmp_path / "folder.ipynb",
+        profile="smoke",
+        cache_dir=str(cache),
+        architectures=["resnet"],
+        overrides={"dataset": f"folder:{root}", "epochs": 2},
+    )
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
     assert "Claim 2" in text and "resnet_mini" in text
     trained = [json.loads(f.read_text()) for f in (cache / "models").glob("*/config.json")]
@@ -98,17 +127,25 @@ def test_shuffling_chapter_on_a_folder_dataset(tmp_path):
 
 
 def test_bad_parameters_stop_before_compute(tmp_path):
-    for params, match in [({"architectures": '["alexnet"]'}, "alexnet"), ({"seeds": "[]"}, "seeds must be a non-empty"),
-                          ({"factors": "[0]"}, "factors"), ({"overrides": '{"epochs": -1}'}, "epochs"),
-                          ({"seed": "[0, 1]"}, r"unknown parameter \['seed'\] .*'seeds'")]:  # a typo of seeds
+    for params, match in [
+        ({"architectures": '["alexnet"]'}, "alexnet"),
+        ({"seeds": "[]"}, "seeds must be a non-empty"),
+        ({"factors": "[0]"}, "factors"),
+        ({"overrides": '{"epochs": -1}'}, "epochs"),
+        ({"seed": "[0, 1]"}, r"unknown parameter \['seed'\] .*'seeds'"),
+    ]:  # a typo of seeds
         with pytest.raises(pm.PapermillExecutionError, match=match):
             _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "bad.ipynb", profile="smoke", **params)
 
 
 def test_quick_profile_without_data_stops_before_compute(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="cifar-100-python"):
-        _execute(REPO / "nbs" / "05_shuffling.ipynb", tmp_path / "nodata.ipynb", profile="quick",
-                 data_root=str(tmp_path / "empty"))
+        _execute(
+            REPO / "nbs" / "05_shuffling.ipynb",
+            tmp_path / "nodata.ipynb",
+            profile="quick",
+            data_root=str(tmp_path / "empty"),
+        )
 
 
 def test_shuffling_paper_profile_on_imagenet_fixture(tmp_path_factory):
@@ -118,9 +155,20 @@ def test_shuffling_paper_profile_on_imagenet_fixture(tmp_path_factory):
 
     root = write_imagenet_fixture(tmp_path_factory.mktemp("imagenet"), "entity13", {"train": 2, "val": 2})
     out_dir = tmp_path_factory.mktemp("paper")
-    out = _execute(REPO / "nbs" / "05_shuffling.ipynb", out_dir / "paper.ipynb", profile="paper", data_root=str(root),
-                   overrides={"epochs": 1, "image_size": 32, "batch_size": 52, "eval_batch_size": 64,
-                              "num_workers": 0, "warmup_epochs": 0.5})
+    out = _execute(
+        REPO / "nbs" / "05_shuffling.ipynb",
+        out_dir / "paper.ipynb",
+        profile="paper",
+        data_root=str(root),
+        overrides={
+            "epochs": 1,
+            "image_size": 32,
+            "batch_size": 52,
+            "eval_batch_size": 64,
+            "num_workers": 0,
+            "warmup_epochs": 0.5,
+        },
+    )
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in out.cells for o in c.get("outputs", []))
     assert "Claim 2" in text and "resnet50" in text and "vgg16" in text
     cells = re.findall(r"(\w+), factor (\d+): gain > 0\.02 in (\d+) of (\d+) layers", text)

@@ -29,10 +29,17 @@ PLATFORMS = [
 # Packages the lock may take as a source distribution: pure Python (no compiler), each with the reason.
 PURE_PYTHON_SDISTS = {
     "antlr4-python3-runtime": "hydra-core (a dependency of lightly) pins antlr4 4.9.*, published only as a "
-                              "pure-Python sdist; pip builds it with setuptools on every platform",
+    "pure-Python sdist; pip builds it with setuptools on every platform",
 }
-NETWORK_ERRORS = ("dns error", "failed to connect", "connection refused", "network is unreachable",
-                  "could not connect", "timed out", "error sending request")
+NETWORK_ERRORS = (
+    "dns error",
+    "failed to connect",
+    "connection refused",
+    "network is unreachable",
+    "could not connect",
+    "timed out",
+    "error sending request",
+)
 
 
 def _uv() -> str:
@@ -73,7 +80,8 @@ def test_pyproject_lists_ranges_not_pins():
     for req in _all_requirements():
         assert not any(s.operator in ("==", "===") for s in req.specifier), (
             f"{req} pins an exact version in pyproject.toml: list a compatible range; exact versions "
-            "belong in requirements.lock")
+            "belong in requirements.lock"
+        )
         if req.name != "paperlib":
             assert any(s.operator == ">=" for s in req.specifier), f"{req} has no lower bound"
     assert {"book", "test", "dev"} <= set(PYPROJECT["project"]["optional-dependencies"])
@@ -86,9 +94,13 @@ def test_requires_python_matches_the_lock():
     spec = SpecifierSet(PYPROJECT["project"]["requires-python"])
     lowest = next(v for v in ("3.9", "3.10", "3.11", "3.12", "3.13") if v in spec)
     header = LOCK.read_text().splitlines()[:3]
-    assert any("uv pip compile" in line and "--universal" in line and "--generate-hashes" in line
-               and f"--python-version {lowest}" in line for line in header), (
-        f"requirements.lock is not uv's universal, hashed lock for Python {lowest}: run `make lock`")
+    assert any(
+        "uv pip compile" in line
+        and "--universal" in line
+        and "--generate-hashes" in line
+        and f"--python-version {lowest}" in line
+        for line in header
+    ), f"requirements.lock is not uv's universal, hashed lock for Python {lowest}: run `make lock`"
     # numpy, pandas and scipy of the lock need 3.11; a lower requires-python would promise too much
     pins = _lock_pins()
     assert lowest == "3.11" and any(v.startswith("2.") for v, _ in pins["numpy"])
@@ -123,12 +135,14 @@ def test_lock_is_what_the_resolver_makes_of_pyproject(tmp_path):
     shutil.copy(LOCK, out)  # the existing pins are the resolver's preferences, as in `make lock`
     args = LOCK.read_text().splitlines()[1].split("uv pip compile", 1)[1].split()
     args = [a if a != "requirements.lock" else str(out) for a in args]
-    proc = _run_uv(["pip", "compile", *[str(REPO / a) if a == "pyproject.toml" else a for a in args],
-                    "-q", "--no-header"])
+    proc = _run_uv(
+        ["pip", "compile", *[str(REPO / a) if a == "pyproject.toml" else a for a in args], "-q", "--no-header"]
+    )
     assert proc.returncode == 0, proc.stderr
     regenerated = {k: sorted(v) for k, v in _lock_pins_of(out).items()}
     assert regenerated == {k: sorted(v) for k, v in _lock_pins().items()}, (
-        "requirements.lock is out of date with pyproject.toml: run `make lock`")
+        "requirements.lock is out of date with pyproject.toml: run `make lock`"
+    )
 
 
 def _lock_pins_of(path: Path) -> dict:
@@ -149,8 +163,24 @@ def test_lock_resolves_on_each_platform(platform, macos, tmp_path):
     out = tmp_path / "resolved.txt"
     assert set(PURE_PYTHON_SDISTS) <= set(_lock_pins()), "PURE_PYTHON_SDISTS names a package the lock no longer has"
     binary = [a for name in sorted(_lock_pins()) if name not in PURE_PYTHON_SDISTS for a in ("--only-binary", name)]
-    proc = _run_uv(["pip", "compile", str(LOCK), "--python-platform", platform, "--python-version", "3.11",
-                    *binary, "--no-header", "--no-annotate", "-q", "-o", str(out)], env)
+    proc = _run_uv(
+        [
+            "pip",
+            "compile",
+            str(LOCK),
+            "--python-platform",
+            platform,
+            "--python-version",
+            "3.11",
+            *binary,
+            "--no-header",
+            "--no-annotate",
+            "-q",
+            "-o",
+            str(out),
+        ],
+        env,
+    )
     assert proc.returncode == 0, f"requirements.lock does not install on {platform}:\n{proc.stderr}"
     resolved = dict(line.split("==", 1) for line in out.read_text().split() if "==" in line)
     assert resolved["torch"] == next(v for v, _ in _lock_pins()["torch"])

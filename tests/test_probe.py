@@ -23,8 +23,16 @@ def _problem(seed=0):
     """A 4-class problem a linear model solves to about 85%: 40 features, 10 informative."""
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=3000, n_features=40, n_informative=10, n_redundant=5, n_classes=4,
-                               n_clusters_per_class=1, class_sep=1.0, random_state=seed)
+    X, y = make_classification(
+        n_samples=3000,
+        n_features=40,
+        n_informative=10,
+        n_redundant=5,
+        n_classes=4,
+        n_clusters_per_class=1,
+        class_sep=1.0,
+        random_state=seed,
+    )
     X = X * np.linspace(0.1, 10, 40) + 3.0  # features on different scales and off-centre
     return X[:2000].astype(np.float32), y[:2000], X[2000:].astype(np.float32), y[2000:]
 
@@ -156,13 +164,19 @@ def test_layer_probe_accuracies_on_the_smoke_model(smoke):
     assert sub["layer"].tolist() == ["stage2_block1", "penultimate"]
     assert sub["depth"].tolist() == [2, len(names) - 1]
     # each probe is independent of the others: the subset's accuracies are the full run's
-    np.testing.assert_allclose(sub["probe_acc"].to_numpy(), df.set_index("layer").loc[sub["layer"], "probe_acc"].to_numpy())
+    np.testing.assert_allclose(
+        sub["probe_acc"].to_numpy(), df.set_index("layer").loc[sub["layer"], "probe_acc"].to_numpy()
+    )
     with pytest.raises(ValueError, match="unknown layer"):
         probe.layer_probe_accuracies(trained, ["nope"], ecfg=ecfg, progress=False)
     # `paperlib cache list` sees the two probe tables, finished and made by the current code
     from paperlib import inventory
 
-    mine = [e for e in inventory.entries(kinds=("probes",)) if e.config.get("train") == cache.canonical(trained.config.key_dict())]
+    mine = [
+        e
+        for e in inventory.entries(kinds=("probes",))
+        if e.config.get("train") == cache.canonical(trained.config.key_dict())
+    ]
     assert len(mine) >= 2 and {e.state for e in mine} == {"finished"} and {e.code for e in mine} == {"current"}
 
 

@@ -28,7 +28,9 @@ def tiny(**kw):
 
 
 def snapshot(folder):
-    return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_code_version_sees_monkeypatches(monkeypatch):
@@ -113,7 +115,8 @@ def test_cifar_identity_follows_the_files_bytes(cifar_root, tmp_path):
     assert provenance.data_identity("cifar100", copy)["sha256"] != ident["sha256"]
     # the models read the train split only: their data identity is unchanged
     assert provenance.data_identity("cifar100", copy, splits=("train",)) == provenance.data_identity(
-        "cifar100", cifar_root, splits=("train",))
+        "cifar100", cifar_root, splits=("train",)
+    )
     cfg = tiny().replace(dataset="cifar100")
     assert train.model_key(cfg, copy) == train.model_key(cfg, cifar_root)
 
@@ -126,7 +129,8 @@ def test_breeds_identity_follows_the_file_list(tmp_path):
     shutil.copy(next(folder.iterdir()), folder / "extra.JPEG")  # one more image in a class
     assert provenance.data_identity("living17", root, splits=("train",))["sha256"] != ident["sha256"]
     assert provenance.data_identity("living17", root, splits=("val",)) == provenance.data_identity(
-        "living17", root, splits=("val",))
+        "living17", root, splits=("val",)
+    )
 
 
 def test_new_code_trains_a_new_entry_and_leaves_the_old_one(monkeypatch, tmp_path):

@@ -13,8 +13,12 @@ import torch
 
 from paperlib import cache, checkpoints, cli, data, extract, models, report, scoring
 
-COLOURS = {("animals", "cat"): (200, 40, 40), ("animals", "dog"): (40, 200, 40),
-           ("vehicles", "bus"): (40, 40, 200), ("vehicles", "car"): (200, 200, 40)}
+COLOURS = {
+    ("animals", "cat"): (200, 40, 40),
+    ("animals", "dog"): (40, 200, 40),
+    ("vehicles", "bus"): (40, 40, 200),
+    ("vehicles", "car"): (200, 200, 40),
+}
 
 
 def write_folder(root, per=6, size=40, seed=0):
@@ -72,7 +76,12 @@ def test_folder_errors(tmp_path, capsys):
     with pytest.raises(data.FolderLayoutError, match=r"plants has only 1 subclass folder \(tree\)"):
         report.folder_split(root)
     # the command line reports the same before any compute, exit code 2
-    assert cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "o")]) == 2
+    assert (
+        cli.main(
+            ["report", "--model", "resnet_mini", "--folder", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "o")]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "nope" in err and "ROOT/<superclass>/<subclass>" in err
 
@@ -88,8 +97,26 @@ def test_unknown_model_suggests(folder, capsys, tmp_path):
 
 def test_report_cli_paperlib_arch(folder, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = cli.main(["report", "--model", "resnet_mini", "--folder", str(folder), "--image-size", "32",
-                   "--factors", "1", "3", "5", "--batch-size", "16", "--out-dir", str(out), "--no-progress"])
+    rc = cli.main(
+        [
+            "report",
+            "--model",
+            "resnet_mini",
+            "--folder",
+            str(folder),
+            "--image-size",
+            "32",
+            "--factors",
+            "1",
+            "3",
+            "5",
+            "--batch-size",
+            "16",
+            "--out-dir",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     df = pd.read_csv(out / "profile.csv")
     assert list(df.columns) == ["layer", "depth", "rel_depth", "factor", "ami", "purity"]
@@ -107,9 +134,27 @@ def test_report_cli_paperlib_arch(folder, tmp_path, capsys):
 
 def test_report_cli_timm_vit(folder, tmp_path):
     out = tmp_path / "vit"
-    rc = cli.main(["report", "--model", "test_vit", "--folder", str(folder), "--image-size", "32",
-                   "--factors", "1", "2", "--pool", "avg", "--max-per-subclass", "4", "--out-dir", str(out),
-                   "--no-progress"])
+    rc = cli.main(
+        [
+            "report",
+            "--model",
+            "test_vit",
+            "--folder",
+            str(folder),
+            "--image-size",
+            "32",
+            "--factors",
+            "1",
+            "2",
+            "--pool",
+            "avg",
+            "--max-per-subclass",
+            "4",
+            "--out-dir",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     df = pd.read_csv(out / "profile.csv")
     assert list(dict.fromkeys(df["layer"])) == [f"blocks_{i}" for i in range(6)] + ["penultimate"]
@@ -142,12 +187,17 @@ def test_checkpoint_round_trip(folder, tmp_path):
     src = models.build_model("resnet_mini", 3, width=4).eval()
     torch.nn.init.normal_(src.fc.weight)  # not the zero init, so logits differ from a fresh model
     sd = src.state_dict()
-    files = {"raw.pt": sd, "wrapped.pt": {"state_dict": sd, "epoch": 3},
-             "ddp.pth": {"model": {f"module.{k}": v for k, v in sd.items()}}}
+    files = {
+        "raw.pt": sd,
+        "wrapped.pt": {"state_dict": sd, "epoch": 3},
+        "ddp.pth": {"model": {f"module.{k}": v for k, v in sd.items()}},
+    }
     for name, blob in files.items():
         torch.save(blob, tmp_path / name)
-    cache.save(tmp_path / "model.pt", {"ema_state": sd, "state": {}, "history": [],
-                                       "config": {"arch": "resnet_mini", "width": 4, "image_size": 32}})
+    cache.save(
+        tmp_path / "model.pt",
+        {"ema_state": sd, "state": {}, "history": [], "config": {"arch": "resnet_mini", "width": 4, "image_size": 32}},
+    )
     split, _ = report.folder_split(folder, max_per_subclass=2)
     want, want_logits = extract.extract(src, split, image_size=32, batch_size=8)
     for name in list(files) + ["model.pt"]:
@@ -186,8 +236,9 @@ def test_timm_checkpoint_headless(tmp_path):
 def test_layer_profile_unweighted_mean(folder):
     split, h = report.folder_split(folder, max_per_subclass=3)
     m = report.load_model("resnet_mini")
-    mean, per = report.layer_profile(m, split, h, [1, 2], "avg", layers=["stage1_block1", "penultimate"],
-                                     device="cpu", return_per_superclass=True)
+    mean, per = report.layer_profile(
+        m, split, h, [1, 2], "avg", layers=["stage1_block1", "penultimate"], device="cpu", return_per_superclass=True
+    )
     assert mean["layer"].tolist() == ["stage1_block1"] * 2 + ["penultimate"] * 2
     assert set(per["superclass"]) == {0, 1}
     expect = per.groupby(["layer", "factor"])["ami"].mean()
@@ -222,8 +273,20 @@ def test_checkpoint_that_runs_code_is_refused(folder, tmp_path, capsys):
     msg = str(e.value)
     assert str(evil) in msg and "--trust-checkpoint" in msg and "trust_checkpoint=True" in msg
     assert not marker.exists()
-    rc = cli.main(["report", "--model", "resnet_mini", "--folder", str(folder), "--checkpoint", str(evil),
-                   "--out-dir", str(tmp_path / "o"), "--no-progress"])
+    rc = cli.main(
+        [
+            "report",
+            "--model",
+            "resnet_mini",
+            "--folder",
+            str(folder),
+            "--checkpoint",
+            str(evil),
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and str(evil) in err and "--trust-checkpoint" in err
     assert not marker.exists() and not (tmp_path / "o" / "profile.csv").exists()
@@ -266,8 +329,9 @@ def _bad_folder(root):
 
 def test_bad_images_named_before_the_model_is_built(tmp_path, monkeypatch, capsys):
     truncated, fake = _bad_folder(tmp_path / "imgs")
-    assert [p for p, _ in data.find_bad_images(sorted(map(str, (tmp_path / "imgs").rglob("*.*"))))
-            if p.endswith(".jpg")] == [str(truncated), str(fake)]
+    assert [
+        p for p, _ in data.find_bad_images(sorted(map(str, (tmp_path / "imgs").rglob("*.*")))) if p.endswith(".jpg")
+    ] == [str(truncated), str(fake)]
 
     def boom(*a, **k):
         raise AssertionError("model built before the images were checked")
@@ -277,8 +341,18 @@ def test_bad_images_named_before_the_model_is_built(tmp_path, monkeypatch, capsy
         report.report("resnet_mini", tmp_path / "imgs", out_dir=tmp_path / "o", progress=False)
     msg = str(e.value)
     assert str(truncated) in msg and str(fake) in msg and "--skip-bad-images" in msg and "2 of 13" in msg
-    rc = cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "imgs"),
-                   "--out-dir", str(tmp_path / "o"), "--no-progress"])
+    rc = cli.main(
+        [
+            "report",
+            "--model",
+            "resnet_mini",
+            "--folder",
+            str(tmp_path / "imgs"),
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and str(truncated) in err and str(fake) in err
 
@@ -286,8 +360,23 @@ def test_bad_images_named_before_the_model_is_built(tmp_path, monkeypatch, capsy
 def test_skip_bad_images(tmp_path, capsys):
     truncated, fake = _bad_folder(tmp_path / "imgs")
     out = tmp_path / "o"
-    rc = cli.main(["report", "--model", "resnet_mini", "--folder", str(tmp_path / "imgs"), "--image-size", "32",
-                   "--factors", "1", "--skip-bad-images", "--out-dir", str(out), "--no-progress"])
+    rc = cli.main(
+        [
+            "report",
+            "--model",
+            "resnet_mini",
+            "--folder",
+            str(tmp_path / "imgs"),
+            "--image-size",
+            "32",
+            "--factors",
+            "1",
+            "--skip-bad-images",
+            "--out-dir",
+            str(out),
+            "--no-progress",
+        ]
+    )
     stdout = capsys.readouterr().out
     assert rc == 0 and "skipping 2 image files" in stdout and str(truncated) in stdout
     assert "11 images" in stdout and (out / "profile.csv").exists()
@@ -334,7 +423,12 @@ def test_report_uses_timm_data_config(tmp_path, monkeypatch, capsys):
     assert (imagenet - per_channel).abs().min() > 0.05  # not ImageNet statistics (0.07, 0.2, 0.43 for grey 128)
     assert per_channel.abs().max() < 0.02 and x.std(dim=(0, 2, 3)).max() < 0.05  # grey 128 -> ~0 under 0.5/0.5
     assert (pre.mean, pre.std, pre.interpolation, pre.crop_pct, pre.size) == (
-        (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic", 0.9, 224)
+        (0.5, 0.5, 0.5),
+        (0.5, 0.5, 0.5),
+        "bicubic",
+        0.9,
+        224,
+    )
     assert report.load_model("vit_base_patch32_224").preprocess == pre
     out = capsys.readouterr().out
     assert "preprocessing: mean (0.5, 0.5, 0.5), std (0.5, 0.5, 0.5); bicubic resize to 249, centre crop 224" in out
@@ -349,8 +443,11 @@ def test_report_uses_timm_data_config(tmp_path, monkeypatch, capsys):
 def test_report_uses_paperlib_checkpoint_dataset(tmp_path, monkeypatch):
     from paperlib import config, train
 
-    cfg = config.get_profile("smoke", epochs=1).train_config("resnet").replace(
-        width=2, train_per_subclass=4, batch_size=32)
+    cfg = (
+        config.get_profile("smoke", epochs=1)
+        .train_config("resnet")
+        .replace(width=2, train_per_subclass=4, batch_size=32)
+    )
     train.train_model(cfg, cache_dir=tmp_path / "cache", progress=False)
     ckpt = train.model_dir(cfg, tmp_path / "cache") / "model.pt"
     assert cfg.dataset == "synthetic" and cfg.image_size == 32 and ckpt.exists()
@@ -366,4 +463,7 @@ def test_report_uses_paperlib_checkpoint_dataset(tmp_path, monkeypatch):
     assert report.load_model(cfg.arch, checkpoint=ckpt, image_size=40).preprocess.size == 40
     plain = report.load_model("resnet_mini").preprocess
     assert (plain.mean, plain.std, plain.interpolation, plain.crop_pct) == (
-        *data.NORMALIZE["imagefolder"], "bilinear", 0.875)
+        *data.NORMALIZE["imagefolder"],
+        "bilinear",
+        0.875,
+    )

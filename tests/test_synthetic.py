@@ -27,7 +27,10 @@ def test_synthetic_is_deterministic_and_shaped_like_entity13():
     assert a.images.shape == (16 * data.SYN_SIZES["train"], 3, 32, 32) and a.images.dtype == torch.uint8
     h = data.base_hierarchy("synthetic")
     assert h.n_superclasses == 4 and h.subclasses_per_superclass == (4, 4, 4, 4)  # as entity-13 in the paper
-    assert h.superclasses == ("round", "angular", "spiky", "bars") and tuple(h.subclass_names[i] for i in h.groups[0]) == data.SYN_MEMBERS["round"]
+    assert (
+        h.superclasses == ("round", "angular", "spiky", "bars")
+        and tuple(h.subclass_names[i] for i in h.groups[0]) == data.SYN_MEMBERS["round"]
+    )
     v = data.load_split("synthetic", "val")
     assert not torch.equal(v.images[:10], a.images[:10])
     with pytest.raises(ValueError, match="0..15"):
@@ -46,7 +49,9 @@ def _ward_ami(features: np.ndarray, subclass: np.ndarray, sup: np.ndarray, k: in
     return float(np.mean(out))
 
 
-@pytest.mark.parametrize("hierarchy, shuffle_seed", [("standard", 0), ("shuffled", 0), ("shuffled", 1), ("shuffled", 2)])
+@pytest.mark.parametrize(
+    "hierarchy, shuffle_seed", [("standard", 0), ("shuffled", 0), ("shuffled", 1), ("shuffled", 2)]
+)
 def test_raw_pixels_and_mean_colour_find_no_subclass(hierarchy, shuffle_seed):
     val = data.load_split("synthetic", "val")
     sup = data.hierarchy_for("synthetic", hierarchy, shuffle_seed).superclass_labels(val.subclass)
@@ -58,8 +63,9 @@ def test_raw_pixels_and_mean_colour_find_no_subclass(hierarchy, shuffle_seed):
 
 def test_paperlib_pixel_baseline_agrees_with_scipy():
     """experiment.pixel_scores (the chapters' dashed baselines) is read off the same data: near 0 for both."""
-    px = experiment.pixel_scores(config.get_profile("smoke"), factors=[1, 3], features=["pixels", "colour"],
-                                 l2_normalize=False)
+    px = experiment.pixel_scores(
+        config.get_profile("smoke"), factors=[1, 3], features=["pixels", "colour"], l2_normalize=False
+    )
     assert set(px["features"]) == {"pixels", "colour"} and len(px) == 2 * 2 * 2
     assert (px["ami"].abs() < PIXEL_AMI_LIMIT).all(), px
     val = data.load_split("synthetic", "val")
@@ -103,7 +109,7 @@ def test_shapes_are_distinct_at_every_tilt():
     angles = np.linspace(-2 * tilt, 2 * tilt, 21)  # two tilts apart at most
     for i, a in enumerate(shapes):
         rots = [drawn(a, t) for t in angles]
-        for b in shapes[i + 1:]:
+        for b in shapes[i + 1 :]:
             iou = max(_iou(r, base[b]) for r in rots)
             assert iou < 0.85, (a, b, iou)
 

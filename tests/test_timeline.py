@@ -14,10 +14,12 @@ def test_snapshot_epochs_spread_and_checked():
 
 
 def test_over_training_scores_every_snapshot(tmp_path):
-    prof = config.get_profile("smoke", epochs=2, train_per_subclass=8, val_per_subclass=4,
-                              widths={"resnet_mini": 2, "vgg_mini": 2})
-    scores, acc = timeline.over_training(prof, "resnet", hierarchies=["standard"], points=2, factors=[1],
-                                         cache_dir=tmp_path, progress=False)
+    prof = config.get_profile(
+        "smoke", epochs=2, train_per_subclass=8, val_per_subclass=4, widths={"resnet_mini": 2, "vgg_mini": 2}
+    )
+    scores, acc = timeline.over_training(
+        prof, "resnet", hierarchies=["standard"], points=2, factors=[1], cache_dir=tmp_path, progress=False
+    )
     assert sorted(acc["epoch"]) == [1, 2]
     assert set(scores["epoch"]) == {1, 2} and scores.groupby("epoch")["layer"].nunique().nunique() == 1
     # the last snapshot is the finished model: its scores equal the finished model's

@@ -40,8 +40,9 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path):
     ckpt = train.model_dir(cfg, tmp_path / "b") / "checkpoint.pt"
     assert cache.is_valid(ckpt) and cache.load(ckpt)["epoch"] == 1
     resumed_epochs = []
-    res = train.train_model(cfg, cache_dir=tmp_path / "b", progress=False,
-                            on_epoch_end=lambda e, r: resumed_epochs.append(e))
+    res = train.train_model(
+        cfg, cache_dir=tmp_path / "b", progress=False, on_epoch_end=lambda e, r: resumed_epochs.append(e)
+    )
     assert resumed_epochs == [2, 3]  # continued, did not restart
     for (k, a), (_, b) in zip(ref.model.state_dict().items(), res.model.state_dict().items()):
         torch.testing.assert_close(a, b, msg=f"{k} differs after resume")
@@ -111,8 +112,11 @@ def test_a_diverging_run_stops_at_once_and_caches_nothing(tmp_path):
     cfg = cfg.replace(lr=cfg.lr * 1e6, snapshot_epochs=(1, 2, 3))
     assert cfg.grad_clip == 2.0  # the profile's clipping does not save it, only delays it
     epochs_done = []
-    with pytest.raises(train.NonFiniteLoss, match=r"resnet_mini .*diverged: the loss is not finite at step (\d+) "
-                                                   r"\(epoch (\d) of 3\).*learning rate") as err:
+    with pytest.raises(
+        train.NonFiniteLoss,
+        match=r"resnet_mini .*diverged: the loss is not finite at step (\d+) "
+        r"\(epoch (\d) of 3\).*learning rate",
+    ) as err:
         train.train_model(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=lambda e, r: epochs_done.append(e))
     step = int(re.search(r"at step (\d+)", str(err.value)).group(1))
     assert len(epochs_done) < 3 and step <= (len(epochs_done) + 1) * (16 * 16 // 32)  # stopped in the epoch it diverged
@@ -163,8 +167,12 @@ def test_progress_never_runs_ahead_of_the_checkpoint(tmp_path, monkeypatch):
     seen = []
     with pytest.warns(UserWarning):
         with pytest.raises(testing.Interrupted):
-            train.train_model(cfg, cache_dir=tmp_path, progress=False,
-                              on_epoch_end=lambda e, r: (seen.append(e), testing.interrupt_at(3)(e, r)))
+            train.train_model(
+                cfg,
+                cache_dir=tmp_path,
+                progress=False,
+                on_epoch_end=lambda e, r: (seen.append(e), testing.interrupt_at(3)(e, r)),
+            )
     path = train.model_dir(cfg, tmp_path, create=False)
     assert seen == [1, 2, 3]
     assert cache.load(path / "checkpoint.pt")["epoch"] == 1 and train.progress_of(path)["epoch"] == 1

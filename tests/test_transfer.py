@@ -62,7 +62,9 @@ def test_ood_purity_matches_scipy_ward(tiny, tmp_path):
     # the code version in the key, so the file's modification time is the witness)
     (f,) = (tmp_path / "transfer").glob("*/transfer.json")
     before = f.stat().st_mtime_ns
-    pd.testing.assert_frame_equal(transfer.ood_scores(trained, "synthetic_novel", factors=[1, 2], cache_dir=tmp_path), df)
+    pd.testing.assert_frame_equal(
+        transfer.ood_scores(trained, "synthetic_novel", factors=[1, 2], cache_dir=tmp_path), df
+    )
     assert list((tmp_path / "transfer").glob("*/transfer.json")) == [f] and f.stat().st_mtime_ns == before
 
 

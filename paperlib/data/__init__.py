@@ -56,13 +56,54 @@ from .synthetic import (
 )
 
 __all__ = [
-    "DATASETS", "IMAGENET_DATASETS", "DataNotFound", "Split", "load_split", "base_hierarchy", "hierarchy_for",
-    "check_data", "ensure_data", "synthetic_images", "Preprocess", "normalize", "NORMALIZE", "INTERPOLATIONS",
-    "augment_batch", "centre_crop_whole", "colour_distort", "COLOUR_DISTORTION", "to_device", "model_input", "ImageFiles", "iterate_batches", "decode_once", "WHOLE_MAX_ASPECT",
-    "folder_split", "folder_root", "folder_dataset_split", "folder_dataset_hierarchy",
-    "VAL_EVERY", "ood_split", "check_ood", "ensure_ood", "find_bad_images", "drop_bad_images", "FolderLayoutError", "BadImageError", "FOLDER_DATASET",
-    "IMAGE_EXTENSIONS", "LAYOUT", "SYN_FAMILIES", "SYN_MEMBERS", "SYN_SUBCLASSES", "SYN_VARIANTS", "SYN_WORLD",
-    "SYN_SIZES", "SYN_SEEDS", "SYN_VERSION", "render_shapes",
+    "DATASETS",
+    "IMAGENET_DATASETS",
+    "DataNotFound",
+    "Split",
+    "load_split",
+    "base_hierarchy",
+    "hierarchy_for",
+    "check_data",
+    "ensure_data",
+    "synthetic_images",
+    "Preprocess",
+    "normalize",
+    "NORMALIZE",
+    "INTERPOLATIONS",
+    "augment_batch",
+    "centre_crop_whole",
+    "colour_distort",
+    "COLOUR_DISTORTION",
+    "to_device",
+    "model_input",
+    "ImageFiles",
+    "iterate_batches",
+    "decode_once",
+    "WHOLE_MAX_ASPECT",
+    "folder_split",
+    "folder_root",
+    "folder_dataset_split",
+    "folder_dataset_hierarchy",
+    "VAL_EVERY",
+    "ood_split",
+    "check_ood",
+    "ensure_ood",
+    "find_bad_images",
+    "drop_bad_images",
+    "FolderLayoutError",
+    "BadImageError",
+    "FOLDER_DATASET",
+    "IMAGE_EXTENSIONS",
+    "LAYOUT",
+    "SYN_FAMILIES",
+    "SYN_MEMBERS",
+    "SYN_SUBCLASSES",
+    "SYN_VARIANTS",
+    "SYN_WORLD",
+    "SYN_SIZES",
+    "SYN_SEEDS",
+    "SYN_VERSION",
+    "render_shapes",
 ]
 
 
@@ -162,7 +203,8 @@ def ensure_data(dataset: str, data_root: str | Path | None = None, download: boo
         try:
             torchvision.datasets.CIFAR100(str(root), train=True, download=True)
         except Exception as exc:  # noqa: BLE001 - any network failure ends in the same advice
-            raise DataNotFound(f"downloading CIFAR-100 failed ({exc}).\n"
-                               + str(cifar.not_found(root, cifar.missing_files(root)))) from exc
+            raise DataNotFound(
+                f"downloading CIFAR-100 failed ({exc}).\n" + str(cifar.not_found(root, cifar.missing_files(root)))
+            ) from exc
     check_data(dataset, root)
     return root

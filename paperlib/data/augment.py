@@ -15,8 +15,7 @@ __all__ = ["COLOUR_DISTORTION", "augment_batch", "centre_crop_whole", "colour_di
 #: 0.5): colour jitter with probability ``p_jitter`` (brightness, contrast, saturation and hue factors drawn
 #: uniformly within the given spread), then greyscale with probability ``p_grey``. BYOL's Gaussian blur and
 #: solarisation are left out (``colour_distort``'s note says why).
-COLOUR_DISTORTION = {"p_jitter": 0.8, "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1,
-                     "p_grey": 0.2}
+COLOUR_DISTORTION = {"p_jitter": 0.8, "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1, "p_grey": 0.2}
 
 # Rec. 601 luma, the weights of torchvision's rgb_to_grayscale, and the YIQ transform whose chroma plane
 # (I, Q) a hue shift rotates.
@@ -25,7 +24,10 @@ _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.
 
 
 def augment_batch(
-    x: torch.Tensor, mode: str, generator: torch.Generator, out_size: int | None = None,
+    x: torch.Tensor,
+    mode: str,
+    generator: torch.Generator,
+    out_size: int | None = None,
     extent: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Random training augmentation of a uint8 batch, vectorised, seeded by ``generator``.
@@ -115,7 +117,13 @@ def model_input(x: torch.Tensor, stats: str | Preprocess, device: torch.device |
 
 
 def _resample_boxes(
-    x: torch.Tensor, top, left, ch, cw, size: int, flip: torch.Tensor | None = None,
+    x: torch.Tensor,
+    top,
+    left,
+    ch,
+    cw,
+    size: int,
+    flip: torch.Tensor | None = None,
     transposed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Bilinear resampling of one box per image to ``size x size`` (uint8 in, uint8 out).

@@ -11,8 +11,8 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -21,10 +21,24 @@ from .images import image_problem
 from .split import DataNotFound, Split
 
 __all__ = [
-    "FOLDER_DATASET", "IMAGE_EXTENSIONS", "LAYOUT", "VAL_EVERY", "FolderLayoutError", "BadImageError", "folder_split",
-    "find_bad_images", "drop_bad_images", "folder_root", "folder_dataset_split",
-    "folder_dataset_hierarchy", "inspect_images", "content_digests", "set_skip_bad_images", "skip_bad_images",
-    "MIN_VAL_PER_SUBCLASS", "SKIP_BAD_ENV",
+    "FOLDER_DATASET",
+    "IMAGE_EXTENSIONS",
+    "LAYOUT",
+    "VAL_EVERY",
+    "FolderLayoutError",
+    "BadImageError",
+    "folder_split",
+    "find_bad_images",
+    "drop_bad_images",
+    "folder_root",
+    "folder_dataset_split",
+    "folder_dataset_hierarchy",
+    "inspect_images",
+    "content_digests",
+    "set_skip_bad_images",
+    "skip_bad_images",
+    "MIN_VAL_PER_SUBCLASS",
+    "SKIP_BAD_ENV",
 ]
 
 #: Dataset name of folder splits; :func:`paperlib.data.normalize` uses ImageNet statistics for it.
@@ -114,7 +128,9 @@ def folder_split(root: str | Path, max_per_subclass: int | None = None) -> tuple
         if len(subs) < 2:
             raise _layout_error(
                 f"superclass folder {sdir} has only 1 subclass folder ({subs[0].name}); clustering within a "
-                "superclass needs at least 2 subclasses.", root)
+                "superclass needs at least 2 subclasses.",
+                root,
+            )
         if loose:
             warnings.warn(f"{sdir}: ignoring {len(loose)} images directly in a superclass folder", stacklevel=2)
         group = []
@@ -124,7 +140,8 @@ def folder_split(root: str | Path, max_per_subclass: int | None = None) -> tuple
                 deeper = _subdirs(cdir)
                 hint = f" (it has sub-folders {[d.name for d in deeper[:3]]}: too deep a layout)" if deeper else ""
                 raise _layout_error(
-                    f"subclass folder {cdir} has no images ({', '.join(IMAGE_EXTENSIONS)}){hint}.", root)
+                    f"subclass folder {cdir} has no images ({', '.join(IMAGE_EXTENSIONS)}){hint}.", root
+                )
             if max_per_subclass is not None:
                 images = images[: int(max_per_subclass)]
             c = len(sub_names)
@@ -172,17 +189,18 @@ def drop_bad_images(split: Split, h: Hierarchy, skip: bool, stream) -> Split:
     if not skip:
         raise BadImageError(
             f"{len(bad)} of {len(split)} image files cannot be decoded:\n{shown}{more}\n"
-            "Remove or replace them, or skip them with --skip-bad-images (skip_bad_images=True).")
+            "Remove or replace them, or skip them with --skip-bad-images (skip_bad_images=True)."
+        )
     gone = {p for p, _ in bad}
     keep = np.array([p not in gone for p in split.paths], dtype=bool)
     counts = np.bincount(split.subclass[keep], minlength=h.n_subclasses)
     empty = [h.subclass_names[c] for c in range(h.n_subclasses) if counts[c] == 0]
     if empty:
-        raise BadImageError(f"no decodable images left in subclass folders {empty} after skipping "
-                            f"{len(bad)} bad files:\n{shown}{more}")
+        raise BadImageError(
+            f"no decodable images left in subclass folders {empty} after skipping {len(bad)} bad files:\n{shown}{more}"
+        )
     print(f"skipping {len(bad)} image files that cannot be decoded:\n{shown}{more}", file=stream)
-    return Split(split.dataset, split.split, split.subclass[keep],
-                      paths=[p for p, k in zip(split.paths, keep) if k])
+    return Split(split.dataset, split.split, split.subclass[keep], paths=[p for p, k in zip(split.paths, keep) if k])
 
 
 # --------------------------------------------------------------------------- "folder:ROOT" as a dataset
@@ -291,9 +309,11 @@ def _checked(out: dict, root: Path) -> dict:
     bad = [(p, found[p][1]) for s in ("train", "val") for p in out[s][0] if found[p][1] is not None]
     if bad and not skip_bad_images():
         n = len(out["train"][0]) + len(out["val"][0])
-        raise BadImageError(f"{len(bad)} of {n} image files of {root} cannot be decoded:\n{_bad_list(bad)}\n"
-                            "Remove or replace them, or leave them out with --skip-bad-images "
-                            "(paperlib.data.folder.set_skip_bad_images(True)).")
+        raise BadImageError(
+            f"{len(bad)} of {n} image files of {root} cannot be decoded:\n{_bad_list(bad)}\n"
+            "Remove or replace them, or leave them out with --skip-bad-images "
+            "(paperlib.data.folder.set_skip_bad_images(True))."
+        )
     if bad:
         gone = {p for p, _ in bad}
         for s in ("train", "val"):
@@ -303,17 +323,24 @@ def _checked(out: dict, root: Path) -> dict:
         key = (str(root), tuple(sorted(gone)))
         if key not in _WARNED:
             _WARNED.add(key)
-            print(f"skipping {len(bad)} image files of {root} that cannot be decoded:\n{_bad_list(bad)}",
-                  file=sys.stderr)
+            print(
+                f"skipping {len(bad)} image files of {root} that cannot be decoded:\n{_bad_list(bad)}", file=sys.stderr
+            )
     for s, least in (("train", 1), ("val", MIN_VAL_PER_SUBCLASS)):
         counts = np.bincount(np.asarray(out[s][1], dtype=np.int64), minlength=h.n_subclasses)
         few = [f"{h.subclass_names[c]} ({counts[c]})" for c in range(h.n_subclasses) if counts[c] < least]
         if few:
-            rule = ("" if _split_layout(root) else f" (every {VAL_EVERY}th image of a subclass folder, by name, is a "
-                    f"validation image: a subclass folder needs at least {VAL_EVERY * least} images)")
+            rule = (
+                ""
+                if _split_layout(root)
+                else f" (every {VAL_EVERY}th image of a subclass folder, by name, is a "
+                f"validation image: a subclass folder needs at least {VAL_EVERY * least} images)"
+            )
             raise FolderLayoutError(
                 f"{root}: {len(few)} subclasses have fewer than {least} {s} images{rule}: {', '.join(few[:20])}"
-                + (" ..." if len(few) > 20 else "") + "; add images to them, or remove those subclass folders")
+                + (" ..." if len(few) > 20 else "")
+                + "; add images to them, or remove those subclass folders"
+            )
     return out
 
 
@@ -323,7 +350,7 @@ def folder_root(dataset: str) -> Path:
 
     if not names.is_folder(dataset):
         raise ValueError(f"not a folder dataset: {dataset!r} (expected {names.FOLDER_PREFIX}ROOT)")
-    return Path(dataset[len(names.FOLDER_PREFIX):].strip()).expanduser()
+    return Path(dataset[len(names.FOLDER_PREFIX) :].strip()).expanduser()
 
 
 def _split_layout(root: Path) -> bool:
@@ -337,14 +364,18 @@ def _split_layout(root: Path) -> bool:
 def _read(dataset: str) -> dict:
     root = folder_root(dataset)
     if not root.exists():
-        raise DataNotFound(f"image folder {root} (dataset {dataset!r}) does not exist.\nExpected layout: {LAYOUT}, "
-                           f"optionally split as ROOT/train/... and ROOT/val/...")
+        raise DataNotFound(
+            f"image folder {root} (dataset {dataset!r}) does not exist.\nExpected layout: {LAYOUT}, "
+            f"optionally split as ROOT/train/... and ROOT/val/..."
+        )
     if _split_layout(root):
         tr, h = folder_split(root / "train")
         va, hv = folder_split(root / "val")
         if (h.superclasses, h.subclass_names, h.groups) != (hv.superclasses, hv.subclass_names, hv.groups):
-            raise FolderLayoutError(f"{root}/train and {root}/val hold different superclass or subclass folders; "
-                                    "both need the same <superclass>/<subclass> folders")
+            raise FolderLayoutError(
+                f"{root}/train and {root}/val hold different superclass or subclass folders; "
+                "both need the same <superclass>/<subclass> folders"
+            )
         h = Hierarchy(root.resolve().name, h.superclasses, h.groups, h.subclass_names)
         return _checked({"hierarchy": h, "train": (tr.paths, tr.subclass), "val": (va.paths, va.subclass)}, root)
     whole, h = folder_split(root)
@@ -379,6 +410,8 @@ def folder_dataset_split(dataset: str, split: str) -> Split:
     """
     paths, subclass = _read(dataset)[split]
     if len(paths) == 0:
-        raise FolderLayoutError(f"{folder_root(dataset)}: no {split} images (a subclass folder needs at least "
-                                f"{VAL_EVERY} images for one of them to be a validation image)")
+        raise FolderLayoutError(
+            f"{folder_root(dataset)}: no {split} images (a subclass folder needs at least "
+            f"{VAL_EVERY} images for one of them to be a validation image)"
+        )
     return Split(dataset, split, np.asarray(subclass, dtype=np.int64), paths=list(paths))

@@ -29,15 +29,26 @@ class ImageFiles(torch.utils.data.Dataset):
     the crop; an explicit ``resize`` still wins).
     """
 
-    def __init__(self, paths: list[str], targets: np.ndarray, size: int, train: bool, resize: int | None = None,
-                 preprocess: Preprocess | None = None):
+    def __init__(
+        self,
+        paths: list[str],
+        targets: np.ndarray,
+        size: int,
+        train: bool,
+        resize: int | None = None,
+        preprocess: Preprocess | None = None,
+    ):
         from torchvision.transforms import InterpolationMode
         from torchvision.transforms import v2 as T
 
         self.paths, self.targets = paths, np.asarray(targets, dtype=np.int64)
         if train:
             self.transform = T.Compose(
-                [T.RandomResizedCrop(size, scale=(0.05, 1.0), antialias=True), T.RandomHorizontalFlip(), T.PILToTensor()]
+                [
+                    T.RandomResizedCrop(size, scale=(0.05, 1.0), antialias=True),
+                    T.RandomHorizontalFlip(),
+                    T.PILToTensor(),
+                ]
             )
         else:
             if preprocess is None:
@@ -47,7 +58,8 @@ class ImageFiles(torch.utils.data.Dataset):
                 resize = resize or round(size / preprocess.crop_pct)
                 interp = InterpolationMode(preprocess.interpolation)
             self.transform = T.Compose(
-                [T.Resize(resize, interpolation=interp, antialias=True), T.CenterCrop(size), T.PILToTensor()])
+                [T.Resize(resize, interpolation=interp, antialias=True), T.CenterCrop(size), T.PILToTensor()]
+            )
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -114,9 +126,12 @@ def iterate_batches(
     n = len(split)
     aug = augment_generator if augment_generator is not None else generator
     if view_generators is not None and (not train or split.images is None or not view_generators):
-        raise ValueError("views (view_generators) are training batches of in-memory images: decode image files "
-                         "once first (TrainConfig.decode_size, data.decode_once)" if split.images is None else
-                         "view_generators needs train=True and at least one generator")
+        raise ValueError(
+            "views (view_generators) are training batches of in-memory images: decode image files "
+            "once first (TrainConfig.decode_size, data.decode_once)"
+            if split.images is None
+            else "view_generators needs train=True and at least one generator"
+        )
     if train:
         order = torch.randperm(n, generator=generator).numpy()
         n_batches = max(1, n // batch_size)
@@ -137,7 +152,9 @@ def iterate_batches(
             if device is not None:  # pinned and asynchronous on a GPU: no wait for the queued step
                 x = to_device(x, device)
             if view_generators is not None:
-                x = tuple(colour_distort(augment_batch(x, augment, g, image_size, extent=ext), g) for g in view_generators)
+                x = tuple(
+                    colour_distort(augment_batch(x, augment, g, image_size, extent=ext), g) for g in view_generators
+                )
             elif train:
                 if x.device.type == "cuda" and aug.device != x.device:  # boxes drawn on the GPU (issue 22)
                     aug = _device_generator(aug, x.device)
@@ -218,8 +235,9 @@ class _WholeImageFiles(torch.utils.data.Dataset):
         return torch.from_numpy(np.ascontiguousarray(arr)), torch.tensor([h, w, int(t)], dtype=torch.int32)
 
 
-def _decode_into(split: Split, f: Path, meta: Path, ext_f: Path, layout: str, shape: tuple, num_workers: int,
-                 progress: bool) -> None:
+def _decode_into(
+    split: Split, f: Path, meta: Path, ext_f: Path, layout: str, shape: tuple, num_workers: int, progress: bool
+) -> None:
     """Decode ``split``'s files into ``f`` (a ``.npy`` of ``shape``) through a temporary memory map
     renamed into place, then the extents (``layout="whole"``) and ``meta`` (size and SHA-256 of ``f``)."""
     from tqdm.std import tqdm
@@ -237,8 +255,13 @@ def _decode_into(split: Split, f: Path, meta: Path, ext_f: Path, layout: str, sh
     with cache.atomic_path(f) as tmp:  # a memory map filled in place, renamed when complete
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         i = 0
-        for x, e in tqdm(loader, desc=f"decode {split.dataset}/{split.split} once", disable=not progress,
-                         file=sys.stderr, mininterval=2.0):
+        for x, e in tqdm(
+            loader,
+            desc=f"decode {split.dataset}/{split.split} once",
+            disable=not progress,
+            file=sys.stderr,
+            mininterval=2.0,
+        ):
             arr[i : i + len(x)] = x.numpy()
             if layout == "whole":
                 extent[i : i + len(x)] = e.numpy()
@@ -247,12 +270,17 @@ def _decode_into(split: Split, f: Path, meta: Path, ext_f: Path, layout: str, sh
         del arr
     if layout == "whole":
         cache.save(ext_f, {"extent": extent})
-    cache.save(meta, {"bytes": f.stat().st_size, "sha256": cache.file_sha256(f), "shape": list(shape),
-                      "layout": layout})
+    cache.save(
+        meta, {"bytes": f.stat().st_size, "sha256": cache.file_sha256(f), "shape": list(shape), "layout": layout}
+    )
 
 
 def decode_once(
-    split: Split, size: int, cache_dir: str | Path | None = None, num_workers: int = 0, progress: bool = True,
+    split: Split,
+    size: int,
+    cache_dir: str | Path | None = None,
+    num_workers: int = 0,
+    progress: bool = True,
     layout: str | None = None,
 ) -> Split:
     """Decode a split's image files once into a cached uint8 array and use it from then on.
@@ -315,8 +343,13 @@ def decode_once(
     names.check("layout", layout)
     size = int(size)
     shape = (len(split), 3, size, size if layout == "centre" else round(size * WHOLE_MAX_ASPECT))
-    key = {"files": hashlib.sha256("\n".join(split.paths).encode()).hexdigest(), "n": len(split), "size": size,
-           "layout": layout, "shape": list(shape)}
+    key = {
+        "files": hashlib.sha256("\n".join(split.paths).encode()).hexdigest(),
+        "n": len(split),
+        "size": size,
+        "layout": layout,
+        "shape": list(shape),
+    }
     d = cache.artifact_dir(config.cache_root(cache_dir), "decoded", key)
     f, meta, ext_f = d / "images.npy", d / "meta.json", d / "extent.npz"
 

@@ -42,18 +42,25 @@ OOD_SOURCES = {
     "svhn": "SVHN's test_32x32.mat (format 2, 64 MB) as <root>/svhn/test_32x32.mat",
     "tf_flowers": "tf_flowers (flower_photos.tgz, 5 classes) unpacked as <root>/ood/tf_flowers/<class>/*.jpg",
     "uc_merced": "UC Merced land use (UCMerced_LandUse.zip, 21 classes) as <root>/ood/uc_merced/<class>/*.tif",
-    "pets": ("Oxford-IIIT Pets' test split as <root>/ood/pets/<breed>/*.jpg, or torchvision's layout "
-             "<root>/oxford-iiit-pet/ (images.tar.gz and annotations.tar.gz unpacked)"),
+    "pets": (
+        "Oxford-IIIT Pets' test split as <root>/ood/pets/<breed>/*.jpg, or torchvision's layout "
+        "<root>/oxford-iiit-pet/ (images.tar.gz and annotations.tar.gz unpacked)"
+    ),
     "cars": "Stanford Cars (Cars196) test split as <root>/ood/cars/<model>/*.jpg",
 }
 
 
 def _not_found(name: str, root: Path, looked: str) -> DataNotFound:
-    dl = (" or let torchvision download it with `python -m paperlib data --profile quick --download`"
-          if name in ("cifar10", "svhn") else "")
-    return DataNotFound(f"the out-of-distribution set {name!r} is not in the data root {root} (looked for {looked}).\n"
-                        f"Put {OOD_SOURCES[name]}{dl}. Choose another root with data_root=... or $PAPERLIB_DATA.\n"
-                        "Offline, build the book on synthetic data instead: `make book PROFILE=smoke`.")
+    dl = (
+        " or let torchvision download it with `python -m paperlib data --profile quick --download`"
+        if name in ("cifar10", "svhn")
+        else ""
+    )
+    return DataNotFound(
+        f"the out-of-distribution set {name!r} is not in the data root {root} (looked for {looked}).\n"
+        f"Put {OOD_SOURCES[name]}{dl}. Choose another root with data_root=... or $PAPERLIB_DATA.\n"
+        "Offline, build the book on synthetic data instead: `make book PROFILE=smoke`."
+    )
 
 
 def _per_class(labels: np.ndarray, per_class: int | None) -> np.ndarray:
@@ -75,8 +82,12 @@ def _cifar10(root: Path) -> tuple[Split, tuple[str, ...]]:
     with open(d / "batches.meta", "rb") as fh:
         meta = pickle.load(fh, encoding="latin1")
     images = np.asarray(blob["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return (Split("ood:cifar10", "test", np.asarray(blob["labels"], dtype=np.int64), images=torch.from_numpy(images.copy())),
-            tuple(meta["label_names"]))
+    return (
+        Split(
+            "ood:cifar10", "test", np.asarray(blob["labels"], dtype=np.int64), images=torch.from_numpy(images.copy())
+        ),
+        tuple(meta["label_names"]),
+    )
 
 
 def _svhn(root: Path) -> tuple[Split, tuple[str, ...]]:
@@ -86,7 +97,9 @@ def _svhn(root: Path) -> tuple[Split, tuple[str, ...]]:
     from scipy.io import loadmat
 
     m = loadmat(str(f))
-    images = np.ascontiguousarray(np.transpose(m["X"], (3, 2, 0, 1)), dtype=np.uint8)  # (32, 32, 3, n) -> (n, 3, 32, 32)
+    images = np.ascontiguousarray(
+        np.transpose(m["X"], (3, 2, 0, 1)), dtype=np.uint8
+    )  # (32, 32, 3, n) -> (n, 3, 32, 32)
     labels = np.asarray(m["y"], dtype=np.int64).reshape(-1) % 10  # SVHN labels the digit 0 as 10
     return Split("ood:svhn", "test", labels, images=torch.from_numpy(images)), tuple(str(i) for i in range(10))
 
@@ -99,8 +112,10 @@ def _folder(name: str, d: Path) -> tuple[Split, tuple[str, ...]]:
         paths += [str(p) for p in files]
         labels += [i] * len(files)
     if len(classes) < 2 or not paths:
-        raise DataNotFound(f"{d}: the out-of-distribution set {name!r} needs at least 2 class folders of images "
-                           f"({', '.join(OOD_FOLDER_EXTENSIONS)}); found {len(classes)} folders, {len(paths)} images")
+        raise DataNotFound(
+            f"{d}: the out-of-distribution set {name!r} needs at least 2 class folders of images "
+            f"({', '.join(OOD_FOLDER_EXTENSIONS)}); found {len(classes)} folders, {len(paths)} images"
+        )
     return Split(f"ood:{name}", "test", np.asarray(labels, dtype=np.int64), paths=paths), tuple(c.name for c in classes)
 
 
@@ -133,7 +148,9 @@ def _read(name: str, root: Path) -> tuple[Split, tuple[str, ...]]:
     raise _not_found(name, root, looked)
 
 
-def ood_split(name: str, data_root: str | Path | None = None, per_class: int | None = None) -> tuple[Split, tuple[str, ...]]:
+def ood_split(
+    name: str, data_root: str | Path | None = None, per_class: int | None = None
+) -> tuple[Split, tuple[str, ...]]:
     """Read an out-of-distribution set.
 
     Parameters

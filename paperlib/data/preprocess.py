@@ -85,16 +85,24 @@ class Preprocess:
 
     def to_dict(self) -> dict:
         """JSON-ready description, with the derived ``resize``."""
-        return {"mean": list(self.mean), "std": list(self.std), "size": self.size,
-                "interpolation": self.interpolation, "crop_pct": self.crop_pct, "resize": self.resize,
-                "source": self.source}
+        return {
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "size": self.size,
+            "interpolation": self.interpolation,
+            "crop_pct": self.crop_pct,
+            "resize": self.resize,
+            "source": self.source,
+        }
 
     def describe(self) -> str:
         """One line: statistics, resize, crop and source."""
         fmt = lambda v: "(" + ", ".join(f"{x:.4g}" for x in v) + ")"  # noqa: E731
         src = f" [{self.source}]" if self.source else ""
-        return (f"mean {fmt(self.mean)}, std {fmt(self.std)}; {self.interpolation} resize to {self.resize}, "
-                f"centre crop {self.size} (crop_pct {self.crop_pct:g}){src}")
+        return (
+            f"mean {fmt(self.mean)}, std {fmt(self.std)}; {self.interpolation} resize to {self.resize}, "
+            f"centre crop {self.size} (crop_pct {self.crop_pct:g}){src}"
+        )
 
 
 def normalize(x: torch.Tensor, dataset: str | Preprocess) -> torch.Tensor:

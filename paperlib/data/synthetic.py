@@ -38,9 +38,24 @@ from ..hierarchy import Hierarchy
 from .split import Split
 
 __all__ = [
-    "SYN_FAMILIES", "SYN_MEMBERS", "SYN_SUBCLASSES", "SYN_VARIANTS", "SYN_WORLD", "SYN_SIZES", "SYN_SEEDS",
-    "SYN_VERSION", "SYN_AREA", "synthetic_hierarchy", "synthetic_images", "synthetic_split", "render_shapes", "NOVEL_SHAPES",
-    "OVERLAP_SHAPES", "OOD_PER_CLASS", "OOD_SEEDS", "ood_synthetic_split",
+    "SYN_FAMILIES",
+    "SYN_MEMBERS",
+    "SYN_SUBCLASSES",
+    "SYN_VARIANTS",
+    "SYN_WORLD",
+    "SYN_SIZES",
+    "SYN_SEEDS",
+    "SYN_VERSION",
+    "SYN_AREA",
+    "synthetic_hierarchy",
+    "synthetic_images",
+    "synthetic_split",
+    "render_shapes",
+    "NOVEL_SHAPES",
+    "OVERLAP_SHAPES",
+    "OOD_PER_CLASS",
+    "OOD_SEEDS",
+    "ood_synthetic_split",
 ]
 
 #: The superclasses: shape families, each with four members (the subclasses), as entity-13's 4.
@@ -63,9 +78,20 @@ SYN_VARIANTS = 4  # subclasses per superclass
 #: object is always the brighter, so it stays visible); ``bg_saturation``/``fg_saturation``;
 #: ``light``: standard deviation of the lighting gradient's slope; ``clutter``: items per image,
 #: ``clutter_size`` their scale; ``noise``: pixel noise standard deviation; ``supersample``.
-SYN_WORLD = dict(radius=(0.26, 0.42), shift=0.20, rotation=25.0, bg_value=(0.10, 0.45), fg_value=(0.65, 1.0),
-                 bg_saturation=(0.0, 0.6), fg_saturation=(0.5, 1.0), light=0.25, clutter=2, clutter_size=0.6,
-                 noise=0.03, supersample=2)
+SYN_WORLD = dict(
+    radius=(0.26, 0.42),
+    shift=0.20,
+    rotation=25.0,
+    bg_value=(0.10, 0.45),
+    fg_value=(0.65, 1.0),
+    bg_saturation=(0.0, 0.6),
+    fg_saturation=(0.5, 1.0),
+    light=0.25,
+    clutter=2,
+    clutter_size=0.6,
+    noise=0.03,
+    supersample=2,
+)
 SYN_SIZES = {"train": 160, "val": 40}  # images per subclass
 SYN_SEEDS = {"train": 11, "val": 12}
 #: Bumped whenever the generator's output changes; part of the data identity of cached results.
@@ -136,13 +162,20 @@ _SHAPES = {
     # bars
     "plus": lambda u, v: _box(u, v, -1, 1, -_W, _W) | _box(u, v, -_W, _W, -1, 1),
     "tee": lambda u, v: _box(u, v, -1, 1, 0.55, 0.55 + 2 * _W) | _box(u, v, -_W, _W, -1, 0.6),
-    "eich": lambda u, v: (_box(u, v, -0.9, -0.9 + 2 * _W, -1, 1) | _box(u, v, 0.9 - 2 * _W, 0.9, -1, 1)
-                          | _box(u, v, -0.9, 0.9, -_W, _W)),
-    "pi": lambda u, v: (_box(u, v, -1, 1, -0.9, -0.9 + 2 * _W) | _box(u, v, -0.65, -0.65 + 2 * _W, -0.9, 0.9)
-                        | _box(u, v, 0.65 - 2 * _W, 0.65, -0.9, 0.9)),
+    "eich": lambda u, v: (
+        _box(u, v, -0.9, -0.9 + 2 * _W, -1, 1) | _box(u, v, 0.9 - 2 * _W, 0.9, -1, 1) | _box(u, v, -0.9, 0.9, -_W, _W)
+    ),
+    "pi": lambda u, v: (
+        _box(u, v, -1, 1, -0.9, -0.9 + 2 * _W)
+        | _box(u, v, -0.65, -0.65 + 2 * _W, -0.9, 0.9)
+        | _box(u, v, 0.65 - 2 * _W, 0.65, -0.9, 0.9)
+    ),
     # held out: no training family has them
-    "heart": lambda u, v: _disc(u, v, 0.45, -0.38, 0.3) | _disc(u, v, 0.45, 0.38, 0.3)
-    | ((v < 0.35) & (np.abs(u) < 0.8 * (v + 0.95)) & (v > -0.95)),
+    "heart": lambda u, v: (
+        _disc(u, v, 0.45, -0.38, 0.3)
+        | _disc(u, v, 0.45, 0.38, 0.3)
+        | ((v < 0.35) & (np.abs(u) < 0.8 * (v + 0.95)) & (v > -0.95))
+    ),
     "arrow": lambda u, v: _box(u, v, -_W, _W, -1, 0.2) | ((v >= 0.2) & (np.abs(u) < 0.75 * (1 - v) / 0.8) & (v < 1)),
     "hourglass": lambda u, v: (np.abs(v) < 0.9) & (np.abs(u) < 0.12 + 0.7 * np.abs(v)),
     "teardrop": lambda u, v: _disc(u, v, 0.6, 0, -0.3) | ((v >= -0.3) & (np.abs(u) < 0.6 * (1 - (v + 0.3) / 1.3))),
@@ -210,8 +243,8 @@ def render_shapes(shapes, seed: int, size: int = 32, world: dict | None = None, 
     rng = np.random.default_rng(seed)
     out = torch.empty((len(shapes), 3, size, size), dtype=torch.uint8)
     for start in range(0, len(shapes), chunk):
-        part = shapes[start:start + chunk]
-        out[start:start + len(part)] = _render(part, rng, size, p)
+        part = shapes[start : start + chunk]
+        out[start : start + len(part)] = _render(part, rng, size, p)
     return out
 
 
@@ -284,7 +317,9 @@ def synthetic_split(split: str) -> Split:
     """The ``"train"`` or ``"val"`` split of the smoke world: ``SYN_SIZES[split]`` images per subclass."""
     per = SYN_SIZES[split]
     subclass = np.repeat(np.arange(len(SYN_SUBCLASSES)), per)
-    return Split("synthetic", split, subclass.astype(np.int64), images=synthetic_images(subclass, seed=SYN_SEEDS[split]))
+    return Split(
+        "synthetic", split, subclass.astype(np.int64), images=synthetic_images(subclass, seed=SYN_SEEDS[split])
+    )
 
 
 def ood_synthetic_split(name: str = "synthetic_novel", per_class: int | None = None) -> tuple[Split, tuple[str, ...]]:
