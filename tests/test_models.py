@@ -137,6 +137,35 @@ def test_vgg_norm_layers():
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) for m in plain.modules())
 
 
+def test_small_layer_norm_vgg_standardises_its_convolutions_and_nothing_else_does():
+    ln = build_model("vgg_mini_ln", 3)
+    convs = [m for m in ln.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 13 and all(type(m) is models.WSConv2d for m in convs)
+    for arch in ("vgg_mini", "vgg_mini_bn"):
+        assert all(type(m) is nn.Conv2d for m in build_model(arch, 3).modules() if isinstance(m, nn.Conv2d))
+    with torch.device("meta"):
+        paper = build_model("vgg16_ln", 3)
+    assert all(type(m) is nn.Conv2d for m in paper.modules() if isinstance(m, nn.Conv2d))
+    # Same parameters as a plain convolution; the forward uses each filter standardised over
+    # (in_channels, kh, kw): checked against a convolution whose weights are standardised by hand (numpy).
+    conv = convs[2]  # conv2_1: 8 -> 16 channels
+    assert {k: v.shape for k, v in conv.state_dict().items()} == {"weight": (16, 8, 3, 3), "bias": (16,)}
+    with torch.no_grad():
+        conv.weight.mul_(3).add_(0.5)
+        conv.bias.normal_()
+    w = conv.weight.detach().numpy().reshape(16, -1)
+    w_std = (w - w.mean(1, keepdims=True)) / (w.std(1, keepdims=True) + conv.eps)
+    ref = nn.Conv2d(8, 16, 3, padding=1)
+    with torch.no_grad():
+        ref.weight.copy_(torch.from_numpy(w_std.reshape(16, 8, 3, 3)))
+        ref.bias.copy_(conv.bias)
+    x = torch.randn(2, 8, 6, 6)
+    torch.testing.assert_close(conv(x), ref(x), atol=1e-5, rtol=1e-5)
+    # A constant input gives the bias alone away from the border (a zero-mean filter has no DC response).
+    y = conv(torch.ones(1, 8, 6, 6)) - conv.bias.view(1, -1, 1, 1)
+    assert y[..., 1:-1, 1:-1].abs().max() < 1e-4
+
+
 def test_resnet50():
     model = build_model("resnet50", 13)
     assert [p.name for p in model.probe_points] == RESNET50_NAMES + ["penultimate"]
