@@ -12,6 +12,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
 EXECUTED := $(patsubst nbs/%,book/%,$(NOTEBOOKS))
+# Where the chapters write their tables as CSV (paperlib.book.write_results), linked from each chapter
+# and, gathered into claims.csv, from the claims page: beside the executed chapters.
+RESULTS := $(CURDIR)/book/results
 
 .PHONY: all book notebooks data test test-fast lint bench lock clean env
 
@@ -41,9 +44,9 @@ book: $(STAMP)
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "papermill $$nb -> book/$$(basename $$nb) (profile $(PROFILE))"; \
-	  $(VENV)/bin/papermill --no-progress-bar "$$nb" "book/$$(basename $$nb)" -p profile $(PROFILE) -k python3; \
+	  $(VENV)/bin/papermill --no-progress-bar "$$nb" "book/$$(basename $$nb)" -p profile $(PROFILE) -p results_dir "$(RESULTS)" -k python3; \
 	done
-	$(PY) -m paperlib.book $(EXECUTED)
+	$(PY) -m paperlib.book --results "$(RESULTS)" $(EXECUTED)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -70,4 +73,4 @@ lock: $(STAMP)
 	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_ARGS) $(if $(UPGRADE),--upgrade) -q -o requirements.lock
 
 clean:
-	rm -rf book/_build _build book/*.ipynb
+	rm -rf book/_build _build book/*.ipynb book/results

@@ -8,16 +8,40 @@ code" toggle instead of the code). ``python -m paperlib.book FILE...`` does it i
 :func:`check_injected_parameters`, called by a chapter right after its parameters, stops it when
 papermill injected a parameter the chapter does not define (``-p seed '[0, 1]'`` for ``seeds``), which
 would otherwise run the chapter with its defaults and exit 0.
+
+:func:`write_results` writes a chapter's tables as CSV files for a reader to download, and
+:func:`collect_claims` gathers every chapter's verdicts into one ``claims.csv`` for the claims page
+(``python -m paperlib.book --results DIR FILE...`` does both steps after papermill).
+The files and their columns are documented once, in :func:`write_results`.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
-import sys
-from collections.abc import Sequence
+import io
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["PARAMETER_TAGS", "fold_parameters", "assigned_names", "check_injected_parameters"]
+__all__ = [
+    "PARAMETER_TAGS",
+    "CLAIM_COLUMNS",
+    "fold_parameters",
+    "assigned_names",
+    "check_injected_parameters",
+    "claims_frame",
+    "write_results",
+    "collect_claims",
+]
+
+#: The columns of a ``*_claims.csv`` file and of ``claims.csv``.
+CLAIM_COLUMNS = ("number", "claim", "verdict", "paper", "measured", "explanation", "seeds", "chapter")
+
+#: The file every chapter's claims are gathered into, in the results folder.
+CLAIMS_FILE = "claims.csv"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 #: The first line of the cell papermill injects (its Python translator's comment).
 INJECTED_HEADER = "# Parameters"
@@ -102,6 +126,167 @@ def check_injected_parameters(history: Sequence[str] | None = None) -> None:
         )
 
 
-if __name__ == "__main__":  # python -m paperlib.book book/*.ipynb
-    for arg in sys.argv[1:]:
+def claims_frame(checks: Sequence, chapter: str = ""):
+    """One row per claim check, columns :data:`CLAIM_COLUMNS`.
+
+    Parameters
+    ----------
+    checks : sequence of paperlib.claims.ClaimCheck
+    chapter : str
+        The chapter that checked them (``05_shuffling``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``len(checks)`` rows; ``seeds`` space-separated.
+    """
+    import pandas as pd
+
+    rows = [
+        {
+            "number": c.number,
+            "claim": c.claim,
+            "verdict": c.verdict,
+            "paper": c.paper,
+            "measured": c.measured,
+            "explanation": c.explanation,
+            "seeds": " ".join(str(s) for s in c.seeds),
+            "chapter": chapter,
+        }
+        for c in checks
+    ]
+    return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+
+
+def write_results(
+    chapter: str, tables: Mapping, results_dir: str | Path | None = None, checks: Sequence = ()
+) -> dict[str, Path]:
+    """Write a chapter's tables as ``<results_dir>/<chapter>_<name>.csv``, each atomically.
+
+    Parameters
+    ----------
+    chapter : str
+        The chapter's file name without suffix (``05_shuffling``).
+    tables : mapping of str to pandas.DataFrame
+        Table name (``scores``, ``accuracy``, ...) to the table; the index is written only where it is
+        named (a pivot table's), the columns are those of the module docstring's table.
+    results_dir : path-like, optional
+        The folder, :func:`paperlib.config.results_root` (the chapter's ``results_dir`` parameter,
+        else ``$PAPERLIB_RESULTS``, else the cache's ``results``).
+    checks : sequence of paperlib.claims.ClaimCheck
+        The chapter's claim checks, written as ``<chapter>_claims.csv`` (:func:`claims_frame`).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Table name to the file written.
+
+    Raises
+    ------
+    ValueError
+        A chapter or table name that is not a plain file name, or a table that is not a DataFrame,
+        before anything is written.
+
+    Notes
+    -----
+    A chapter ``NAME`` (``05_shuffling``) writes ``NAME_TABLE.csv`` into its results folder
+    (``paperlib.config.results_root``; ``book/results`` in the built book). The tables and their
+    columns:
+
+    =====================  ================================================================================
+    file                   columns (one row per ...)
+    =====================  ================================================================================
+    ``NAME_scores.csv``    ``arch, family, hierarchy, seed, loss, layer, depth, rel_depth, factor, ami,
+                           purity`` (:func:`paperlib.experiment.run`): one row per model, probe point and
+                           overclustering factor; ``depth`` is the probe point's index, ``rel_depth`` its
+                           position in ``[0, 1]``; AMI and purity are averaged over superclasses without
+                           weights
+    ``NAME_accuracy.csv``  ``arch, family, hierarchy, seed, loss, accuracy, epochs``: one row per trained
+                           model; ``accuracy`` is its superclass accuracy on the validation split
+    ``NAME_claims.csv``    ``CLAIM_COLUMNS``: one row per claim the chapter checks
+    ``claims.csv``         the same columns, every chapter's claims (the claims page's download)
+    =====================  ================================================================================
+
+    A chapter's other tables (Table B.1's purities, cross-seed ARI, out-of-distribution purity) keep the
+    columns of the DataFrame the chapter shows. Claim columns: ``number`` (the claim in
+    ``paperlib.claims.CLAIMS``), ``claim`` (the sentence), ``verdict`` (*reproduced*, *not
+    reproduced* or *inconclusive*), ``paper`` (what the paper reports), ``measured`` (our numbers, the
+    seeds and the accuracy gate), ``explanation`` (why this verdict), ``seeds`` (space-separated),
+    ``chapter``.
+    """
+    import pandas as pd
+
+    from . import cache, config
+
+    tables = dict(tables)
+    if checks:
+        if "claims" in tables:
+            raise ValueError("write_results: give the claims either as checks or as a 'claims' table, not both")
+        tables["claims"] = claims_frame(checks, chapter)
+    for name in [chapter, *tables]:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"write_results: {name!r} is not a plain file name (letters, digits, '_', '-', '.')")
+    for name, table in tables.items():
+        if not isinstance(table, pd.DataFrame):
+            raise ValueError(f"write_results: table {name!r} is a {type(table).__name__}, not a pandas DataFrame")
+    folder = config.results_root(results_dir)
+    written = {}
+    for name, table in tables.items():
+        named_index = any(n is not None for n in table.index.names)
+        buf = io.StringIO()
+        table.to_csv(buf, index=named_index)
+        path = folder / f"{chapter}_{name}.csv"
+        cache.write_atomic(path, buf.getvalue().encode())
+        written[name] = path
+    return written
+
+
+def collect_claims(results_dir: str | Path | None = None) -> Path:
+    """Gather every ``*_claims.csv`` of the results folder into :data:`CLAIMS_FILE`, ordered by claim.
+
+    Parameters
+    ----------
+    results_dir : path-like, optional
+        As for :func:`write_results`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (atomically); columns :data:`CLAIM_COLUMNS`, one row per claim.
+
+    Raises
+    ------
+    FileNotFoundError
+        No chapter wrote its claims there.
+    """
+    import pandas as pd
+
+    from . import cache, config
+
+    folder = config.results_root(results_dir)
+    parts = sorted(p for p in folder.glob("*_claims.csv") if p.name != CLAIMS_FILE)
+    if not parts:
+        raise FileNotFoundError(f"no *_claims.csv in {folder}: run the chapters first")
+    frame = pd.concat([pd.read_csv(p, dtype={"seeds": str}, keep_default_na=False) for p in parts])
+    frame = frame.sort_values("number", kind="stable")[list(CLAIM_COLUMNS)]
+    path = folder / CLAIMS_FILE
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    cache.write_atomic(path, buf.getvalue().encode())
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m paperlib.book [--results DIR] FILE...``: fold the parameter cells, gather the claims."""
+    parser = argparse.ArgumentParser(prog="python -m paperlib.book", description=main.__doc__)
+    parser.add_argument("files", nargs="*", help="executed notebooks whose parameter cells to fold")
+    parser.add_argument("--results", help="results folder whose *_claims.csv to gather into claims.csv")
+    args = parser.parse_args(argv)
+    for arg in args.files:
         print(f"{arg}: {fold_parameters(arg)} parameter cell(s) folded")
+    if args.results:
+        print(f"claims gathered into {collect_claims(args.results)}")
+
+
+if __name__ == "__main__":  # python -m paperlib.book --results book/results book/*.ipynb
+    main()

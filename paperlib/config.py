@@ -64,6 +64,19 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser().resolve() if env else _user_cache() / "artifacts"
 
 
+def results_root(root: str | os.PathLike | None = None) -> Path:
+    """Where a chapter writes its result tables (:func:`paperlib.book.write_results`).
+
+    ``root`` if given (the book's Makefile passes ``book/results``, beside the executed chapters), else
+    ``$PAPERLIB_RESULTS``, else ``results`` in the artifact cache (:func:`cache_root`): a chapter run by
+    hand (``papermill nbs/05_shuffling.ipynb out.ipynb``) writes there, whatever the current directory.
+    """
+    if root is not None and str(root) != "":
+        return Path(root).expanduser().resolve()
+    env = os.environ.get("PAPERLIB_RESULTS")
+    return Path(env).expanduser().resolve() if env else cache_root() / "results"
+
+
 def _check_values(
     obj: Any, positive_int=(), positive_or_none=(), non_negative=(), positive=(), unit=(), non_negative_int=()
 ) -> None:

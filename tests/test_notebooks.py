@@ -62,7 +62,8 @@ def test_book_builds_with_warnings_as_errors(built_smoke_book):
     claims_html = (built_smoke_book.html / "claims.html").read_text()
     assert "reproduced" in claims_html and "Markdown object" not in claims_html
     # seven claims x verdict, measured text and explanation, and the self-supervised context, pasted as prose
-    assert claims_html.count('class="pasted-text"') == 22 and "<code" not in claims_html
+    prose = re.sub(r'<a class="reference download.*?</a>', "", claims_html, flags=re.S)  # a download's name is code
+    assert claims_html.count('class="pasted-text"') == 22 and "<code" not in prose
     for claim, page in (
         ("Claim 1", "04_within_network"),
         ("Claim 3", "06_transfer"),
@@ -83,6 +84,28 @@ def test_book_builds_with_warnings_as_errors(built_smoke_book):
     for page, n in figures.items():
         html = (built_smoke_book.html / f"{page}.html").read_text()
         assert html.count("<img") >= n and "Try it" in html, page
+
+
+def test_every_chapter_and_the_claims_page_link_their_csv_downloads(built_smoke_book):
+    """Each chapter's tables and the claims page's claims.csv (paperlib.book.write_results, collect_claims)."""
+    import pandas as pd
+
+    from paperlib.book import CLAIM_COLUMNS
+    from paperlib.claims import VERDICTS
+
+    for page in [nb.stem for nb in NOTEBOOKS] + ["claims"]:
+        html = (built_smoke_book.html / f"{page}.html").read_text()
+        links = re.findall(r'class="reference download internal"[^>]*href="([^"]+\.csv)"', html)
+        assert links, f"{page}: no CSV download"
+        for link in links:
+            path = built_smoke_book.html / link
+            assert path.stat().st_size > 0 and len(pd.read_csv(path)) > 0, (page, link)
+        if page != "claims":
+            assert any(link.endswith(f"{page}_scores.csv") or "ood_purity" in link for link in links), (page, links)
+    claims = pd.read_csv(built_smoke_book.root / "results" / "claims.csv")
+    assert list(claims.columns) == list(CLAIM_COLUMNS)
+    assert list(claims["number"]) == [1, 2, 3, 4, 5, 6, 7] and set(claims["verdict"]) <= set(VERDICTS)
+    assert claims["measured"].str.len().min() > 0
 
 
 def test_shuffling_quick_profile_on_cifar_fixture(cifar_root, tmp_path):
