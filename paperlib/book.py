@@ -33,6 +33,8 @@ __all__ = [
     "claims_frame",
     "write_results",
     "collect_claims",
+    "glue_all",
+    "glue_claim",
 ]
 
 #: The columns of a ``*_claims.csv`` file and of ``claims.csv``.
@@ -274,6 +276,55 @@ def collect_claims(results_dir: str | Path | None = None) -> Path:
     frame.to_csv(buf, index=False)
     cache.write_atomic(path, buf.getvalue().encode())
     return path
+
+
+def glue_all(values: Mapping[str, object], glue=None) -> None:
+    """Glue every value for the chapter's text (``myst_nb.glue``, not displayed): a chapter's many
+    ``glue(...)`` lines as one dict.
+
+    Parameters
+    ----------
+    values : mapping of str to object
+        Glue name to value. A string is glued as :class:`paperlib.claims.GlueText` (pasted as bare
+        text, ``{glue:text}`NAME``), anything else (a figure, a table) as itself.
+    glue : callable, optional
+        ``myst_nb.glue`` (the default; tests pass their own).
+
+    Raises
+    ------
+    ValueError
+        A name that is not a non-empty string, before anything is glued.
+    """
+    from .claims import GlueText
+
+    bad = [k for k in values if not isinstance(k, str) or not k]
+    if bad:
+        raise ValueError(f"glue_all: glue names must be non-empty strings, got {bad}")
+    if glue is None:
+        from myst_nb import glue
+    for name, value in values.items():
+        glue(name, GlueText(value) if isinstance(value, str) else value, display=False)
+
+
+def glue_claim(check, glue=None) -> None:
+    """Glue a claim check's verdict, measured text and explanation as ``claimN_verdict``,
+    ``claimN_measured`` and ``claimN_explanation`` (the names the claims page pastes).
+
+    Parameters
+    ----------
+    check : paperlib.claims.ClaimCheck
+    glue : callable, optional
+        As for :func:`glue_all`.
+    """
+    n = check.number
+    glue_all(
+        {
+            f"claim{n}_verdict": check.verdict,
+            f"claim{n}_measured": check.measured,
+            f"claim{n}_explanation": check.explanation,
+        },
+        glue,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

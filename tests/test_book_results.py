@@ -79,3 +79,29 @@ def test_main_folds_and_gathers(tmp_path, capsys):
     book.write_results("09_c", {}, tmp_path, checks=[_check(7)])
     book.main(["--results", str(tmp_path)])
     assert "claims gathered" in capsys.readouterr().out and (tmp_path / "claims.csv").exists()
+
+
+def test_glue_all_glues_text_as_bare_text_and_other_values_as_themselves():
+    from paperlib.claims import GlueText
+
+    calls = []
+    fig = object()
+    book.glue_all({"a": "text", "fig": fig}, glue=lambda *a, **k: calls.append((a, k)))
+    assert [(a[0], type(a[1]), k) for a, k in calls] == [
+        ("a", GlueText, {"display": False}),
+        ("fig", object, {"display": False}),
+    ]
+    assert calls[0][0][1] == "text" and repr(calls[0][0][1]) == "text" and calls[1][0][1] is fig
+    with pytest.raises(ValueError, match="non-empty strings"):
+        book.glue_all({"": "x"}, glue=lambda *a, **k: calls.append(a))
+    assert len(calls) == 2
+
+
+def test_glue_claim_uses_the_claims_page_names():
+    got = {}
+    book.glue_claim(_check(6, "inconclusive"), glue=lambda name, value, display: got.update({name: value}))
+    assert got == {
+        "claim6_verdict": "inconclusive",
+        "claim6_measured": 'measured: 0.5, "quoted"',
+        "claim6_explanation": "why",
+    }
