@@ -308,7 +308,9 @@ def glue_all(values: Mapping[str, object], glue=None) -> None:
 
 def glue_claim(check, glue=None) -> None:
     """Glue a claim check's verdict, measured text and explanation as ``claimN_verdict``,
-    ``claimN_measured`` and ``claimN_explanation`` (the names the claims page pastes).
+    ``claimN_measured`` and ``claimN_explanation`` (the names the claims page pastes), and, where the
+    check has table rows, its measured numbers as ``claimN_table`` (:meth:`paperlib.claims.ClaimCheck.table`)
+    with their note as ``claimN_note``.
 
     Parameters
     ----------
@@ -325,6 +327,8 @@ def glue_claim(check, glue=None) -> None:
         },
         glue,
     )
+    if check.rows:
+        glue_all({f"claim{n}_table": check.table(), f"claim{n}_note": check.note}, glue)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

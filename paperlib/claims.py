@@ -76,6 +76,12 @@ class ClaimCheck:
         accuracy gate, ...).
     seeds : tuple of int
         The training seeds the check saw.
+    rows : tuple of dict
+        The numbers of ``measured`` as table rows (column name to value, the same columns in every
+        row), for :meth:`table`; empty where the check has no table.
+    note : str
+        With ``rows``: the rest of ``measured`` (what the numbers are, the seeds, the accuracy gate),
+        shown with the table.
     """
 
     number: int
@@ -85,6 +91,8 @@ class ClaimCheck:
     verdict: str
     explanation: str
     seeds: tuple[int, ...] = field(default_factory=tuple)
+    rows: tuple[dict, ...] = field(default_factory=tuple)
+    note: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -100,11 +108,36 @@ class ClaimCheck:
             Claim and verdict in bold, then one paragraph each for the paper's result, the measured
             result and the explanation of the verdict.
         """
+        if self.rows:
+            table = self.table()
+            lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+            lines += ["| " + " | ".join(row) + " |" for row in table.itertuples(index=False)]
+            measured = f"{self.note}\n\n" + "\n".join(lines)
+        else:
+            measured = self.measured
         text = (
             f"**Claim {self.number}: {self.verdict} at this scale.** {self.claim}\n\n"
-            f"Paper: {self.paper}\n\nMeasured: {self.measured}\n\nWhy {self.verdict}: {self.explanation}"
+            f"Paper: {self.paper}\n\nMeasured: {measured}\n\nWhy {self.verdict}: {self.explanation}"
         )
         return text.replace("`", "'")
+
+    def table(self) -> pd.DataFrame:
+        """The measured numbers as a table of text (gains signed, three decimals), one row per :attr:`rows`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``len(rows)`` rows, the rows' columns, every cell a string (``""`` for a missing value).
+        """
+
+        def cell(v) -> str:
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                return ""
+            if isinstance(v, float):
+                return f"{v:+.3f}"
+            return str(v)
+
+        return pd.DataFrame([{k: cell(v) for k, v in r.items()} for r in self.rows])
 
 
 @dataclass
@@ -295,7 +328,7 @@ def shuffling(
 
     seeds = sorted(int(s) for s in scores["seed"].unique())
     seeds_per_hier = scores.groupby("hierarchy")["seed"].nunique()
-    cells, fails, shaky = [], [], []
+    cells, fails, shaky, rows = [], [], [], []
     for (arch, factor), g in scores.groupby(["arch", "factor"], sort=True):
         hiers = set(g["hierarchy"])
         if not {"standard", "shuffled"} <= hiers:
@@ -323,6 +356,18 @@ def shuffling(
         )
         part += f" (seed spread {spread:.3f})" if spread is not None else ""
         cells.append(part)
+        rows.append(
+            {
+                "architecture": arch,
+                "factor": int(factor),
+                f"layers gaining > {margin:.2f}": f"{n_up} of {n_layers}",
+                "first third": early,
+                "last third": late,
+                "gain": mean_gain,
+                "seed spread": abs(spread) if spread is not None else None,
+                "seeds": n_seeds,
+            }
+        )
         if not most_up:
             fails.append(f"for {name} the gain exceeds {margin:.2f} in only {n_up} of {n_layers} layers")
         if not late_more:
@@ -360,6 +405,11 @@ def shuffling(
         verdict=verdict,
         explanation=explanation,
         seeds=tuple(seeds),
+        rows=tuple(rows),
+        note=(
+            "shuffled minus standard AMI per layer, mean over seeds (gain: over all layers; first and last "
+            f"third: over the layers there). {_seed_text(seeds, min_seeds)}. {gate_result.text}"
+        ),
     )
 
 

@@ -448,3 +448,27 @@ def test_chapter_screenshot_is_kept(browser, book_site):
     context.close()
     assert shot.stat().st_size > 10_000 and _variance(shot.read_bytes()) > BLANK_VARIANCE
     print(f"screenshot of {chapters[0]}: {shot}")
+
+
+def test_claims_page_shows_measured_tables_and_its_screenshot_is_kept(browser, book_site):
+    """The claims page: claim 2's measured numbers as a visible table (glued from chapter 05), the
+    download of every verdict; a full-page screenshot is kept as a test artifact."""
+    html_root, base = book_site
+    out = artifacts_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    shot = out / "book-claims.png"
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort("blockedbyclient"))
+    page = context.new_page()
+    page.goto(base + "claims.html", wait_until="networkidle")
+    section = page.locator("section", has=page.locator("h2", has_text="Claim 2")).first
+    table = section.locator("table", has_text="first third").first
+    table.scroll_into_view_if_needed()
+    visible, rows = table.is_visible(), table.locator("tbody tr").count()
+    download = page.locator('a.download[href$="claims.csv"]').count()
+    page.screenshot(path=str(shot), full_page=True, animations="disabled")
+    context.close()
+    print(f"screenshot of claims.html: {shot}")
+    assert visible and rows >= 1, "claim 2's measured table is not visible on the claims page"
+    assert download == 1, "the claims page does not link claims.csv"
+    assert shot.stat().st_size > 10_000 and _variance(shot.read_bytes()) > BLANK_VARIANCE

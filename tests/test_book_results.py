@@ -105,3 +105,14 @@ def test_glue_claim_uses_the_claims_page_names():
         "claim6_measured": 'measured: 0.5, "quoted"',
         "claim6_explanation": "why",
     }
+
+
+def test_glue_claim_glues_the_table_of_a_check_with_rows():
+    rows = ({"architecture": "vgg", "factor": 1, "first third": 0.01, "last third": 0.2, "seed spread": None},)
+    check = ClaimCheck(2, "c", "p", "m", "reproduced", "e", (0,), rows=rows, note="gain per layer")
+    got = {}
+    book.glue_claim(check, glue=lambda name, value, display: got.update({name: value}))
+    assert got["claim2_note"] == "gain per layer"
+    assert got["claim2_table"].to_dict("records") == [
+        {"architecture": "vgg", "factor": "1", "first third": "+0.010", "last third": "+0.200", "seed spread": ""}
+    ]

@@ -341,3 +341,15 @@ def test_claim7_fig8_shaped_is_reproduced_and_flat_shuffled_ari_is_not():
     check = claims.consistency(scores, ari, acc)
     assert check.verdict == "not reproduced"
     assert "does not rise from the first third" in check.explanation
+
+
+def test_shuffling_measured_numbers_as_a_table():
+    check = claims.shuffling(make_scores(LATE_RISING, seeds=(0, 1)), make_accuracy(seeds=(0, 1)))
+    table = check.table()
+    assert len(table) == len(check.rows) == check.measured.count("first-third mean gain") >= 1
+    assert {"architecture", "factor", "first third", "last third", "gain", "seeds"} <= set(table.columns)
+    for row in table.to_dict("records"):  # the same numbers as the measured sentence
+        assert f"{row['architecture']}, factor {row['factor']}:" in check.measured
+        assert f"first-third mean gain {row['first third']}, last-third {row['last third']}" in check.measured
+    md = check.markdown()
+    assert "| architecture | factor |" in md and check.note in md and "`" not in md
