@@ -203,8 +203,9 @@ def write_results(
                            overclustering factor; ``depth`` is the probe point's index, ``rel_depth`` its
                            position in ``[0, 1]``; AMI and purity are averaged over superclasses without
                            weights
-    ``NAME_accuracy.csv``  ``arch, family, hierarchy, seed, loss, accuracy, epochs``: one row per trained
-                           model; ``accuracy`` is its superclass accuracy on the validation split
+    ``NAME_accuracy.csv``  ``arch, family, hierarchy, seed, loss, accuracy, epochs, n_superclasses, gate``:
+                           one row per trained model; ``accuracy`` is its superclass accuracy on the
+                           validation split, ``gate`` the raw accuracy the claims' accuracy gate asks for
     ``NAME_claims.csv``    ``CLAIM_COLUMNS``: one row per claim the chapter checks
     ``claims.csv``         the same columns, every chapter's claims (the claims page's download)
     =====================  ================================================================================
