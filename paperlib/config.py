@@ -457,7 +457,8 @@ _PROFILES: dict[str, Profile] = {
     #   (1,600 steps); at 30 epochs 0.98 / 0.89 in the book's run (0.92 shuffled on one thread), so 40.
     #   Without the stem: 0.39-0.51 shuffled at lr 1e-3 to 1e-2 and 600-1,600 steps.
     # - vgg_mini_ln (weight-standardised convolutions, models.py notes), lr 0.03, 30 epochs: shuffled
-    #   0.995, standard 0.997 (1 thread, a hand-rolled standardisation). With layer norm alone no setting reached the gate
+    #   0.995, standard 0.997 (1 thread, a hand-rolled standardisation), but 0.56 / 0.96 in a two-thread book
+    #   build (shuffled / standard): still at the edge. With layer norm alone no setting reached the gate
     #   (chapter 08 lists them): 0.62 / 0.45 at lr 0.005 and 20 epochs in the book's run, chance at 0.02+.
     # - squared error (the paper's lr is a hundredth of softmax's) at lr 0.006: shuffled 0.28; at
     #   0.05: 0.82; at softmax's 0.15: 0.95 (loss_lr_scale).
