@@ -205,6 +205,7 @@ def transfer_grid(
     sets: Sequence[str] | None = None,
     factors: Sequence[int] = tuple(range(1, 11)),
     shuffle_seed: int = 0,
+    recipe: str = "nguyen",
     data_root=None,
     cache_dir=None,
     device: str | None = "auto",
@@ -220,6 +221,9 @@ def transfer_grid(
 
     Parameters
     ----------
+    recipe : {"nguyen", "kornblith"}
+        The training recipe of the labelled models (:meth:`paperlib.config.Profile.train_config`):
+        the clustering paper's, or Kornblith et al.'s (Fig. 6).
     byol : bool
         Also a self-supervised BYOL model (``loss="byol"``, :mod:`paperlib.byol`) per architecture and
         seed, trained on the same images without labels for ``profile.byol_epochs``.
@@ -247,7 +251,7 @@ def transfer_grid(
         if len(values) == 0:
             raise ValueError(f"{what} must be a non-empty list, got {list(values)!r}")
     grid = [
-        profile.train_config(a, hierarchy=h, seed=s, loss=lo, shuffle_seed=shuffle_seed)
+        profile.train_config(a, hierarchy=h, seed=s, loss=lo, shuffle_seed=shuffle_seed, recipe=recipe)
         for a, h, s, lo in itertools.product(archs, hierarchies, seeds, losses)
     ]
     if byol or byol_checkpoint is not None:
