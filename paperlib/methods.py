@@ -14,7 +14,10 @@ from scipy import stats
 
 from . import cluster, metrics
 
-__all__ = ["PAPER_TABLE_B1", "method_purity", "metric_agreement"]
+__all__ = ["PAPER_TABLE_B1", "CHANCE_PERMUTATIONS", "chance_purity", "method_purity", "metric_agreement"]
+
+#: Seeded permutations averaged in a chance purity (:func:`chance_purity`).
+CHANCE_PERMUTATIONS = 10
 
 # The paper's Table B.1 (SPEC "Reference numbers"): purity of each method on the raw penultimate
 # embeddings of a VGG-16, per BREEDS dataset. Printed beside ours; nothing is computed from it.
@@ -34,8 +37,15 @@ def method_purity(
     superclass: np.ndarray,
     factors: Sequence[int] = (1,),
     methods: Sequence[str] = cluster.CLUSTER_METHODS,
+    n_permutations: int = CHANCE_PERMUTATIONS,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Purity of each clustering method, within each superclass, averaged over superclasses (Table B.1).
+
+    Beside each purity: the AMI of the same clusters, and the purity the same cluster *sizes* reach
+    by chance (:func:`chance_purity`), so that a purity is read against what a labelling of no
+    information gets. Purity rises with the number of clusters and falls with the number of
+    subclasses, so a purity near the paper's means nothing until it is above its chance value.
 
     Parameters
     ----------
@@ -47,12 +57,15 @@ def method_purity(
         Overclustering factors; a superclass with ``s`` subclasses is cut into ``s * factor`` clusters.
     methods : sequence of str
         Names from :data:`paperlib.cluster.CLUSTER_METHODS` (k-means, Ward, average, complete, single).
+    n_permutations, seed : int
+        Permutations of the cluster labels averaged in the chance purity, and their seed.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``method``, ``factor``, ``purity``: the unweighted mean over superclasses, as the
-        paper's code averages.
+        Columns ``method``, ``factor``, ``purity``, ``chance_purity`` (the mean over
+        ``n_permutations`` seeded permutations of each superclass's cluster labels) and ``ami``:
+        each the unweighted mean over superclasses, as the paper's code averages.
     """
     X = np.asarray(X)
     subclass, superclass = np.asarray(subclass), np.asarray(superclass)
@@ -61,6 +74,7 @@ def method_purity(
     unknown = [m for m in methods if m not in cluster.CLUSTER_METHODS]
     if unknown:
         raise ValueError(f"unknown clustering method(s) {unknown}; valid: {list(cluster.CLUSTER_METHODS)}")
+    _check_permutations(n_permutations, seed)
     rows = []
     for method in methods:
         for f in factors:
@@ -68,9 +82,69 @@ def method_purity(
             for s in np.unique(superclass):
                 idx = np.flatnonzero(superclass == s)
                 k = cluster.n_clusters_for(len(np.unique(subclass[idx])), [f])[0]
-                per.append(metrics.purity(subclass[idx], cluster.cluster_labels(X[idx], k, method)))
-            rows.append({"method": method, "factor": int(f), "purity": float(np.mean(per))})
+                labels = cluster.cluster_labels(X[idx], k, method)
+                per.append(
+                    (
+                        metrics.purity(subclass[idx], labels),
+                        chance_purity(subclass[idx], labels, n_permutations=n_permutations, seed=seed),
+                        metrics.ami(subclass[idx], labels),
+                    )
+                )
+            purity, chance, ami = np.mean(per, axis=0)
+            rows.append(
+                {
+                    "method": method,
+                    "factor": int(f),
+                    "purity": float(purity),
+                    "chance_purity": float(chance),
+                    "ami": float(ami),
+                }
+            )
     return pd.DataFrame(rows)
+
+
+def _check_permutations(n_permutations: int, seed: int) -> None:
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
+        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+
+
+def chance_purity(labels_true, labels_pred, n_permutations: int = CHANCE_PERMUTATIONS, seed: int = 0) -> float:
+    """Purity of random cluster labels with the same cluster sizes: the mean over seeded permutations.
+
+    Each permutation shuffles ``labels_pred`` over the samples (a uniformly random clustering with
+    exactly the same cluster sizes, independent of the true labels) and scores its
+    :func:`paperlib.metrics.purity`; the mean over ``n_permutations`` of them is the purity a
+    clustering of these sizes reaches by chance.
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array_like, shape (n_samples,)
+        True labels and cluster ids.
+    n_permutations : int
+        Permutations averaged.
+    seed : int
+        Seed of ``numpy.random.default_rng`` drawing the permutations.
+
+    Returns
+    -------
+    float
+        In ``(0, 1]``.
+
+    Examples
+    --------
+    One cluster holds everything whatever the permutation: chance purity is the largest class's share.
+
+    >>> chance_purity([0, 0, 0, 1], [5, 5, 5, 5])
+    0.75
+    """
+    _check_permutations(n_permutations, seed)
+    y = np.asarray(labels_true)
+    lab = np.asarray(labels_pred)
+    metrics.purity(y, lab)  # checks shapes and lengths before any permutation
+    rng = np.random.default_rng(seed)
+    return float(np.mean([metrics.purity(y, rng.permutation(lab)) for _ in range(n_permutations)]))
 
 
 def metric_agreement(

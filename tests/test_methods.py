@@ -69,3 +69,43 @@ def test_metric_agreement_spearman():
     )
     out = methods.metric_agreement(df).set_index("factor")["spearman"]
     assert out[1] == pytest.approx(1.0) and out[2] == pytest.approx(-1.0)
+
+
+def test_chance_purity_hand_worked_two_pairs():
+    # 4 images, classes [0, 0, 1, 1], two clusters of 2: of the 3 equally likely pairings one is pure
+    # (purity 1) and two mix (purity 1/2), so the expected chance purity is (1 + 1/2 + 1/2) / 3 = 2/3.
+    got = methods.chance_purity([0, 0, 1, 1], ["a", "a", "b", "b"], n_permutations=3000, seed=0)
+    assert got == pytest.approx(2 / 3, abs=0.02)
+
+
+def test_chance_purity_is_the_mean_over_the_seeded_permutations():
+    rng = np.random.default_rng(3)
+    y, lab = rng.integers(0, 4, 50), rng.integers(0, 6, 50)
+    perm_rng = np.random.default_rng(7)
+    want = np.mean([_purity_by_hand(y, perm_rng.permutation(lab)) for _ in range(5)])
+    assert methods.chance_purity(y, lab, n_permutations=5, seed=7) == pytest.approx(want)
+    assert methods.chance_purity(y, lab, n_permutations=5, seed=7) == methods.chance_purity(
+        y, lab, n_permutations=5, seed=7
+    )
+    with pytest.raises(ValueError, match="n_permutations"):
+        methods.chance_purity(y, lab, n_permutations=0)
+    with pytest.raises(ValueError, match="differ|length"):
+        methods.chance_purity(y, lab[:-1])
+
+
+def test_method_purity_reports_chance_and_ami_per_superclass_mean():
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    X, sub, sup = _world()
+    got = methods.method_purity(X, sub, sup, methods=["ward"], n_permutations=4, seed=1).iloc[0]
+    chance, ami = [], []
+    for s in (0, 1):
+        i = sup == s
+        lab = AgglomerativeClustering(3, linkage="ward").fit_predict(X[i])
+        rng = np.random.default_rng(1)
+        chance.append(np.mean([_purity_by_hand(sub[i], rng.permutation(lab)) for _ in range(4)]))
+        ami.append(adjusted_mutual_info_score(sub[i], lab))
+    assert got["chance_purity"] == pytest.approx(np.mean(chance))
+    assert got["ami"] == pytest.approx(np.mean(ami))
+    # separable blobs: purity and AMI far above chance; chance of 3 equal clusters of 3 equal classes is low
+    assert got["purity"] - got["chance_purity"] > 0.4 and got["ami"] > 0.9
