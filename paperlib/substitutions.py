@@ -102,8 +102,17 @@ _ROWS: list[tuple[str, str, Callable[[config.Profile], str] | str]] = [
     ),
     (
         "BYOL views",
-        "Grill et al.'s: crop, flip, colour jitter, greyscale, blur, solarisation",
-        "the profile's crop + flip, colour jitter and greyscale; no blur or solarisation (`paperlib.byol`)",
+        "Grill et al.'s (Table 6): random resized crop (area 0.08-1), flip, colour jitter p 0.8, greyscale p 0.2, "
+        "blur p 1.0 / 0.1, solarisation p 0 / 0.2 (first / second view)",
+        lambda p: (
+            (
+                "Grill et al.'s jitter, greyscale, blur (p 1.0 / 0.1) and solarisation (p 0 / 0.2) after the "
+                "profile's crop (area 0.05-1, not 0.08-1) + flip"
+                if p.byol_views == "grill"
+                else "the profile's crop + flip, colour jitter and greyscale; no blur or solarisation"
+            )
+            + f" (`byol_views={p.byol_views!r}`)"
+        ),
     ),
     (
         "Fig. 6 models (nine losses)",
