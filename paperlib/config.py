@@ -31,6 +31,7 @@ from .names import DATASETS, FAMILIES, IMAGENET_DATASETS, PROFILES  # noqa: F401
 __all__ = [
     "EXPERIMENTS",
     "experiment_configs",
+    "experiment_datasets",
     "parse_param",
     "PROFILES",
     "Profile",
@@ -690,7 +691,7 @@ def experiment_configs(profile: Profile, name: str) -> list[TrainConfig]:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid: {sorted(EXPERIMENTS)}")
     e = EXPERIMENTS[name]
-    datasets = e["datasets"] if profile.name == "paper" else (profile.dataset,)
+    datasets = experiment_datasets(profile, name)
     out = []
     for fam in e["archs"]:
         if fam not in profile.archs:
@@ -703,6 +704,21 @@ def experiment_configs(profile: Profile, name: str) -> list[TrainConfig]:
                         if cfg not in out:
                             out.append(cfg)
     return out
+
+
+def experiment_datasets(profile: Profile, name: str) -> tuple[str, ...]:
+    """The training sets of the named paper experiment at this profile: the registry's at ``paper``, else the profile's.
+
+    Examples
+    --------
+    >>> experiment_datasets(get_profile("paper"), "fig3_transfer")
+    ('entity13', 'living17', 'nonliving26')
+    >>> experiment_datasets(get_profile("smoke"), "fig3_transfer")
+    ('synthetic',)
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {sorted(EXPERIMENTS)}")
+    return tuple(EXPERIMENTS[name]["datasets"]) if profile.name == "paper" else (profile.dataset,)
 
 
 def get_profile(name: str, **overrides: Any) -> Profile:
