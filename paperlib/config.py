@@ -41,6 +41,7 @@ __all__ = [
     "KORNBLITH_WEIGHT_DECAY",
     "RECIPES",
     "experiment_configs",
+    "experiment_datasets",
     "parse_param",
     "PROFILES",
     "Profile",
@@ -155,6 +156,10 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast (CUDA only)
     decode_size: int | None = None  # image files decoded once to this side (data.decode_once); None: every epoch
     snapshot_epochs: tuple[int, ...] | None = None  # keep the EMA weights after these epochs (Fig. D.10)
+    # BYOL's two views after the crop and flip (names.BYOL_VIEWS, data.BYOL_VIEWS): "colour" (jitter and
+    # greyscale), "grill" (Grill et al.'s, with blur and solarisation). Only a self-supervised model
+    # reads it; in the key only when not "colour", so models trained before the field keep their keys.
+    byol_views: str = "colour"
     # A self-supervised model's weights read from this checkpoint instead of trained (Fig. 3's BYOL
     # ResNet-50 of Grill et al.); the path, made absolute. The file's digest joins the model's key.
     pretrained: str | None = None
@@ -170,6 +175,12 @@ class TrainConfig:
                     f"(its superclasses are only those of the accuracy readout), got {self.hierarchy!r}"
                 )
             object.__setattr__(self, "shuffle_seed", 0)
+        names.check("BYOL views", self.byol_views)
+        if self.byol_views != "colour" and self.loss not in names.SELF_SUPERVISED:
+            raise ValueError(
+                f"TrainConfig.byol_views is read only by a self-supervised objective {list(names.SELF_SUPERVISED)}; "
+                f"leave it 'colour' for loss {self.loss!r}, got {self.byol_views!r}"
+            )
         if self.pretrained is not None:
             if self.loss not in names.SELF_SUPERVISED:
                 raise ValueError(
@@ -225,6 +236,8 @@ class TrainConfig:
                 del d[optional]
         if d["recipe"] == "nguyen":  # the recipe every model had before the field existed keeps its key
             del d["recipe"]
+        if d["byol_views"] == "colour":  # the views every BYOL model had before the field existed
+            del d["byol_views"]
         return d
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -314,6 +327,9 @@ class Profile:
     snapshot_points: int | None = None
     # Epochs of a self-supervised (BYOL) model; None: ``epochs`` (scaled like the family's supervised models).
     byol_epochs: int | None = None
+    # BYOL's views (TrainConfig.byol_views): "grill" (Grill et al.'s) at paper, "colour" (no blur or
+    # solarisation) at the small profiles, whose 32x32 images a 224-pixel blur would smear.
+    byol_views: str = "colour"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dataset", names.canonical_dataset(self.dataset))  # folder:ROOT, ROOT absolute
@@ -336,6 +352,7 @@ class Profile:
             or not 0 <= self.accuracy_gate <= 1
         ):
             raise ValueError(f"Profile.accuracy_gate must lie in [0, 1], got {self.accuracy_gate!r}")
+        names.check("BYOL views", self.byol_views)
         if isinstance(self.ood_sets, str):  # a single name given for the tuple (e.g. in overrides)
             object.__setattr__(self, "ood_sets", (self.ood_sets,))
         object.__setattr__(self, "ood_sets", tuple(names.check("OOD set", o) for o in self.ood_sets))
@@ -449,6 +466,7 @@ class Profile:
             grad_clip=self.grad_clip,
             amp=self.amp,
             decode_size=self._decode_size(dataset or self.dataset),
+            byol_views=self.byol_views if loss in names.SELF_SUPERVISED else "colour",
         ).with_snapshots(None if loss in names.SELF_SUPERVISED else self.snapshot_points)  # no readout in a snapshot
 
     def _decode_size(self, dataset: str) -> int | None:
@@ -620,6 +638,7 @@ _PROFILES: dict[str, Profile] = {
         eval_batch_size=256,
         num_workers=8,
         decode_once=True,
+        byol_views="grill",
         compile=True,  # ResNet-50 bf16 on one H200: 5,900 img/s compiled vs 4,300 eager (bench/RESULTS.md)
     ),
 }
@@ -716,7 +735,7 @@ def experiment_configs(profile: Profile, name: str) -> list[TrainConfig]:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid: {sorted(EXPERIMENTS)}")
     e = EXPERIMENTS[name]
-    datasets = e["datasets"] if profile.name == "paper" else (profile.dataset,)
+    datasets = experiment_datasets(profile, name)
     out = []
     for fam in e["archs"]:
         if fam not in profile.archs:
@@ -731,6 +750,21 @@ def experiment_configs(profile: Profile, name: str) -> list[TrainConfig]:
                         if cfg not in out:
                             out.append(cfg)
     return out
+
+
+def experiment_datasets(profile: Profile, name: str) -> tuple[str, ...]:
+    """The training sets of the named paper experiment at this profile: the registry's at ``paper``, else the profile's.
+
+    Examples
+    --------
+    >>> experiment_datasets(get_profile("paper"), "fig3_transfer")
+    ('entity13', 'living17', 'nonliving26')
+    >>> experiment_datasets(get_profile("smoke"), "fig3_transfer")
+    ('synthetic',)
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {sorted(EXPERIMENTS)}")
+    return tuple(EXPERIMENTS[name]["datasets"]) if profile.name == "paper" else (profile.dataset,)
 
 
 def get_profile(name: str, **overrides: Any) -> Profile:

@@ -739,6 +739,7 @@ def _train_locked(
             device=device,
             augment_generator=aug_gen,
             view_generators=views,
+            view_params=data.BYOL_VIEWS[cfg.byol_views] if self_supervised else None,
         )
         for i, (x, y) in enumerate(batches):
             step = epoch * steps_per_epoch + i
