@@ -6,9 +6,16 @@ one more training objective of :func:`paperlib.train.train_model` (``TrainConfig
 :data:`paperlib.names.SELF_SUPERVISED`): the same trainer, cache, checkpoints and resumption, EMA,
 progress bar and augmentation, with
 
-* two views of every image (:func:`paperlib.data.iterate_batches` with ``view_generators``): the
-  training augmentation of the profile, then BYOL's colour distortion
-  (:func:`paperlib.data.colour_distort`), each view from its own seeded generator;
+* two views of every image (:func:`paperlib.data.iterate_batches` with ``view_generators`` and
+  ``view_params``): the training augmentation of the profile, then BYOL's distortion
+  (:func:`paperlib.data.colour_distort`) with the view's overrides of ``TrainConfig.byol_views``
+  (:data:`paperlib.data.BYOL_VIEWS`), each view from its own seeded generator. At ``paper``
+  (``"grill"``): Grill et al.'s views, the numbers of lightly's ``BYOLView1Transform`` /
+  ``BYOLView2Transform``: colour jitter (0.4, 0.4, 0.2, 0.1) with probability 0.8, greyscale 0.2,
+  Gaussian blur (sigma U[0.1, 2] pixels, kernel 23 at 224) with probability 1.0 / 0.1 and
+  solarisation with probability 0 / 0.2 for the first / second view. At ``smoke``, ``quick`` and
+  ``cifar`` (``"colour"``): the smaller views, colour jitter and greyscale only, no blur or
+  solarisation (a blur made for 224-pixel photographs smears 32x32 images);
 * an *online* network, the paperlib model up to its penultimate layer (the input of its final layer,
   :func:`penultimate`) followed by lightly's ``BYOLProjectionHead`` and ``BYOLPredictionHead``, and a
   *target* network, a momentum copy of the backbone and the projection head
@@ -28,8 +35,9 @@ target network live in the epoch checkpoints (for resumption), not in the finish
 Departures from the BYOL paper, all in :data:`HYPERPARAMETERS` or here: the optimiser is the trainer's
 (SGD with momentum 0.9, weight decay 1e-4 on weights, linear warm-up then cosine, at the profile's
 learning rate) instead of LARS at ``0.2 x batch / 256`` with weight decay 1.5e-6; the number of epochs is
-the profile's (``Profile.byol_epochs``), not 300-1000; the colour distortion leaves out blur and
-solarisation; heads narrower than a ResNet-50's for narrower backbones (:func:`head_dims`). The
+the profile's (``Profile.byol_epochs``), not 300-1000; the crop is the profile's (at ``paper`` the
+supervised models' random resized crop, area 0.05-1, where Grill et al. crop 0.08-1); below
+``paper`` the views leave out blur and solarisation; heads narrower than a ResNet-50's for narrower backbones (:func:`head_dims`). The
 paper itself evaluated the checkpoint released by Grill et al. (trained on all of ImageNet), which
 ``TrainConfig.pretrained`` reads instead of training (:func:`load_backbone`).
 

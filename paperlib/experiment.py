@@ -259,6 +259,7 @@ def run(
     pool: str = "flatten",
     l2_normalize: bool = True,
     shuffle_seed: int = 0,
+    recipe: str = "nguyen",
     data_root: str | Path | None = None,
     cache_dir: str | Path | None = None,
     device: str | None = "auto",
@@ -275,6 +276,9 @@ def run(
         The grid; every combination is one model.
     factors, pool, l2_normalize
         Evaluation settings (see :class:`~paperlib.config.EvalConfig`).
+    recipe : {"nguyen", "kornblith"}
+        The training recipe (:meth:`paperlib.config.Profile.train_config`): the clustering paper's, or
+        Kornblith et al.'s (Fig. 6).
 
     Returns
     -------
@@ -299,7 +303,7 @@ def run(
     ecfg = profile.eval_config(factors, pool, l2_normalize)
     grid = []
     for a, hier, seed, loss in itertools.product(archs, hierarchies, seeds, losses):
-        cfg = profile.train_config(a, hierarchy=hier, seed=seed, loss=loss, shuffle_seed=shuffle_seed)
+        cfg = profile.train_config(a, hierarchy=hier, seed=seed, loss=loss, shuffle_seed=shuffle_seed, recipe=recipe)
         grid.append((cfg, profile.family(cfg.arch)))
     validate_grid([g[0] for g in grid], data_root)
     frames, accs, evals = [], [], {}

@@ -11,14 +11,20 @@ name (:data:`paperlib.names.LOSSES`):
 ``extra_l2``         softmax cross-entropy plus ``lambda * ||W||^2 / 2`` on the final layer's weights
 ``logit_norm``       softmax cross-entropy on ``logits / (tau * ||logits||)``
 ``logit_penalty``    softmax cross-entropy plus ``beta * ||logits||^2 / 2`` per example
-``cosine_softmax``   softmax cross-entropy on ``(cos(h, w_k) + b_k) / tau`` (a cosine head)
-``squared_error``    the rescaled squared error of Hui & Belkin, as in the authors' code (Sec. 6.2)
+``cosine_softmax``   softmax cross-entropy on ``(h . w_k / ||w_k|| + b_k) / tau`` (a cosine head)
+``squared_error``    the rescaled squared error of Hui & Belkin (scaled by the recipe, see below)
 ``sigmoid``          per-class sigmoid cross-entropy on ``logits - log(n_classes)``
 ===================  ===============================================================================
 
 Their hyperparameters are those of that paper's ImageNet ResNet-50 models, read from its released
 code (google-research ``loss_functions_transfer/load_model.py``, ``LOSS_HYPERPARAMETERS``, and
 ``losses.py`` / ``resnet_model.py`` next to it); :data:`HYPERPARAMETERS` lists each with its source.
+
+Two recipes (:data:`RECIPES`, ``TrainConfig.recipe``) differ only in the squared error's scale:
+``"nguyen"`` (the clustering paper's Figs. 4/5 models, ``representation_clustering/train.py``: the
+squared error divided by 10, trained at learning rate 0.001) and ``"kornblith"`` (Fig. 6's models,
+``loss_functions_transfer/load_model.py``: ``loss_scale`` 10, i.e. 100 times the former on the same
+logits, at the common learning rate; weight decay 8e-5, set by :meth:`paperlib.config.Profile.train_config`).
 
 Two entry points:
 
@@ -46,11 +52,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import models, names
+from . import config, models, names
 
 __all__ = [
     "HYPERPARAMETERS",
     "LOSSES",
+    "RECIPES",
     "SPECS",
     "CosineLinear",
     "Hyperparameter",
@@ -60,6 +67,7 @@ __all__ = [
     "get_loss",
     "get_spec",
     "hyperparameters",
+    "squared_error_scale",
     "label_smoothing",
     "logit_normalization",
     "logit_penalty",
@@ -74,6 +82,21 @@ __all__ = [
 _KORNBLITH = "Kornblith et al. 2021 code: google-research/google-research loss_functions_transfer/load_model.py (LOSS_HYPERPARAMETERS)"
 _KORNBLITH_LOSSES = "Kornblith et al. 2021 code: google-research/google-research loss_functions_transfer/losses.py"
 _NGUYEN = "Nguyen & Kornblith code: google-research/google-research representation_clustering/train.py (squared_loss; loss / 10.0)"
+_KORNBLITH_MODEL = "Kornblith et al. 2021 code: google-research/google-research loss_functions_transfer/resnet_model.py"
+
+#: The training recipes: ``"nguyen"``, the clustering paper's own (Figs. 4/5), and ``"kornblith"``,
+#: that of Kornblith et al.'s released models (Fig. 6).
+RECIPES: tuple[str, ...] = config.RECIPES
+
+#: The squared error's loss scale per recipe (see :func:`squared_error`).
+_SQUARED_ERROR_SCALE = {"nguyen": 0.1, "kornblith": 10.0}
+
+
+def squared_error_scale(recipe: str) -> float:
+    """The squared error's loss scale under ``recipe`` (0.1 for ``"nguyen"``, 10 for ``"kornblith"``)."""
+    if recipe not in _SQUARED_ERROR_SCALE:
+        raise ValueError(f"unknown recipe {recipe!r}; valid: {list(RECIPES)}")
+    return _SQUARED_ERROR_SCALE[recipe]
 
 
 @dataclass(frozen=True)
@@ -126,7 +149,13 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     ),
     Hyperparameter("logit_norm", "tau", 0.04, "temperature of the normalised logits", _KORNBLITH),
     Hyperparameter("logit_penalty", "beta", 6e-4, "penalty beta * ||logits||^2 / 2 per example", _KORNBLITH),
-    Hyperparameter("cosine_softmax", "tau", 0.05, "temperature of the cosine similarities", _KORNBLITH),
+    Hyperparameter(
+        "cosine_softmax",
+        "tau",
+        0.05,
+        "temperature: logits (h . w_k / ||w_k|| + b_k) / tau; only the kernel is normalised",
+        _KORNBLITH + "; " + _KORNBLITH_MODEL + " (tf.nn.l2_normalize(kernel, 0)) and losses.py (final_layer / tau)",
+    ),
     Hyperparameter(
         "squared_error",
         "k",
@@ -137,11 +166,21 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     Hyperparameter(
         "squared_error", "m", 60.0, "target value of the true class's logit", _NGUYEN + "; also m=60 in " + _KORNBLITH
     ),
+    Hyperparameter(
+        "squared_error",
+        "scale",
+        10.0,
+        "loss scale of Fig. 6's models (recipe 'kornblith', common learning rate); "
+        "Figs. 4/5's (recipe 'nguyen') is 0.1 at learning rate 0.001",
+        _KORNBLITH + " ('loss_scale': 10); " + _NGUYEN,
+    ),
 )
 
 
-def hyperparameters(loss: str) -> dict[str, float]:
+def hyperparameters(loss: str, recipe: str = "nguyen") -> dict[str, float]:
     """The hyperparameters of the loss called ``loss`` as ``{keyword: value}`` (empty for none).
+
+    Only the squared error's ``scale`` depends on the ``recipe`` (:data:`RECIPES`).
 
     Examples
     --------
@@ -151,7 +190,10 @@ def hyperparameters(loss: str) -> dict[str, float]:
     {}
     """
     names.check("loss", loss)
-    return {h.name: h.value for h in HYPERPARAMETERS if h.loss == loss}
+    out = {h.name: h.value for h in HYPERPARAMETERS if h.loss == loss}
+    if "scale" in out and loss == "squared_error":
+        out["scale"] = squared_error_scale(recipe)
+    return out
 
 
 def _hp(loss: str, name: str) -> float:
@@ -258,13 +300,16 @@ def sigmoid_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.T
     return per.sum(dim=1).mean()
 
 
-def squared_error(logits: torch.Tensor, target: torch.Tensor, k: float = 9.0, m: float = 60.0) -> torch.Tensor:
+def squared_error(
+    logits: torch.Tensor, target: torch.Tensor, k: float = 9.0, m: float = 60.0, scale: float = 0.1
+) -> torch.Tensor:
     """Rescaled squared error (Hui & Belkin 2021), as in the authors' code.
 
-    Per example ``sum(((k - 1) * onehot + 1) * (m * onehot - logits) ** 2) / 10``, averaged over the
-    batch (``representation_clustering/train.py``: ``squared_loss``, then ``loss / 10.0``).
-    Kornblith et al.'s code uses the same ``kappa = 9, m = 60`` but multiplies by a loss scale of 10
-    instead; this project follows the clustering paper's code.
+    Per example ``scale * sum(((k - 1) * onehot + 1) * (m * onehot - logits) ** 2)``, i.e.
+    ``scale * (k * (logit_y - m) ** 2 + sum_{j != y} logit_j ** 2)``, averaged over the batch. The
+    clustering paper's code (Figs. 4/5; ``representation_clustering/train.py``: ``squared_loss``, then
+    ``loss / 10.0``) has ``scale = 0.1``; Kornblith et al.'s (Fig. 6; ``loss_functions_transfer``,
+    ``loss_scale``) the same ``kappa = 9, m = 60`` with ``scale = 10`` (:func:`squared_error_scale`).
 
     Parameters
     ----------
@@ -272,19 +317,21 @@ def squared_error(logits: torch.Tensor, target: torch.Tensor, k: float = 9.0, m:
     target : torch.Tensor of int64, shape ``(batch,)``
     k, m : float
         Weight of the true class's term and the target value for the true class.
+    scale : float
+        Loss scale (0.1: recipe ``"nguyen"``; 10: recipe ``"kornblith"``).
 
     Returns
     -------
     torch.Tensor, scalar float32
     """
     onehot = F.one_hot(target, logits.shape[1]).to(torch.float32)
-    per = (((k - 1) * onehot + 1) * (m * onehot - logits.float()) ** 2).sum(dim=1) / 10.0
+    per = scale * (((k - 1) * onehot + 1) * (m * onehot - logits.float()) ** 2).sum(dim=1)
     return per.mean()
 
 
-def _with(fn: Callable, loss: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``fn`` with the hyperparameters of ``loss`` bound, keeping its name and docstring."""
-    kw = hyperparameters(loss)
+def _with(fn: Callable, loss: str, recipe: str = "nguyen") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``fn`` with the hyperparameters of ``loss`` (under ``recipe``) bound, keeping its name and docstring."""
+    kw = hyperparameters(loss, recipe)
 
     def bound(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return fn(logits, target, **kw)
@@ -294,7 +341,8 @@ def _with(fn: Callable, loss: str) -> Callable[[torch.Tensor, torch.Tensor], tor
     return bound
 
 
-#: The logit part of every name of :data:`paperlib.names.LOSSES`: ``(logits, target) -> scalar``.
+#: The logit part of every name of :data:`paperlib.names.LOSSES`: ``(logits, target) -> scalar``,
+#: under the default recipe ``"nguyen"`` (:func:`get_loss` and :func:`get_spec` take the recipe).
 #: The model-side losses (``dropout``, ``extra_l2``, ``cosine_softmax``) use plain softmax
 #: cross-entropy here; their model change and penalty are in :data:`SPECS`.
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -333,10 +381,12 @@ class PenultimateDropoutLinear(nn.Linear):
 
 
 class CosineLinear(nn.Linear):
-    """A cosine-softmax head: ``(cos(h, w_k) + b_k) / tau``.
+    """A cosine-softmax head: ``(h . w_k / ||w_k|| + b_k) / tau``.
 
-    ``cos(h, w_k)`` is the cosine similarity of the input features ``h`` and the ``k``-th row of
-    ``weight``. Computed in float32 (autocast off). Made by :meth:`LossSpec.prepare_model` for
+    Only the kernel is normalised (each class's row ``w_k`` of ``weight`` to unit norm), not the
+    features ``h``, as in Kornblith et al.'s released model code (``resnet_model.py``:
+    ``tf.matmul(inputs, tf.nn.l2_normalize(kernel, 0)) + bias``; ``losses.cosine_softmax`` then
+    divides by ``tau``), the graph their checkpoints restore into. Computed in float32 (autocast off). Made by :meth:`LossSpec.prepare_model` for
     ``"cosine_softmax"`` by swapping the class of an existing :class:`torch.nn.Linear`
     (parameters and ``state_dict`` keys unchanged).
 
@@ -351,7 +401,7 @@ class CosineLinear(nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, in_features)`` -> ``(batch, out_features)``."""
         with torch.autocast(x.device.type, enabled=False):
-            cos = F.linear(F.normalize(x.float(), dim=-1), F.normalize(self.weight.float(), dim=-1))
+            cos = F.linear(x.float(), F.normalize(self.weight.float(), dim=-1))
             if self.bias is not None:
                 cos = cos + self.bias.float()
             return cos / self.tau
@@ -484,21 +534,31 @@ SPECS["cosine_softmax"] = LossSpec(
 SPECS["logit_norm"] = LossSpec("logit_norm", LOSSES["logit_norm"], model_change=_nonzero_head)
 
 
-def get_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The logit part of the loss called ``name``, ``(logits, target) -> scalar``.
+#: The squared error of Fig. 6's recipe (Kornblith et al.'s ``loss_scale`` 10).
+_KORNBLITH_SQUARED_ERROR = _with(squared_error, "squared_error", "kornblith")
 
-    Unknown names raise ``ValueError`` listing the valid ones. For losses that change the model or
+
+def get_loss(name: str, recipe: str = "nguyen") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The logit part of the loss called ``name`` under ``recipe``, ``(logits, target) -> scalar``.
+
+    Unknown names or recipes raise ``ValueError`` listing the valid ones. Only the squared error
+    depends on the recipe (:func:`squared_error_scale`). For losses that change the model or
     penalise its parameters use :func:`get_spec`.
     """
-    return LOSSES[names.check("loss", name)]
+    return get_spec(name, recipe).fn
 
 
-def get_spec(name: str) -> LossSpec:
-    """The :class:`LossSpec` of the loss called ``name`` (unknown names raise ``ValueError``).
+def get_spec(name: str, recipe: str = "nguyen") -> LossSpec:
+    """The :class:`LossSpec` of the loss called ``name`` under ``recipe`` (:data:`RECIPES`).
+
+    Unknown names or recipes raise ``ValueError``.
 
     Examples
     --------
     >>> get_spec("dropout").changes_model, get_spec("extra_l2").changes_model
     (True, False)
     """
-    return SPECS[names.check("loss", name)]
+    spec = SPECS[names.check("loss", name)]
+    if squared_error_scale(recipe) and recipe == "kornblith" and name == "squared_error":
+        return LossSpec(name, _KORNBLITH_SQUARED_ERROR)
+    return spec

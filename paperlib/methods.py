@@ -34,8 +34,16 @@ def method_purity(
     superclass: np.ndarray,
     factors: Sequence[int] = (1,),
     methods: Sequence[str] = cluster.CLUSTER_METHODS,
+    n_permutations: int = 20,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Purity of each clustering method, within each superclass, averaged over superclasses (Table B.1).
+
+    Beside each purity: its AMI, and the purity of the same clusters with their labels permuted among
+    the images of the superclass (``chance_purity``: the same number and sizes of clusters, drawn
+    without regard to the images). Purity rises with the number of clusters and favours unequal sizes
+    (single linkage's one large cluster and singletons), so a purity means little without its chance
+    level; AMI is corrected for chance by construction.
 
     Parameters
     ----------
@@ -47,12 +55,15 @@ def method_purity(
         Overclustering factors; a superclass with ``s`` subclasses is cut into ``s * factor`` clusters.
     methods : sequence of str
         Names from :data:`paperlib.cluster.CLUSTER_METHODS` (k-means, Ward, average, complete, single).
+    n_permutations : int
+        Permutations averaged for ``chance_purity`` (per superclass, seeded by ``seed``).
+    seed : int
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``method``, ``factor``, ``purity``: the unweighted mean over superclasses, as the
-        paper's code averages.
+        Columns ``method``, ``factor``, ``purity``, ``chance_purity``, ``ami``: each the unweighted mean
+        over superclasses, as the paper's code averages.
     """
     X = np.asarray(X)
     subclass, superclass = np.asarray(subclass), np.asarray(superclass)
@@ -61,15 +72,31 @@ def method_purity(
     unknown = [m for m in methods if m not in cluster.CLUSTER_METHODS]
     if unknown:
         raise ValueError(f"unknown clustering method(s) {unknown}; valid: {list(cluster.CLUSTER_METHODS)}")
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be at least 1, got {n_permutations}")
     rows = []
     for method in methods:
         for f in factors:
-            per = []
+            per, chance, ami = [], [], []
+            rng = np.random.default_rng(seed)
             for s in np.unique(superclass):
                 idx = np.flatnonzero(superclass == s)
                 k = cluster.n_clusters_for(len(np.unique(subclass[idx])), [f])[0]
-                per.append(metrics.purity(subclass[idx], cluster.cluster_labels(X[idx], k, method)))
-            rows.append({"method": method, "factor": int(f), "purity": float(np.mean(per))})
+                labels = cluster.cluster_labels(X[idx], k, method)
+                per.append(metrics.purity(subclass[idx], labels))
+                ami.append(metrics.ami(subclass[idx], labels))
+                chance.append(
+                    np.mean([metrics.purity(subclass[idx], rng.permutation(labels)) for _ in range(n_permutations)])
+                )
+            rows.append(
+                {
+                    "method": method,
+                    "factor": int(f),
+                    "purity": float(np.mean(per)),
+                    "chance_purity": float(np.mean(chance)),
+                    "ami": float(np.mean(ami)),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "LOSSES",
     "POOLS",
     "AUGMENTATIONS",
+    "BYOL_VIEWS",
     "OPTIMIZERS",
     "SELF_SUPERVISED",
     "OBJECTIVES",
@@ -97,6 +98,9 @@ OBJECTIVES = LOSSES + SELF_SUPERVISED
 POOLS = ("flatten", "avg")
 #: Training augmentations (:func:`paperlib.data.augment_batch`).
 AUGMENTATIONS = ("crop_flip", "rrc_flip", "none")
+#: BYOL's two views after the crop and flip (:data:`paperlib.data.BYOL_VIEWS`): ``"colour"`` colour jitter
+#: and greyscale only (the small profiles); ``"grill"`` Grill et al.'s, with blur and solarisation.
+BYOL_VIEWS = ("colour", "grill")
 #: Optimizers of :func:`paperlib.train.train_model`.
 OPTIMIZERS = ("sgd", "adamw")
 #: Resize interpolations of :class:`paperlib.data.Preprocess` (torchvision's ``InterpolationMode`` values).
@@ -125,6 +129,7 @@ VALID: dict[str, tuple[str, ...]] = {
     "objective": OBJECTIVES,
     "pool": POOLS,
     "augmentation": AUGMENTATIONS,
+    "BYOL views": BYOL_VIEWS,
     "optimizer": OPTIMIZERS,
     "interpolation": INTERPOLATIONS,
     "layout": DECODE_LAYOUTS,

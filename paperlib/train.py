@@ -327,7 +327,7 @@ def build_for(cfg: TrainConfig, n_classes: int) -> nn.Module:
     """
     model = models.build_model(cfg.arch, n_classes, width=cfg.width, image_size=cfg.image_size)
     if cfg.loss in names.LOSSES:
-        losses.get_spec(cfg.loss).prepare_model(model)
+        losses.get_spec(cfg.loss, cfg.recipe).prepare_model(model)
     return model
 
 
@@ -676,7 +676,8 @@ def _train_locked(
             net = torch.compile(net)
     opt = _optimizer(cfg, model, learner.online_heads() if self_supervised else None)
     ema = EMA(model, cfg.ema_decay)
-    loss_fn = None if self_supervised else losses.get_spec(cfg.loss)  # the logit loss and the penalty train_step adds
+    # the logit loss (of the model's recipe) and the penalty train_step adds
+    loss_fn = None if self_supervised else losses.get_spec(cfg.loss, cfg.recipe)
     history: list[dict] = []
     start_epoch = 0
 
@@ -738,6 +739,7 @@ def _train_locked(
             device=device,
             augment_generator=aug_gen,
             view_generators=views,
+            view_params=data.BYOL_VIEWS[cfg.byol_views] if self_supervised else None,
         )
         for i, (x, y) in enumerate(batches):
             step = epoch * steps_per_epoch + i

@@ -32,6 +32,7 @@ __all__ = [
     "ood_scores",
     "superclass_accuracy",
     "transfer_grid",
+    "by_training_set",
     "check_checkpoints",
 ]
 
@@ -205,6 +206,7 @@ def transfer_grid(
     sets: Sequence[str] | None = None,
     factors: Sequence[int] = tuple(range(1, 11)),
     shuffle_seed: int = 0,
+    recipe: str = "nguyen",
     data_root=None,
     cache_dir=None,
     device: str | None = "auto",
@@ -212,6 +214,7 @@ def transfer_grid(
     byol: bool = False,
     byol_checkpoint: str | Path | None = None,
     trust_checkpoint: bool = False,
+    datasets: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or load) every model of a grid and cluster each out-of-distribution set with it.
 
@@ -220,6 +223,13 @@ def transfer_grid(
 
     Parameters
     ----------
+    recipe : {"nguyen", "kornblith"}
+        The training recipe of the labelled models (:meth:`paperlib.config.Profile.train_config`):
+        the clustering paper's, or Kornblith et al.'s (Fig. 6).
+    datasets : sequence of str, optional
+        The training sets of the supervised models (default: the profile's dataset); at ``paper``
+        Fig. 3 trains on each BREEDS set (:func:`paperlib.config.experiment_datasets`). BYOL trains on
+        the first only (the paper's BYOL is one model, Grill et al.'s).
     byol : bool
         Also a self-supervised BYOL model (``loss="byol"``, :mod:`paperlib.byol`) per architecture and
         seed, trained on the same images without labels for ``profile.byol_epochs``.
@@ -234,9 +244,10 @@ def transfer_grid(
     -------
     scores : pandas.DataFrame
         :data:`OOD_COLUMNS` plus ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``, ``training``
-        (the labels a model trained on, ``hierarchy``, or its self-supervised objective, ``"byol"``).
+        (the labels a model trained on, ``hierarchy``, or its self-supervised objective, ``"byol"``) and
+        ``dataset`` (its training set).
     accuracy : pandas.DataFrame
-        Per model ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``, ``training``, ``accuracy``
+        Per model ``arch``, ``family``, ``hierarchy``, ``seed``, ``loss``, ``training``, ``dataset``, ``accuracy``
         (superclass, validation split), ``accuracy_of`` (``"classifier"`` or BYOL's linear readout),
         ``epochs``, ``n_superclasses`` (the table :func:`paperlib.claims.accuracy_gate` reads).
     """
@@ -246,13 +257,16 @@ def transfer_grid(
     for what, values in (("architectures", archs), ("hierarchies", hierarchies), ("seeds", seeds), ("losses", losses)):
         if len(values) == 0:
             raise ValueError(f"{what} must be a non-empty list, got {list(values)!r}")
+    datasets = [profile.dataset] if datasets is None else list(datasets)
+    if not datasets:
+        raise ValueError("datasets must be None (the profile's) or a non-empty list")
     grid = [
-        profile.train_config(a, hierarchy=h, seed=s, loss=lo, shuffle_seed=shuffle_seed)
-        for a, h, s, lo in itertools.product(archs, hierarchies, seeds, losses)
+        profile.train_config(a, hierarchy=h, seed=s, loss=lo, shuffle_seed=shuffle_seed, dataset=ds, recipe=recipe)
+        for ds, a, h, s, lo in itertools.product(datasets, archs, hierarchies, seeds, losses)
     ]
     if byol or byol_checkpoint is not None:
         for a, s in itertools.product(archs, seeds[:1] if byol_checkpoint is not None else seeds):
-            cfg = profile.train_config(a, seed=s, loss="byol")
+            cfg = profile.train_config(a, seed=s, loss="byol", dataset=datasets[0])
             grid.append(cfg if byol_checkpoint is None else cfg.replace(pretrained=str(byol_checkpoint)))
     experiment.validate_grid(grid, data_root)
     check_checkpoints(grid, trust_checkpoint)
@@ -277,6 +291,7 @@ def transfer_grid(
             "seed": cfg.seed,
             "loss": cfg.loss,
             "training": train.training_of(cfg),
+            "dataset": cfg.dataset,
         }
         for name in sets:
             df = ood_scores(
@@ -303,3 +318,34 @@ def transfer_grid(
             }
         )
     return pd.concat(frames, ignore_index=True), pd.DataFrame(accs)
+
+
+def by_training_set(*tables: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """:func:`transfer_grid`'s tables with each model named by its training set when there are several.
+
+    The claim check and the plots group by ``arch``; with models trained on several BREEDS sets
+    (Fig. 3 at ``paper``) each (architecture, training set) must be its own group, so ``arch`` becomes
+    ``"resnet50 (living17)"``. With one training set the tables come back unchanged.
+
+    Parameters
+    ----------
+    *tables : pandas.DataFrame
+        Tables with columns ``arch`` and ``dataset`` (the scores and the accuracy of :func:`transfer_grid`).
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        The tables in the same order (copies where renamed).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"arch": ["r", "r"], "dataset": ["entity13", "living17"]})
+    >>> list(by_training_set(df)[0]["arch"])
+    ['r (entity13)', 'r (living17)']
+    """
+    for t in tables:
+        if not {"arch", "dataset"} <= set(t.columns):
+            raise ValueError(f"by_training_set needs columns arch and dataset, got {list(t.columns)}")
+    if len(set().union(*(set(t["dataset"]) for t in tables))) <= 1:
+        return tables
+    return tuple(t.assign(arch=t["arch"] + " (" + t["dataset"].astype(str) + ")") for t in tables)

@@ -320,3 +320,97 @@ def test_every_cache_key_of_a_checkpoint_model_follows_the_files_content(tmp_pat
     second = keys()
     assert all(a != b for a, b in zip(first, second)), (first, second)
     assert len(set(first)) == 4
+
+
+def _grey_noise(n=400, side=32, seed=0):
+    return torch.randint(0, 256, (n, 3, side, side), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+
+
+def test_grill_views_are_lightly_s_byol_transform_numbers():
+    # Grill et al. 2020 Table 6, as lightly's BYOLView1Transform / BYOLView2Transform defaults
+    v1, v2 = (dict(data.COLOUR_DISTORTION, **o) for o in data.BYOL_VIEWS["grill"])
+    for v in (v1, v2):
+        assert (v["p_jitter"], v["brightness"], v["contrast"], v["saturation"], v["hue"]) == (0.8, 0.4, 0.4, 0.2, 0.1)
+        assert v["p_grey"] == 0.2 and tuple(v["blur_sigma"]) == (0.1, 2.0)
+    assert (v1["p_blur"], v1["p_solarize"], v2["p_blur"], v2["p_solarize"]) == (1.0, 0.0, 0.1, 0.2)
+    assert data.BYOL_VIEWS["colour"] == ({}, {})
+    assert config.get_profile("paper").train_config("resnet", loss="byol").byol_views == "grill"
+    assert config.get_profile("smoke").train_config("resnet", loss="byol").byol_views == "colour"
+    assert config.get_profile("paper").train_config("resnet").byol_views == "colour"  # supervised: never read
+
+
+def test_byol_views_key_and_validation():
+    cfg = tiny_byol()
+    assert "byol_views" not in cfg.key_dict()  # the views BYOL models had before the field: keys unchanged
+    assert cfg.replace(byol_views="grill").key_dict()["byol_views"] == "grill"
+    with pytest.raises(ValueError, match="BYOL views"):
+        cfg.replace(byol_views="simclr")
+    with pytest.raises(ValueError, match="byol_views"):
+        config.TrainConfig(loss="softmax", byol_views="grill")
+
+
+def test_blur_and_solarisation_apply_with_their_probabilities():
+    x = _grey_noise()
+    # sigma from [1, 2]: a blur below ~0.5 pixel can round back to the same uint8 image, which would hide it
+    off = {"p_jitter": 0.0, "p_grey": 0.0, "blur_sigma": (1.0, 2.0)}
+    g = torch.Generator
+    base = data.colour_distort(x, g().manual_seed(0), off)
+    # p 0 draws nothing: the same batch as the distortion without the new steps
+    assert torch.equal(base, data.colour_distort(x, g().manual_seed(0), {**off, "p_blur": 0.0, "p_solarize": 0.0}))
+    blurred = data.colour_distort(x, g().manual_seed(0), {**off, "p_blur": 1.0})
+    changed = (blurred != base).flatten(1).any(1)
+    assert changed.all()  # blur on every image
+    # blurring lowers the pixel-to-pixel variation of noise
+    assert blurred.float().diff(dim=-1).abs().mean() < base.float().diff(dim=-1).abs().mean()
+    for p in (0.1, 0.2):
+        frac = (data.colour_distort(x, g().manual_seed(1), {**off, "p_blur": p}) != base).flatten(1).any(1)
+        assert abs(frac.float().mean().item() - p) < 0.05  # 400 images: 3 standard errors is 0.045 at p 0.2
+        sol = data.colour_distort(x, g().manual_seed(2), {**off, "p_solarize": p})
+        hit = (sol != base).flatten(1).any(1)
+        assert abs(hit.float().mean().item() - p) < 0.05
+        # a solarised image: values >= 128 inverted (PIL's ImageOps.solarize), the rest kept
+        want = torch.where(base >= 128, 255 - base, base)
+        assert torch.equal(sol[hit], want[hit]) and torch.equal(sol[~hit], base[~hit])
+
+
+def test_blur_keeps_a_constant_image_and_matches_a_hand_convolution():
+    flat = torch.full((2, 3, 16, 16), 77, dtype=torch.uint8)
+    out = data.colour_distort(flat, torch.Generator().manual_seed(0), {"p_jitter": 0.0, "p_grey": 0.0, "p_blur": 1.0})
+    assert torch.equal(out, flat)  # a normalised kernel with reflected borders keeps a flat image
+    k = data.gaussian_kernels(torch.tensor([1.5]), 5)[0]
+    t = torch.arange(5.0) - 2
+    assert torch.allclose(k, torch.exp(-(t**2) / (2 * 1.5**2)) / torch.exp(-(t**2) / (2 * 1.5**2)).sum())
+    with pytest.raises(ValueError, match="odd"):
+        data.gaussian_kernels(torch.tensor([1.0]), 4)
+    # one impulse in the middle of a 224 image, sigma drawn from [s, s]: the response is the outer product
+    img = torch.zeros(1, 3, 224, 224, dtype=torch.uint8)
+    img[..., 112, 112] = 255
+    out = data.colour_distort(
+        img, torch.Generator().manual_seed(0), {"p_jitter": 0, "p_grey": 0, "p_blur": 1.0, "blur_sigma": (2.0, 2.0)}
+    )
+    k23 = data.gaussian_kernels(torch.tensor([2.0]), 23)[0]
+    want = (255 * torch.outer(k23, k23)).round()
+    assert torch.allclose(out[0, 0, 101:124, 101:124].float(), want, atol=1)
+    assert out[0, 0].sum() > 0 and out[0, 0, :90].sum() == 0  # kernel 23 at 224: nothing beyond 11 pixels
+
+
+def test_grill_views_through_iterate_batches_are_seeded():
+    split = data.load_split("synthetic", "train", per_subclass=4)
+    tgt = np.zeros(len(split), dtype=np.int64)
+
+    def views(params):
+        gens = [torch.Generator().manual_seed(v) for v in (1, 2)]
+        kw = dict(batch_size=16, train=True, augment="crop_flip", image_size=32)
+        it = data.iterate_batches(
+            split, tgt, generator=torch.Generator().manual_seed(0), view_generators=gens, view_params=params, **kw
+        )
+        return next(iter(it))[0]
+
+    a, b = views(data.BYOL_VIEWS["grill"])
+    a2, b2 = views(data.BYOL_VIEWS["grill"])
+    c, d = views(data.BYOL_VIEWS["colour"])
+    assert torch.equal(a, a2) and torch.equal(b, b2) and a.shape == (16, 3, 32, 32) and a.dtype == torch.uint8
+    assert not torch.equal(a, c)  # the first view is always blurred
+    assert torch.equal((c, d)[0], views(None)[0])  # "colour" is the distortion without overrides
+    with pytest.raises(ValueError, match="one dict per view"):
+        views([{}])

@@ -136,13 +136,18 @@ def test_cosine_head_by_hand_and_gradients():
     h = torch.randn(2, head.in_features, requires_grad=True)
     out = head(h)
     w = head.weight.detach()
-    cos = torch.stack([torch.stack([(h[i] @ w[k]) / (h[i].norm() * w[k].norm()) for k in range(3)]) for i in range(2)])
+    # Kornblith et al.'s resnet_model.py: matmul(inputs, l2_normalize(kernel, 0)) + bias, then / tau
+    cos = torch.stack([torch.stack([(h[i] @ w[k]) / w[k].norm() for k in range(3)]) for i in range(2)])
     torch.testing.assert_close(out, (cos + head.bias) / 0.05)
-    # scale-invariant in features and weights
-    torch.testing.assert_close(head(3 * h), out)
     loss = losses.get_spec("cosine_softmax")(out, Y)
     loss.backward()
     assert head.weight.grad.abs().sum() > 0 and h.grad.abs().sum() > 0
+    # only the kernel is normalised: invariant to the weights' scale, not to the features'
+    with torch.no_grad():
+        out = out.detach()
+        torch.testing.assert_close(head(3 * h) - head.bias / 0.05, 3 * (out - head.bias / 0.05))
+        head.weight.mul_(3.0)
+        torch.testing.assert_close(head(h), out)
     # the whole model trains through the cosine head
     model.train()
     x = torch.randn(4, 3, 32, 32)
@@ -214,5 +219,32 @@ def test_cosine_softmax_trains_caches_and_reloads(tmp_path):
         probed = foreign.load_model("resnet_mini", tr.path / "model.pt")
         assert isinstance(models.final_layer(probed), losses.CosineLinear)
         torch.testing.assert_close(probed(x), ref)
-    bias = models.final_layer(tr.model).bias.detach().abs().max()
-    assert ref.abs().max() <= (1.0 + bias) / 0.05 + 1e-4  # |cos| <= 1
+    head = models.final_layer(tr.model)
+    seen = []
+    handle = head.register_forward_pre_hook(lambda _m, inp: seen.append(inp[0].detach()))
+    with torch.no_grad():
+        tr.model(x)
+    handle.remove()
+    # |h . w_k / ||w_k||| <= ||h||: only the kernel is normalised
+    bound = (seen[0].norm(dim=1, keepdim=True) + head.bias.detach().abs()) / 0.05
+    assert (ref.abs() <= bound + 1e-4).all()
+
+
+def test_squared_error_recipes_differ_by_their_loss_scale():
+    """Fig. 6's squared error (Kornblith et al.'s loss_scale 10) is 100 x Figs. 4/5's (/ 10) on the same logits."""
+    torch.manual_seed(0)
+    z = 30 * torch.randn(5, 4)
+    y = torch.tensor([0, 3, 1, 2, 0])
+    nguyen = losses.get_loss("squared_error", "nguyen")(z, y)
+    kornblith = losses.get_loss("squared_error", "kornblith")(z, y)
+    torch.testing.assert_close(kornblith, 100 * nguyen)
+    oh = F.one_hot(y, 4).float()
+    by_hand = (10 * (9 * ((z * oh).sum(1) - 60) ** 2 + ((z * (1 - oh)) ** 2).sum(1))).mean()
+    torch.testing.assert_close(kornblith, by_hand)
+    assert losses.get_loss("squared_error") is losses.LOSSES["squared_error"]  # the default is the Figs. 4/5 one
+    assert losses.hyperparameters("squared_error", "kornblith")["scale"] == 10.0
+    assert losses.hyperparameters("squared_error", "nguyen")["scale"] == 0.1
+    # every other loss is the same under both recipes
+    torch.testing.assert_close(losses.get_loss("sigmoid", "kornblith")(z, y), losses.get_loss("sigmoid")(z, y))
+    with pytest.raises(ValueError, match="recipe"):
+        losses.get_spec("squared_error", "hui")

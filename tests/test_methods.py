@@ -69,3 +69,24 @@ def test_metric_agreement_spearman():
     )
     out = methods.metric_agreement(df).set_index("factor")["spearman"]
     assert out[1] == pytest.approx(1.0) and out[2] == pytest.approx(-1.0)
+
+
+def test_chance_purity_is_the_exact_permutation_mean_and_ami_is_sklearns():
+    import itertools
+
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    # One superclass, two subclasses of 3 and 4 images; Ward with factor 1 finds two clusters. The chance
+    # level is the purity of those clusters' labels permuted over the 7 images: enumerated exactly here.
+    X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2], [5.3]])
+    sub = np.array([0, 0, 0, 1, 1, 1, 0])  # the last image of subclass 0 sits among subclass 1
+    sup = np.zeros(7, int)
+    got = methods.method_purity(X, sub, sup, methods=["ward"], n_permutations=3000, seed=1).iloc[0]
+    lab = AgglomerativeClustering(2, linkage="ward").fit_predict(X)
+    assert got["purity"] == pytest.approx(_purity_by_hand(sub, lab))
+    exact = np.mean([_purity_by_hand(sub, np.array(p)) for p in itertools.permutations(lab)])
+    assert got["chance_purity"] == pytest.approx(exact, abs=0.01)
+    assert got["chance_purity"] < got["purity"]
+    assert got["ami"] == pytest.approx(adjusted_mutual_info_score(sub, lab))
+    with pytest.raises(ValueError, match="n_permutations"):
+        methods.method_purity(X, sub, sup, n_permutations=0)

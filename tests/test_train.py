@@ -176,3 +176,41 @@ def test_progress_never_runs_ahead_of_the_checkpoint(tmp_path, monkeypatch):
     path = train.model_dir(cfg, tmp_path, create=False)
     assert seen == [1, 2, 3]
     assert cache.load(path / "checkpoint.pt")["epoch"] == 1 and train.progress_of(path)["epoch"] == 1
+
+
+def test_recipe_is_in_the_key_only_when_not_the_default_and_sets_the_fig6_models():
+    cfg = tiny()
+    assert cfg.recipe == "nguyen" and "recipe" not in cfg.key_dict()  # models trained before the field keep their key
+    k = cfg.replace(recipe="kornblith")
+    assert k.key_dict()["recipe"] == "kornblith" and cache.key_of(k) != cache.key_of(cfg)
+    with pytest.raises(ValueError, match="recipe"):
+        cfg.replace(recipe="hui")
+    prof = config.get_profile("smoke")
+    fig6 = config.experiment_configs(prof, "fig6_losses")
+    fig4 = config.experiment_configs(prof, "fig4_squared_error")
+    assert {c.recipe for c in fig6} == {"kornblith"} and {c.recipe for c in fig4} == {"nguyen"}
+    assert {c.weight_decay for c in fig6} == {config.KORNBLITH_WEIGHT_DECAY}
+    assert {c.weight_decay for c in fig4} == {1e-4}
+    # Fig. 6's squared error trains at the common rate (its loss is scaled instead); Figs. 4/5's at the paper's 0.001
+    se6 = next(c for c in fig6 if c.loss == "squared_error")
+    sm6 = next(c for c in fig6 if c.loss == "softmax")
+    assert se6.lr == sm6.lr * prof.loss_lr_scale.get("squared_error/kornblith", 1.0)
+    paper = config.get_profile("paper")
+    assert paper.train_config("resnet", loss="squared_error").lr == 0.001
+    assert paper.train_config("resnet", loss="squared_error", recipe="kornblith").lr == paper.train_config("resnet").lr
+
+
+def test_kornblith_weight_decay_leaves_out_norm_parameters_and_biases():
+    # load_model.py: 8e-5 * l2_loss on every variable named neither 'batch_normalization' nor 'bias'
+    cfg = tiny().replace(recipe="kornblith", weight_decay=config.KORNBLITH_WEIGHT_DECAY)
+    model = train.build_for(cfg, 4)
+    opt = train._optimizer(cfg, model)
+    by_name = {id(p): n for n, p in model.named_parameters()}
+    decayed = [by_name[id(p)] for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]]
+    kept = [by_name[id(p)] for g in opt.param_groups if g["weight_decay"] == 0 for p in g["params"]]
+    assert {g["weight_decay"] for g in opt.param_groups} == {config.KORNBLITH_WEIGHT_DECAY, 0.0}
+    norms = {n for n, m in model.named_modules() if isinstance(m, torch.nn.modules.batchnorm._NormBase)}
+    assert norms and all(n.rsplit(".", 1)[0] in norms or n.endswith("bias") for n in kept)
+    assert all(n.rsplit(".", 1)[0] in norms for n in kept if not n.endswith("bias"))
+    assert not any(n.endswith("bias") or n.rsplit(".", 1)[0] in norms for n in decayed)
+    assert "fc.weight" in decayed and "fc.bias" in kept

@@ -89,3 +89,23 @@ def test_subclass_labels_train_on_the_fine_hierarchy_and_are_not_clustered_withi
         experiment.run(prof, ["resnet"], hierarchies=["subclass"])
     with pytest.raises(ValueError, match=r"unknown training labels 'fine'"):
         prof.train_config("resnet", hierarchy="fine")
+
+
+def test_fig3_trains_on_every_breeds_set_at_paper_and_names_models_by_set():
+    assert config.experiment_datasets(config.get_profile("paper"), "fig3_transfer") == (
+        "entity13",
+        "living17",
+        "nonliving26",
+    )  # living-17 holds four of Pets' breeds (the paper's Pets exception)
+    assert config.experiment_datasets(config.get_profile("smoke"), "fig3_transfer") == ("synthetic",)
+    cfgs = config.experiment_configs(config.get_profile("paper"), "fig3_transfer")
+    assert {(c.dataset, c.hierarchy) for c in cfgs} >= {("living17", "standard"), ("living17", "subclass")}
+    one = pd.DataFrame({"arch": ["r", "r"], "dataset": ["synthetic", "synthetic"], "purity": [0.1, 0.2]})
+    assert transfer.by_training_set(one)[0] is one  # one training set: unchanged
+    two = one.assign(dataset=["entity13", "living17"])
+    ood, acc = transfer.by_training_set(two, two.iloc[:1])
+    assert list(ood["arch"]) == ["r (entity13)", "r (living17)"] and list(acc["arch"]) == ["r (entity13)"]
+    with pytest.raises(ValueError, match="arch and dataset"):
+        transfer.by_training_set(one.drop(columns="dataset"))
+    with pytest.raises(ValueError, match="non-empty"):
+        transfer.transfer_grid(config.get_profile("smoke"), ["resnet"], datasets=[])

@@ -23,7 +23,16 @@ from .. import config, names
 from ..hierarchy import Hierarchy
 from ..names import DATASETS, IMAGENET_DATASETS
 from . import cifar, imagenet, synthetic
-from .augment import COLOUR_DISTORTION, augment_batch, centre_crop_whole, colour_distort, model_input, to_device
+from .augment import (
+    BYOL_VIEWS,
+    COLOUR_DISTORTION,
+    augment_batch,
+    centre_crop_whole,
+    colour_distort,
+    gaussian_kernels,
+    model_input,
+    to_device,
+)
 from .folder import (
     FOLDER_DATASET,
     IMAGE_EXTENSIONS,
@@ -73,7 +82,9 @@ __all__ = [
     "augment_batch",
     "centre_crop_whole",
     "colour_distort",
+    "gaussian_kernels",
     "COLOUR_DISTORTION",
+    "BYOL_VIEWS",
     "to_device",
     "model_input",
     "ImageFiles",

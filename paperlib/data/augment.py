@@ -9,13 +9,46 @@ import torch
 from .. import names
 from .preprocess import Preprocess, normalize
 
-__all__ = ["COLOUR_DISTORTION", "augment_batch", "centre_crop_whole", "colour_distort"]
+__all__ = [
+    "BYOL_VIEWS",
+    "COLOUR_DISTORTION",
+    "augment_batch",
+    "centre_crop_whole",
+    "colour_distort",
+    "gaussian_kernels",
+]
 
-#: BYOL's colour distortion (Grill et al. 2020, Table 6, both views; SimCLR's colour jitter at strength
-#: 0.5): colour jitter with probability ``p_jitter`` (brightness, contrast, saturation and hue factors drawn
-#: uniformly within the given spread), then greyscale with probability ``p_grey``. BYOL's Gaussian blur and
-#: solarisation are left out (``colour_distort``'s note says why).
-COLOUR_DISTORTION = {"p_jitter": 0.8, "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1, "p_grey": 0.2}
+#: BYOL's image distortion after the crop and flip (Grill et al. 2020, Table 6; lightly's ``BYOLView1Transform``
+#: and ``BYOLView2Transform`` use the same numbers): colour jitter with probability ``p_jitter``
+#: (brightness, contrast, saturation and hue factors drawn uniformly within the given spread), then
+#: greyscale with probability ``p_grey``, then a Gaussian blur with probability ``p_blur`` (standard
+#: deviation ``U[blur_sigma]`` pixels, a square kernel of ``blur_kernel`` of the image side, odd: 23 at 224),
+#: then solarisation with probability ``p_solarize`` (values >= ``solarize_threshold`` of 255 inverted, as
+#: PIL's ``ImageOps.solarize``). Blur and solarisation are off here; :data:`BYOL_VIEWS` sets them per view.
+COLOUR_DISTORTION = {
+    "p_jitter": 0.8,
+    "brightness": 0.4,
+    "contrast": 0.4,
+    "saturation": 0.2,
+    "hue": 0.1,
+    "p_grey": 0.2,
+    "p_blur": 0.0,
+    "blur_sigma": (0.1, 2.0),
+    "blur_kernel": 0.1,
+    "p_solarize": 0.0,
+    "solarize_threshold": 128,
+}
+
+#: The overrides of :data:`COLOUR_DISTORTION` for each of BYOL's two views, per :data:`paperlib.names.BYOL_VIEWS`.
+#: ``"grill"``: Grill et al. 2020, Table 6 (blur always on the first view, with probability 0.1 on the
+#: second; solarisation never on the first, with probability 0.2 on the second), the ``paper`` profile's.
+#: ``"colour"``: colour jitter and greyscale only, the small profiles' (at 32x32 a blur of 10 % of the
+#: side, tuned for 224-pixel photographs, smears the few pixels the synthetic textures are made of; the
+#: cut is stated in the book's substitution table).
+BYOL_VIEWS: dict[str, tuple[dict, dict]] = {
+    "colour": ({}, {}),
+    "grill": ({"p_blur": 1.0, "p_solarize": 0.0}, {"p_blur": 0.1, "p_solarize": 0.2}),
+}
 
 # Rec. 601 luma, the weights of torchvision's rgb_to_grayscale, and the YIQ transform whose chroma plane
 # (I, Q) a hue shift rotates.
@@ -229,9 +262,11 @@ def colour_distort(x: torch.Tensor, generator: torch.Generator, params: dict | N
     Notes
     -----
     The hue shift rotates chroma in YIQ space, a linear stand-in for torchvision's HSV hue shift (the same
-    direction and size of change, not the same pixels). BYOL's Gaussian blur and solarisation are not
-    applied: at the small profiles' 32x32 images a 23-pixel blur (10 % of 224) erases the textures the
-    synthetic classes are made of; the paper profile could add them, at the price of a new model key.
+    direction and size of change, not the same pixels). Blur and solarisation follow, with the
+    probabilities of ``params`` (both 0 by default; :data:`BYOL_VIEWS` gives Grill et al.'s per view):
+    the blur is separable, with reflected borders (torchvision's ``GaussianBlur``); its random numbers
+    are drawn only when ``p_blur > 0`` and the solarisation's only when ``p_solarize > 0``, so a
+    distortion without them draws exactly what it drew before they existed.
 
     Parameters
     ----------
@@ -278,4 +313,59 @@ def colour_distort(x: torch.Tensor, generator: torch.Generator, params: dict | N
     y = torch.einsum("bij,bjhw->bihw", to_device(m, x.device), y).clamp_(0, 1)
     g = (y * luma).sum(1, keepdim=True).expand_as(y)
     y = torch.where(to_device(grey, x.device)[:, None, None, None], g, y)
-    return (y * 255.0).round_().to(torch.uint8)
+    if p["p_blur"] > 0:
+        v = torch.rand(b, 2, generator=generator)
+        lo, hi = p["blur_sigma"]
+        y = _blur(y, v[:, 0] < p["p_blur"], lo + (hi - lo) * v[:, 1], p["blur_kernel"])
+    out = (y * 255.0).round_().to(torch.uint8)
+    if p["p_solarize"] > 0:
+        sol = to_device(torch.rand(b, generator=generator) < p["p_solarize"], x.device)[:, None, None, None]
+        out = torch.where(sol & (out >= p["solarize_threshold"]), 255 - out, out)
+    return out
+
+
+def gaussian_kernels(sigma: torch.Tensor, size: int) -> torch.Tensor:
+    """Normalised 1-D Gaussian kernels, one per standard deviation.
+
+    Parameters
+    ----------
+    sigma : torch.Tensor, shape (n,)
+        Standard deviations in pixels (> 0).
+    size : int
+        Odd kernel length.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, size)
+        Each row sums to 1 and is symmetric about its centre.
+
+    Examples
+    --------
+    >>> k = gaussian_kernels(torch.tensor([1.0]), 5)
+    >>> k.shape, round(float(k.sum()), 6), bool(torch.allclose(k, k.flip(1)))
+    (torch.Size([1, 5]), 1.0, True)
+    """
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"kernel size must be a positive odd integer, got {size}")
+    if not bool((sigma > 0).all()):
+        raise ValueError("standard deviations must be > 0")
+    t = torch.arange(size, dtype=torch.float32, device=sigma.device) - size // 2
+    k = torch.exp(-0.5 * (t[None, :] / sigma.float()[:, None]) ** 2)
+    return k / k.sum(1, keepdim=True)
+
+
+def _blur(y: torch.Tensor, apply: torch.Tensor, sigma: torch.Tensor, kernel_frac: float) -> torch.Tensor:
+    """Gaussian blur of the images of float ``y`` (b, 3, H, W) where ``apply``; separable, reflected borders."""
+    if not bool(apply.any()):
+        return y
+    b, c, h, w = y.shape
+    size = max(3, int(round(kernel_frac * min(h, w))) // 2 * 2 + 1)  # odd: 23 at 224 (Grill et al.)
+    size = min(size, 2 * (min(h, w) - 1) + 1)  # reflection needs padding < side
+    k = to_device(gaussian_kernels(sigma, size), y.device).repeat_interleave(c, 0)  # (b * 3, size)
+    pad = size // 2
+    z = y.reshape(1, b * c, h, w)
+    z = torch.nn.functional.pad(z, (pad, pad, 0, 0), mode="reflect")
+    z = torch.nn.functional.conv2d(z, k[:, None, None, :], groups=b * c)
+    z = torch.nn.functional.pad(z, (0, 0, pad, pad), mode="reflect")
+    z = torch.nn.functional.conv2d(z, k[:, None, :, None], groups=b * c)
+    return torch.where(to_device(apply, y.device)[:, None, None, None], z.reshape(b, c, h, w), y)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -97,12 +98,14 @@ def iterate_batches(
     augment_generator: torch.Generator | None = None,
     preprocess: Preprocess | None = None,
     view_generators: list[torch.Generator] | None = None,
+    view_params: Sequence[dict] | None = None,
 ):
     """Yield ``(images, targets)`` batches: uint8 ``(batch, 3, S, S)`` and int64 ``(batch,)``.
 
     With ``view_generators`` (training, in-memory images only) ``images`` is instead a tuple of views of
     the same images, one per generator: each the training augmentation (``augment``) and then the colour
-    distortion (:func:`colour_distort`), both drawn from that view's own generator (BYOL's two views;
+    distortion (:func:`colour_distort`, with the overrides ``view_params[i]`` of view ``i``, e.g. one of
+    :data:`BYOL_VIEWS`; default none), both drawn from that view's own generator (BYOL's two views;
     ``augment_generator`` is then unused).
 
     ``preprocess`` (:class:`Preprocess`, evaluation of image files only): its interpolation and
@@ -132,6 +135,11 @@ def iterate_batches(
             if split.images is None
             else "view_generators needs train=True and at least one generator"
         )
+    if view_params is not None and (view_generators is None or len(view_params) != len(view_generators)):
+        raise ValueError(
+            f"view_params needs one dict per view generator, got {len(view_params)} "
+            f"for {0 if view_generators is None else len(view_generators)} generators"
+        )
     if train:
         order = torch.randperm(n, generator=generator).numpy()
         n_batches = max(1, n // batch_size)
@@ -153,7 +161,8 @@ def iterate_batches(
                 x = to_device(x, device)
             if view_generators is not None:
                 x = tuple(
-                    colour_distort(augment_batch(x, augment, g, image_size, extent=ext), g) for g in view_generators
+                    colour_distort(augment_batch(x, augment, g, image_size, extent=ext), g, vp)
+                    for g, vp in zip(view_generators, view_params or [None] * len(view_generators))
                 )
             elif train:
                 if x.device.type == "cuda" and aug.device != x.device:  # boxes drawn on the GPU (issue 22)
