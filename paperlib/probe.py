@@ -25,9 +25,20 @@ what follows is our choice, stated in the book:
   the objective too); on a
   16-class problem with 50,000 features and 2,000 training examples (wider than it is long, as
   the early flattened layers are) held-out accuracy was 0.29 / 0.19 / 0.15 for ``lr`` 0.5 / 1 /
-  2, hence the default 0.5, against 0.41 for scikit-learn's exact optimum: on such layers the
-  probe stops short of the penalised optimum and its accuracy is a lower bound. Adam (tried,
-  ``lr`` 1e-3) reached 0.24 there and was dropped.
+  2, hence the default 0.5, against 0.41 for scikit-learn's exact optimum: streamed SGD stops
+  short of the penalised optimum on such layers. Adam (tried, ``lr`` 1e-3) reached 0.24 there.
+* **Exact where it fits.** Hence :func:`layer_probe_accuracies` solves the same objective to
+  convergence wherever it can: the standardised training features of every layer are collected
+  (float32, on the CPU) during the standardisation pass, layer by layer in depth order while their
+  total ``n_train x dim x 4`` bytes stay within :attr:`ProbeConfig.exact_max_bytes` (default 4 GiB),
+  and solved by full-batch L-BFGS (``torch.optim.LBFGS``, strong-Wolfe line search, float64 on the
+  CPU, from zero, until the gradient's largest entry is below :data:`EXACT_TOL`:
+  :func:`fit_exact_probe`). Only the layers beyond the budget are streamed with SGD; the table's
+  ``solver`` column says which (``"lbfgs"`` or ``"sgd"``). The exact probe agrees with
+  scikit-learn's ``LogisticRegression`` on the same standardised features (a test at every probe
+  point of the smoke ResNet and VGG). When every layer fits, the network runs twice over the
+  training images (standardisation and collection in one pass, as the statistics are taken from
+  the collected features) instead of ``epochs + 1`` times.
 * **Streaming.** Embeddings are never held for a whole split, nor is a (memory-mapped) split of
   images copied: a batch of images is read, goes through the network once, every requested
   layer's embedding of that batch updates its own probe, and the batch is dropped. Memory is ``O(batch x sum(dim))`` for the activations of one batch plus
@@ -71,6 +82,7 @@ __all__ = [
     "ProbeConfig",
     "array_batches",
     "epoch_seed",
+    "fit_exact_probe",
     "fit_linear_probe",
     "layer_probe_accuracies",
     "probe_accuracy",
@@ -79,6 +91,12 @@ __all__ = [
 
 STD_FLOOR = 1e-6
 """Features whose training standard deviation is below this are centred but not scaled."""
+
+EXACT_TOL = 1e-5
+"""The exact probe stops when every entry of the objective's gradient is below this (L-BFGS ``tolerance_grad``)."""
+
+EXACT_MAX_ITER = 2000
+"""At most this many L-BFGS iterations for an exact probe."""
 
 MOMENTUM = 0.9
 """Momentum of the probe's SGD (heavy ball, not Nesterov)."""
@@ -106,6 +124,12 @@ class ProbeConfig:
         Images per minibatch (also the network's forward batch in :func:`layer_probe_accuracies`).
     seed : int
         Seeds the order of the training examples in every epoch.
+    exact_max_bytes : int
+        Memory budget of the exact probes: the layers (in depth order) whose float32 training
+        features ``n_train x dim x 4`` bytes fit together within it are solved exactly by
+        full-batch L-BFGS (:func:`fit_exact_probe`), the rest streamed with SGD. 0 streams every
+        layer. Default 4 GiB (the solver needs about twice the features' size at float64 per layer
+        it solves, one layer at a time).
     """
 
     epochs: int = 10
@@ -113,6 +137,7 @@ class ProbeConfig:
     weight_decay: float = 1e-4
     batch_size: int = 256
     seed: int = 0
+    exact_max_bytes: int = 4 * 2**30
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -125,6 +150,9 @@ class ProbeConfig:
             raise ValueError(f"ProbeConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"ProbeConfig.seed must be an integer >= 0, got {self.seed!r}")
+        v = self.exact_max_bytes
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"ProbeConfig.exact_max_bytes must be an integer >= 0, got {v!r}")
 
 
 # --------------------------------------------------------------------------- the probe
@@ -385,6 +413,90 @@ def fit_linear_probe(
     return tr.result()
 
 
+def fit_exact_probe(
+    X: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    n_classes: int,
+    weight_decay: float = 1e-4,
+    *,
+    mean: torch.Tensor | None = None,
+    std: torch.Tensor | None = None,
+    device: str | torch.device = "cpu",
+) -> LinearProbe:
+    """Solve the standardised multinomial logistic regression to convergence (full-batch L-BFGS).
+
+    Minimises ``mean cross-entropy + weight_decay / 2 * ||W||^2`` (bias unpenalised: scikit-learn's
+    ``LogisticRegression(C=1 / (n * weight_decay))``) over the standardised features from a zero
+    start, in float64 on the CPU, with ``torch.optim.LBFGS`` (strong-Wolfe line search) until every
+    gradient entry is below :data:`EXACT_TOL` or :data:`EXACT_MAX_ITER` iterations. Memory: the
+    features at float64, ``O(n x dim)``.
+
+    Parameters
+    ----------
+    X : tensor or array, shape ``(n, dim)``
+        Training embeddings (not standardised).
+    y : tensor or array of int, shape ``(n,)``, values in ``0 .. n_classes - 1``
+    n_classes : int
+    weight_decay : float
+    mean, std : torch.Tensor, shape ``(dim,)``, optional
+        The standardisation; default the features' own mean and standard deviation (population,
+        1 where below :data:`STD_FLOOR`), as the streamed probe computes them.
+    device : str or torch.device
+        Where the returned probe lives.
+
+    Returns
+    -------
+    LinearProbe
+        ``history`` holds the final objective.
+    """
+    X = torch.as_tensor(X).detach().cpu().to(torch.float64)
+    y = torch.as_tensor(y).detach().cpu().to(torch.long)
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise ValueError(
+            f"need X of shape (n, dim), n >= 1, and y of shape (n,), got {tuple(X.shape)}, {tuple(y.shape)}"
+        )
+    if int(y.min()) < 0 or int(y.max()) >= n_classes:
+        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got {int(y.min())}..{int(y.max())}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if mean is None:
+        mean = X.mean(0)
+        std = X.std(0, unbiased=False)
+        std[std < STD_FLOOR] = 1.0
+    mean64, std64 = mean.detach().cpu().to(torch.float64), std.detach().cpu().to(torch.float64)
+    X = X.sub_(mean64).div_(std64)
+    W = torch.zeros(n_classes, X.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS(
+        [W, b],
+        lr=1.0,
+        max_iter=EXACT_MAX_ITER,
+        tolerance_grad=EXACT_TOL,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(X @ W.T + b, y) + 0.5 * weight_decay * W.square().sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        final = float(nn.functional.cross_entropy(X @ W.T + b, y) + 0.5 * weight_decay * W.square().sum())
+    dev = torch.device(device)
+    return LinearProbe(
+        mean64.float().to(dev),
+        std64.float().to(dev),
+        W.detach().float().to(dev),
+        b.detach().float().to(dev),
+        int(X.shape[0]),
+        [final],
+    )
+
+
 def probe_accuracy(probe: LinearProbe, batches_fn: BatchesFn) -> float:
     """Top-1 accuracy of a probe over a stream of batches.
 
@@ -589,23 +701,47 @@ def _compute(
         desc=f"probe {cfg.arch} {cfg.hierarchy} seed {cfg.seed}",
     )
     trainers: dict[str, _Trainer] = {}
-    for emb, _ in _layer_batches(model, tr_split, y_tr, tr_idx, **common):  # standardisation pass
+    held: dict[str, list[torch.Tensor]] = {}  # the training features of the layers solved exactly
+    labels: list[torch.Tensor] = []
+    budget = pcfg.exact_max_bytes
+    for emb, y in _layer_batches(model, tr_split, y_tr, tr_idx, **common):  # standardisation pass
         for name, e in emb.items():
             if name not in trainers:
                 trainers[name] = _Trainer(e.shape[1], len(classes), device)
+                need = n_tr * e.shape[1] * 4
+                if need <= budget:  # depth order: the first layers that fit are solved exactly
+                    held[name], budget = [], budget - need
             trainers[name].observe(e)
+            if name in held:
+                held[name].append(e.detach().to("cpu", torch.float32))
+        labels.append(torch.as_tensor(y).cpu())
         bar.update(1)
-    for t in trainers.values():
+    sgd = {name: t for name, t in trainers.items() if name not in held}
+    probes: dict[str, LinearProbe] = {}
+    y_all = torch.cat(labels)
+    for name in list(held):
+        t = trainers[name]
+        std = (t.m2 / t.n).sqrt()
+        std[std < STD_FLOOR] = 1.0
+        probes[name] = fit_exact_probe(
+            torch.cat(held.pop(name)), y_all, len(classes), pcfg.weight_decay, mean=t.mean64, std=std, device=device
+        )
+    del labels, y_all
+    for t in sgd.values():
         t.start(pcfg.lr, pcfg.weight_decay, pcfg.epochs * math.ceil(n_tr / bs))
-    for epoch in range(pcfg.epochs):
+    for epoch in range(pcfg.epochs if sgd else 0):
         for emb, y in _layer_batches(model, tr_split, y_tr, tr_idx, seed=epoch_seed(pcfg.seed, epoch), **common):
             for name, e in emb.items():
-                trainers[name].step(e, y)
+                if name in sgd:
+                    sgd[name].step(e, y)
             bar.update(1)
-        for t in trainers.values():
+        for t in sgd.values():
             t.end_epoch()
-    probes = {name: t.result() for name, t in trainers.items()}
-    del trainers
+    if not sgd:
+        bar.update(pcfg.epochs * math.ceil(n_tr / bs))
+    probes.update({name: t.result() for name, t in sgd.items()})
+    solver = {name: "sgd" if name in sgd else "lbfgs" for name in probes}
+    del trainers, sgd
     correct = dict.fromkeys(probes, 0)
     for emb, y in _layer_batches(model, va_split, y_va, va_idx, **common):
         for name, e in emb.items():
@@ -616,6 +752,7 @@ def _compute(
         "probe_acc": {n: c / n_va for n, c in correct.items()},
         "n_features": {n: p.dim for n, p in probes.items()},
         "train_loss": {n: p.history for n, p in probes.items()},
+        "solver": solver,
         "n_train": n_tr,
         "n_val": n_va,
         "n_classes": len(classes),
@@ -637,6 +774,7 @@ def layer_probe_accuracies(
     batch_size: int = 256,
     progress: bool = True,
     num_workers: int = 0,
+    exact_max_bytes: int = ProbeConfig.exact_max_bytes,
 ) -> pd.DataFrame:
     """Subclass linear-probe accuracy at every requested layer of a trained model (cached).
 
@@ -658,8 +796,9 @@ def layer_probe_accuracies(
         ``image_size``, ``decode_size``, ``extract_bf16``; ``factors`` is ignored). Default:
         ``EvalConfig(image_size=trained.config.image_size)`` (flattened maps, unit norm, every
         validation image); pass the profile's ``profile.eval_config()`` to match the cluster scores.
-    epochs, lr, weight_decay, seed, batch_size
-        The probe's :class:`ProbeConfig` (``batch_size`` is also the forward batch).
+    epochs, lr, weight_decay, seed, batch_size, exact_max_bytes
+        The probe's :class:`ProbeConfig` (``batch_size`` is also the forward batch; ``epochs``,
+        ``lr`` and ``seed`` matter only to the layers streamed with SGD).
     data_root, cache_dir : path-like, optional
         See :mod:`paperlib.config`. The table is cached under ``<cache>/probes/<key>/probe.json``
         (:func:`probe_key`).
@@ -674,13 +813,21 @@ def layer_probe_accuracies(
     pandas.DataFrame
         One row per layer, in depth order: ``layer``, ``depth`` (0-based position among all the
         model's probe points), ``rel_depth`` (0..1), ``probe_acc`` (validation top-1 accuracy on
-        the subclass labels). ``df.attrs`` holds ``n_train``, ``n_val``, ``n_classes``,
+        the subclass labels), ``solver`` (``"lbfgs"``: solved exactly; ``"sgd"``: streamed, its
+        features beyond ``exact_max_bytes``). ``df.attrs`` holds ``n_train``, ``n_val``, ``n_classes``,
         ``n_features`` (per layer) and ``train_loss`` (per layer, per epoch).
     """
     device = train.resolve_device(device)
     cfg = trained.config
     ecfg = ecfg if ecfg is not None else EvalConfig(image_size=cfg.image_size)
-    pcfg = ProbeConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed)
+    pcfg = ProbeConfig(
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        seed=seed,
+        exact_max_bytes=exact_max_bytes,
+    )
     points = extract.resolve_layers(trained.model, layers)
     names = [p.name for p in points]
     all_names = [p.name for p in trained.model.probe_points]
@@ -702,6 +849,7 @@ def layer_probe_accuracies(
             "depth": [depth[n] for n in names],
             "rel_depth": [depth[n] / max(1, len(all_names) - 1) for n in names],
             "probe_acc": [float(res["probe_acc"][n]) for n in names],
+            "solver": [res["solver"][n] for n in names],
         }
     )
     df.attrs.update({k: res[k] for k in ("n_train", "n_val", "n_classes", "n_features", "train_loss")})
@@ -729,7 +877,7 @@ def probe_grid(
     Returns
     -------
     pandas.DataFrame
-        ``arch``, ``hierarchy``, ``seed``, ``layer``, ``depth``, ``rel_depth``, ``probe_acc``.
+        ``arch``, ``hierarchy``, ``seed``, ``layer``, ``depth``, ``rel_depth``, ``probe_acc``, ``solver``.
     """
     ecfg = profile.eval_config((1,), pool, l2_normalize)
     configs = [
@@ -763,5 +911,5 @@ def probe_grid(
             num_workers=profile.num_workers,
         )
         frames.append(df.assign(arch=cfg.arch, hierarchy=cfg.hierarchy, seed=cfg.seed))
-    cols = ["arch", "hierarchy", "seed", "layer", "depth", "rel_depth", "probe_acc"]
+    cols = ["arch", "hierarchy", "seed", "layer", "depth", "rel_depth", "probe_acc", "solver"]
     return pd.concat(frames, ignore_index=True)[cols]
