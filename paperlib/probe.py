@@ -46,7 +46,8 @@ what follows is our choice, stated in the book:
   Only the layers beyond the budget are streamed with SGD; the table's
   ``solver`` column says which (``"lbfgs"`` or ``"sgd"``). The exact probe agrees with
   scikit-learn's ``LogisticRegression`` on the same standardised features (a test at every probe
-  point of the smoke ResNet and VGG). When every layer fits, the network runs twice over the
+  point of the smoke ResNet and VGG; on the full smoke ResNet's nine layers, measured, within one
+  validation image, 0.0016, and objectives within 1.2e-4 relative of scikit-learn's at ``tol=1e-8``). When every layer fits, the network runs twice over the
   training images (standardisation and collection in one pass, as the statistics are taken from
   the collected features) instead of ``epochs + 1`` times.
 * **Streaming.** Embeddings are never held for a whole split, nor is a (memory-mapped) split of
