@@ -148,7 +148,8 @@ def test_layer_probe_accuracies_on_the_smoke_model(smoke):
     df = probe.layer_probe_accuracies(trained, ecfg=ecfg, epochs=2, progress=False)
     first = time.perf_counter() - t0
     names = [p.name for p in trained.model.probe_points]
-    assert list(df.columns) == ["layer", "depth", "rel_depth", "probe_acc"]
+    assert list(df.columns) == ["layer", "depth", "rel_depth", "probe_acc", "solver"]
+    assert set(df["solver"]) == {"lbfgs"}  # the smoke model's features fit the default budget
     assert df["layer"].tolist() == names and df["depth"].tolist() == list(range(len(names)))
     assert df["rel_depth"].iloc[0] == 0 and df["rel_depth"].iloc[-1] == 1
     assert df["probe_acc"].between(0, 1).all()
@@ -187,9 +188,130 @@ def test_probe_key_holds_what_changes_the_result(smoke):
     assert k == probe.probe_key(cfg, prof.eval_config([1, 5]), pc, ["penultimate"])  # factors do not matter
     assert k != probe.probe_key(cfg, prof.eval_config([1], pool="avg"), pc, ["penultimate"])
     assert k != probe.probe_key(cfg, prof.eval_config([1]), probe.ProbeConfig(lr=0.1), ["penultimate"])
+    assert k != probe.probe_key(cfg, prof.eval_config([1]), probe.ProbeConfig(exact_max_bytes=0), ["penultimate"])
     assert k != probe.probe_key(cfg.replace(seed=1), prof.eval_config([1]), pc, ["penultimate"])
     assert k != probe.probe_key(cfg, prof.eval_config([1]), pc, ["stage1_block1"])
     assert set(k) == {"train", "eval", "probe", "layers", "code", "data"}
+
+
+def _layer_features(trained, ecfg, split_name):
+    """Every probe point's embeddings (float32, ``(n, dim)``) and subclass labels of a split, as the probe sees them."""
+    from paperlib import data, experiment, extract
+
+    cfg, h = trained.config, trained.hierarchy
+    if split_name == "train":
+        split = data.load_split(cfg.dataset, "train", per_subclass=cfg.train_per_subclass)
+    else:
+        split = experiment.validation_split(cfg.dataset, ecfg.val_per_subclass, ecfg.decode_size, None, None, False, 0)
+    idx = np.flatnonzero(h.superclass_labels(split.subclass) >= 0)
+    points = extract.resolve_layers(trained.model, None)
+    feats, ys = {}, []
+    for emb, y in probe._layer_batches(
+        trained.model, split, split.subclass.astype(np.int64), idx, points, ecfg, 256, torch.device("cpu")
+    ):
+        for k, e in emb.items():
+            feats.setdefault(k, []).append(e.float().numpy())
+        ys.append(np.asarray(y))
+    return {k: np.concatenate(v) for k, v in feats.items()}, np.concatenate(ys)
+
+
+@pytest.mark.parametrize("arch", ["resnet", "vgg"])
+def test_exact_probe_agrees_with_scikit_learn_at_every_probe_point(arch):
+    """Issue 19's Done-when: at every probe point of a smoke ResNet and VGG, the table's accuracy (the
+    exact L-BFGS probe) is within one point of scikit-learn's LogisticRegression on the same standardised
+    features with the same penalty (C = 1 / (n_train * weight_decay)). 40 training images per subclass
+    (640, fewer than the widest layers' features, so both of the exact probe's rotations are used) keep
+    scikit-learn's solves on the wide layers short."""
+    from sklearn.linear_model import LogisticRegression
+
+    prof = config.get_profile("smoke", epochs=1, widths={"resnet_mini": 2, "vgg_mini": 2}, train_per_subclass=40)
+    trained = train.train_model(prof.train_config(arch), progress=False)
+    ecfg = prof.eval_config([1])
+    wd = 1e-4
+    df = probe.layer_probe_accuracies(trained, ecfg=ecfg, weight_decay=wd, progress=False, device="cpu")
+    assert set(df["solver"]) == {"lbfgs"}
+    Xtr, ytr = _layer_features(trained, ecfg, "train")
+    Xva, yva = _layer_features(trained, ecfg, "val")
+    assert set(Xtr) == set(df["layer"])
+    assert len(ytr) == 640 and min(x.shape[1] for x in Xtr.values()) < 640 < max(x.shape[1] for x in Xtr.values())
+    for layer, acc in zip(df["layer"], df["probe_acc"], strict=True):
+        mean, std = Xtr[layer].astype(np.float64).mean(0), Xtr[layer].astype(np.float64).std(0)
+        std[std < probe.STD_FLOOR] = 1.0
+        clf = LogisticRegression(C=1 / (len(ytr) * wd), max_iter=5000, tol=1e-8)
+        clf.fit((Xtr[layer] - mean) / std, ytr)
+        ref = clf.score((Xva[layer] - mean) / std, yva)
+        assert abs(acc - ref) <= 0.01, (layer, acc, ref)
+
+
+def _objective(X, y, W, b, wd):
+    """Mean cross-entropy + wd/2 ||W||^2 of the standardised ``X`` (float64)."""
+    logits = torch.as_tensor(X, dtype=torch.float64) @ torch.as_tensor(W, dtype=torch.float64).T + torch.as_tensor(b)
+    return float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)) + 0.5 * wd * float((W**2).sum()))
+
+
+def test_exact_probe_minimises_the_objective():
+    """fit_exact_probe reaches scikit-learn's penalised optimum (objective within 1e-6) on a wide problem."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 500)).astype(np.float32)
+    y = rng.integers(0, 4, 200)
+    X[:, :5] += y[:, None]
+    wd = 1e-3
+    p = probe.fit_exact_probe(X, y, 4, wd)
+    Z = (X - X.mean(0)) / X.std(0)
+    clf = LogisticRegression(C=1 / (len(y) * wd), max_iter=10000, tol=1e-10).fit(Z, y)
+    ours = _objective(Z, y, p.weight.double().numpy(), p.bias.double().numpy(), wd)
+    theirs = _objective(Z, y, clf.coef_, clf.intercept_, wd)
+    assert ours <= theirs + 1e-6, (ours, theirs)
+    assert probe.probe_accuracy(p, probe.array_batches(X, y)) == pytest.approx(clf.score(Z, y), abs=0.01)
+    with pytest.raises(ValueError, match="labels"):
+        probe.fit_exact_probe(X, y + 4, 4)
+    with pytest.raises(ValueError, match="method"):
+        probe.fit_exact_probe(X, y, 4, method="dual")
+
+
+def _same_solution(X, y, k, wd):
+    """The rotated (reduced) and the direct (primal) solves of one problem, to a tight tolerance."""
+    red = probe.fit_exact_probe(X, y, k, wd, tol=1e-8)
+    pri = probe.fit_exact_probe(X, y, k, wd, method="primal", tol=1e-8)
+    Z = ((X - red.mean.numpy()) / red.std.numpy()).astype(np.float64)
+    for a, b in ((red.weight, pri.weight), (red.bias, pri.bias)):
+        assert float((a - b).norm()) <= 1e-5 * float(b.norm()), (float((a - b).norm()), float(b.norm()))
+    obj_red = _objective(Z, y, red.weight.double().numpy(), red.bias.double().numpy(), wd)
+    obj_pri = _objective(Z, y, pri.weight.double().numpy(), pri.bias.double().numpy(), wd)
+    assert obj_red == pytest.approx(obj_pri, rel=1e-6)
+    assert red.history[0] == pytest.approx(pri.history[0], rel=1e-9)  # the optimum's value, in float64
+    return red, pri
+
+
+@pytest.mark.parametrize("shape", [(60, 500), (300, 40)], ids=["wide", "long"])
+def test_the_rotated_solve_is_the_primal_optimum(shape):
+    """The exact probe's rotation onto the row space (Gram matrix when dim > n, covariance otherwise)
+    gives the W, bias and objective of the L-BFGS on the standardised features themselves."""
+    n, d = shape
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, n)
+    X = (rng.normal(size=(n, d)) + 0.5 * y[:, None] * (np.arange(d) < 5)).astype(np.float32)
+    _same_solution(X, y, 4, 1e-2)
+
+
+def test_the_rotated_solve_handles_a_rank_deficient_problem():
+    """Duplicate rows and columns and a constant column: the rank is below min(n, dim), the optimum is
+    still the primal one, and duplicated columns get equal weights."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 4, 50)
+    X = (rng.normal(size=(50, 300)) + 0.5 * y[:, None] * (np.arange(300) < 5)).astype(np.float32)
+    X = np.concatenate([X, X[:, :40]], 1)  # 40 duplicate columns
+    X = np.concatenate([X, X[:10]], 0)  # 10 duplicate rows
+    y = np.concatenate([y, y[:10]])
+    X[:, 45] = 2.5  # a constant column: centred to zero, its weight zero
+    Xs = torch.as_tensor((X - X.mean(0)) / np.where(X.std(0) < probe.STD_FLOOR, 1.0, X.std(0)))
+    F, s, _ = probe._reduce(Xs.float())
+    assert F.shape[1] == s.shape[0] == 49  # 50 distinct rows, centred
+    red, _ = _same_solution(X, y, 4, 1e-2)
+    torch.testing.assert_close(red.weight[:, :40], red.weight[:, 300:], rtol=1e-5, atol=1e-6)
+    assert float(red.weight[:, 45].abs().max()) < 1e-6
 
 
 @pytest.mark.parametrize("kind", ["memory", "files"])
