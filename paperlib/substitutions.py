@@ -130,7 +130,9 @@ _ROWS: list[tuple[str, str, Callable[[config.Profile], str] | str]] = [
     (
         "linear probe (Fig. 1)",
         "a linear classifier per layer",
-        "`paperlib.probe` (its docstring states the solver)",
+        "multinomial logistic regression on standardised features, L2 1e-4, solved to convergence (L-BFGS in the "
+        "features' row space) where a layer's training features fit `ProbeConfig.exact_max_bytes`, else streamed SGD "
+        "(`paperlib.probe`)",
     ),
 ]
 
