@@ -119,7 +119,8 @@ _ROWS: list[tuple[str, str, Callable[[config.Profile], str] | str]] = [
         "Kornblith et al. (2021)'s released checkpoints, trained on all of ImageNet (Sec. 6.3)",
         lambda p: (
             f"trained here on `{p.dataset}`, seeds {list(p.loss_seeds)}, with Kornblith et al.'s recipe "
-            "(`recipe='kornblith'`: squared error x 10 at the common lr, weight decay 8e-5, kernel-only cosine head)"
+            "(`recipe='kornblith'`: squared error x 10 at the common lr, "
+            f"weight decay {config.KORNBLITH_WEIGHT_DECAY:g}, kernel-only cosine head)"
         ),
     ),
     (
