@@ -40,9 +40,6 @@ __all__ = [
     "imagenet_samples",
 ]
 
-#: Names of the BREEDS datasets handled here (:data:`paperlib.names.IMAGENET_DATASETS`).
-BREEDS_DATASETS: tuple[str, ...] = names.IMAGENET_DATASETS
-
 #: Arguments of ``BreedsDatasetGenerator.get_superclasses`` in ``make_<name>`` of
 #: ``robustness.tools.breeds_helpers`` (``balanced=True``, ``random_seed=2`` for all), plus
 #: ``keep``: how many of the drawn subclasses this package keeps (the paper's 4 per superclass).
@@ -51,6 +48,9 @@ BREEDS_SPECS: dict[str, dict] = {
     "nonliving26": {"level": 5, "ancestor": "n00021939", "n_subclasses": 4, "keep": 4},
     "entity13": {"level": 3, "ancestor": None, "n_subclasses": 20, "keep": 4},
 }
+
+#: Names of the BREEDS datasets handled here (the names :data:`paperlib.names.IMAGENET_DATASETS` lists).
+BREEDS_DATASETS: tuple[str, ...] = tuple(BREEDS_SPECS)
 
 #: Image file suffixes accepted by :func:`imagenet_samples` (compared case-insensitively).
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpeg", ".jpg", ".png")

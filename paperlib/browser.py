@@ -69,12 +69,13 @@ def clustered(
     from . import data, experiment
 
     ecfg = profile.eval_config(factors, "flatten", True)
+    ds = data.resolve(profile.dataset, data_root)
     split = experiment.validation_split(
-        profile.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress=False
+        ds, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress=False
     )
     out = {}
     for (arch, hier, seed, loss), ev in evaluations.items():
-        h = data.hierarchy_for(profile.dataset, hier, shuffle_seed, data_root)
+        h = ds.hierarchy(hier, shuffle_seed)
         keep = np.flatnonzero(h.superclass_labels(split.subclass) >= 0)
         label = f"{arch}, {hier}, seed {seed}" + ("" if loss == "softmax" else f", {loss}")
         out[label] = Clustered(ev, h, split.subset(keep), list(factors))

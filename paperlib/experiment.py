@@ -73,7 +73,7 @@ class Evaluation:
 
 
 def validation_split(
-    dataset: str,
+    dataset: str | data.Dataset,
     val_per_subclass: int | None,
     decode_size: int | None,
     data_root=None,
@@ -131,7 +131,7 @@ def scores_key(
         ``train`` and ``eval`` (the two configurations, canonical), ``code``
         (:func:`paperlib.provenance.code_version` ``("scores")``: the training code and the
         extraction, clustering and scoring code) and ``data``
-        (:func:`paperlib.provenance.data_identity` of both splits); and ``epoch`` for the scores of
+        (:func:`paperlib.data.data_identity` of both splits); and ``epoch`` for the scores of
         a training snapshot (:func:`paperlib.train.load_snapshot`), absent for the finished model; and
         ``pretrained`` for a model read from a checkpoint (:func:`paperlib.train.with_pretrained`).
     """
@@ -140,7 +140,7 @@ def scores_key(
             "train": cache.canonical(cfg.key_dict()),
             "eval": cache.canonical(ecfg),
             "code": provenance.code_version("scores"),
-            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train", "val")),
+            "data": data.data_identity(cfg.dataset, data_root, splits=("train", "val")),
         },
         cfg,
     )
@@ -384,12 +384,11 @@ def pixel_scores(
     if bad or not features:
         raise ValueError(f"features must be a non-empty list of 'pixels' and 'colour', got {list(features)}")
     ecfg = profile.eval_config(factors, "flatten", l2_normalize)
-    split = validation_split(
-        profile.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress=False
-    )
+    ds = data.resolve(profile.dataset, data_root)
+    split = validation_split(ds, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress=False)
     frames = []
     for hier in hierarchies:
-        h = data.hierarchy_for(profile.dataset, hier, shuffle_seed, data_root)
+        h = ds.hierarchy(hier, shuffle_seed)
         sup = h.superclass_labels(split.subclass)
         rows = []
         for s in range(h.n_superclasses):

@@ -165,7 +165,7 @@ def model_preprocess(model: nn.Module, config: dict | None = None, image_size: i
         )
     size = int(image_size or config.get("image_size") or getattr(model, "image_size", None) or 224)
     dataset = config.get("dataset")
-    if dataset is not None and (dataset in data.NORMALIZE or dataset in data.IMAGENET_DATASETS):
+    if dataset is not None and data.statistics_known(dataset):
         return data.Preprocess.for_dataset(dataset, size, source=f"checkpoint trained on {dataset}")
     if dataset is not None:
         warnings.warn(f"checkpoint dataset {dataset!r} has no known statistics; using ImageNet's", stacklevel=2)

@@ -89,6 +89,17 @@ def _code_now(kind: str):
     return provenance.code_version(kind)
 
 
+def _cheap_identity(dataset) -> bool:
+    """Whether a stored data identity's dataset is cheap to identify again (:attr:`paperlib.data.Dataset.cheap_identity`);
+    False for a name this version does not know."""
+    from . import data
+
+    try:
+        return data.resolve(dataset).cheap_identity
+    except (ValueError, TypeError):
+        return False
+
+
 def _state(kind: str, d: Path, verify: bool) -> str:
     ok = cache.is_valid if verify else cache.is_written
     main = {
@@ -170,12 +181,14 @@ def entries(
                 code = "current" if meta.get("code") == code_now[kind] else "stale"
                 ident = meta.get("data")
                 data_state = "unknown"
-                cheap = isinstance(ident, dict) and ident.get("dataset") in ("synthetic", "cifar100")
+                cheap = isinstance(ident, dict) and _cheap_identity(ident.get("dataset"))
                 if isinstance(ident, dict) and (check_data or (check_data is None and cheap)):
                     k = (ident.get("dataset"), tuple(ident.get("splits") or ()))
                     if k not in data_now:
+                        from . import data
+
                         try:
-                            data_now[k] = provenance.data_identity(k[0], data_root, splits=k[1])
+                            data_now[k] = data.data_identity(k[0], data_root, splits=k[1])
                         except (ValueError, FileNotFoundError):
                             data_now[k] = None
                     if data_now[k] is not None:

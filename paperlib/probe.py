@@ -748,7 +748,7 @@ def probe_key(
         ``train`` (the model's :class:`~paperlib.config.TrainConfig`), ``eval`` (the
         :class:`~paperlib.config.EvalConfig` without ``factors``, which do not change a probe:
         pooling, normalisation, validation subset, image and decode sizes, bf16), ``data``
-        (:func:`paperlib.provenance.data_identity` of both splits) and ``epoch`` (a training
+        (:func:`paperlib.data.data_identity` of both splits) and ``epoch`` (a training
         snapshot only) as in ``scores_key``; ``code``: ``scores`` (its code version, which covers
         training and extraction) and ``probe`` (:func:`paperlib.provenance.module_fingerprint` of
         this module); ``probe`` (:class:`ProbeConfig`) and ``layers``.
@@ -838,11 +838,12 @@ def _compute(
     num_workers: int,
 ) -> dict:
     cfg, h, model = trained.config, trained.hierarchy, trained.model
-    tr_split = data.load_split(cfg.dataset, "train", data_root, per_subclass=cfg.train_per_subclass)
+    ds = data.resolve(cfg.dataset, data_root)
+    tr_split = ds.split("train", per_subclass=cfg.train_per_subclass)
     if cfg.decode_size:  # the same decoded copy the model was trained from
         tr_split = data.decode_once(tr_split, cfg.decode_size, cache_dir, num_workers=num_workers, progress=progress)
     va_split = experiment.validation_split(
-        cfg.dataset, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress, num_workers
+        ds, ecfg.val_per_subclass, ecfg.decode_size, data_root, cache_dir, progress, num_workers
     )
     # the images of the hierarchy's subclasses, as positions: a (memory-mapped) split is never copied
     tr_idx = np.flatnonzero(h.superclass_labels(tr_split.subclass) >= 0)

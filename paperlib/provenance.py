@@ -4,9 +4,9 @@ A cached model or score is only reusable if it was produced by the same code fro
 :func:`code_version` is a short hash of every module whose change can change a result (the files'
 bytes, and the source of whatever functions and classes are bound on those modules *now*, so a
 monkeypatch is seen, plus the values of their simple module-level constants such as
-``data.synthetic.SYN_SIZES``); :func:`data_identity` describes the data a dataset's splits read (the
-generated synthetic images, CIFAR-100's files, the list of ImageNet files of a BREEDS split). Both
-go into the cache keys (:func:`paperlib.train.model_dir`, :func:`paperlib.experiment.evaluate`),
+``data.synthetic.SYN_SIZES``); :func:`paperlib.data.data_identity` describes the data a dataset's
+splits read (the generated synthetic images, CIFAR-100's files, the list of ImageNet files of a BREEDS
+split), with :func:`file_digest` and :func:`text_digest` from here. Both go into the cache keys (:func:`paperlib.train.model_dir`, :func:`paperlib.experiment.evaluate`),
 so after a change to the code or the data a new folder is used and the old one is left alone
 (see ``python -m paperlib cache`` to list and prune them).
 
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CODE_MODULES", "NOTION_VERSION", "code_version", "data_identity", "module_fingerprint"]
+__all__ = ["CODE_MODULES", "NOTION_VERSION", "code_version", "file_digest", "module_fingerprint", "text_digest"]
 
 #: Bumped when what goes into a code version or a data identity changes meaning.
 NOTION_VERSION = 1
@@ -37,6 +37,8 @@ NOTION_VERSION = 1
 #: The modules of :mod:`paperlib.data` that training and scoring read through (not ``data.folder``).
 _DATA_MODULES = (
     "data",
+    "data.dataset",
+    "data.kinds",
     "data.split",
     "data.synthetic",
     "data.cifar",
@@ -66,11 +68,21 @@ _FILE_MEMO: dict[tuple, str] = {}  # (path, size, mtime_ns, inode) -> sha256 of 
 _NAMES_MEMO: dict[str, tuple[str, frozenset]] = {}  # module file -> (file digest, top-level names)
 _SOURCE_MEMO: dict[int, tuple[Any, str]] = {}  # id(obj) -> (obj, digest); obj kept so its id stays unique
 _MODULE_MEMO: dict[int, tuple[Any, str]] = {}  # id(module) -> (module, digest of its file when first seen)
-_DATA_MEMO: dict[tuple, dict] = {}
 
 
 def _sha(text: str | bytes) -> str:
     return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+def text_digest(text: str | bytes) -> str:
+    """The first 16 hex digits of the SHA-256 of ``text`` (UTF-8) or bytes: a digest for a cache key.
+
+    Examples
+    --------
+    >>> text_digest("abc")
+    'ba7816bf8f01cfea'
+    """
+    return _sha(text)[:16]
 
 
 def file_digest(path: str | os.PathLike) -> str:
@@ -246,100 +258,3 @@ def code_version(kind: str) -> str:
         raise ValueError(f"unknown artifact kind {kind!r}; valid: {list(CODE_MODULES)}")
     parts = {m: module_fingerprint(m) for m in CODE_MODULES[kind]}
     return _sha(json.dumps({"notion": NOTION_VERSION, "kind": kind, "modules": parts}, sort_keys=True))[:16]
-
-
-def _cifar_files(split: str) -> tuple[str, ...]:
-    return ("cifar-100-python/" + {"train": "train", "val": "test"}[split], "cifar-100-python/meta")
-
-
-def data_identity(dataset: str, data_root: str | os.PathLike | None = None, *, splits=("train", "val")) -> dict:
-    """What the splits of a dataset read, as JSON-ready data for a cache key.
-
-    Parameters
-    ----------
-    dataset : str
-        One of :data:`paperlib.data.DATASETS`.
-    data_root : path-like, optional
-        See :func:`paperlib.config.data_root`.
-    splits : sequence of {"train", "val"}
-        The splits that the artifact reads (models: ``("train",)``; scores: both).
-
-    Returns
-    -------
-    dict
-        ``dataset``, ``splits``, ``sha256`` (a digest of all that follows) and per dataset:
-
-        - ``"synthetic"``: the digest of the generated images and labels of each split (made in
-          code; memoised per process on the fingerprints of :mod:`paperlib.data` and
-          :mod:`paperlib.data.synthetic`, so a change of ``SYN_SIZES`` or of the generator is seen);
-        - ``"cifar100"``: ``files``: size and SHA-256 of each file the splits read (the
-          ``meta`` file and ``train`` and/or ``test``), hashed once per process per
-          (path, size, mtime);
-        - ``"folder:ROOT"``: per split ``n_files`` and a digest of the sorted (path relative to
-          ``ROOT``, SHA-256 of the file's content, subclass) of every image it reads (bad files left
-          out with :func:`paperlib.data.folder.set_skip_bad_images` are not), plus the hierarchy; the
-          content hashes are remembered by path, size and modification time
-          (:func:`paperlib.data.folder.content_digests`);
-        - BREEDS datasets: ``n_files`` per split and a digest of the sorted (path relative to the
-          data root, size) of every image the split reads, plus the hierarchy (memoised per
-          process on the class folders' modification times and numbers of entries).
-
-        Nothing depends on where the data root is, so a moved data root keeps its identity.
-
-    Raises
-    ------
-    paperlib.data.DataNotFound, FileNotFoundError
-        If the dataset's files are not there.
-    """
-    from . import config, data, names
-    from .data import folder
-
-    names.check("dataset", dataset)
-    splits = tuple(sorted(set(splits)))
-    for s in splits:
-        names.check("split", s)
-    out: dict[str, Any] = {"dataset": dataset, "splits": list(splits)}
-    if dataset == "synthetic":
-        fp = (module_fingerprint("data"), module_fingerprint("data.split"), module_fingerprint("data.synthetic"))
-        for s in splits:
-            key = ("synthetic", s, fp)
-            if key not in _DATA_MEMO:
-                sp = data.load_split("synthetic", s)
-                h = hashlib.sha256(np.ascontiguousarray(sp.subclass, dtype=np.int64).tobytes())
-                h.update(sp.images.contiguous().numpy().tobytes())
-                _DATA_MEMO[key] = {"n_images": len(sp), "sha256": h.hexdigest()[:16]}
-            out.setdefault("images", {})[s] = _DATA_MEMO[key]
-    elif names.is_folder(dataset):
-        root = data.folder_root(dataset).resolve()
-        h = data.base_hierarchy(dataset)
-        out["hierarchy"] = _sha(json.dumps(h.to_dict(), sort_keys=True, default=str))[:16]
-        for s in splits:
-            sp = data.load_split(dataset, s)
-            digests = folder.content_digests(sp.paths, root)
-            rel = sorted((os.path.relpath(p, root), d, int(c)) for p, d, c in zip(sp.paths, digests, sp.subclass))
-            out.setdefault("images", {})[s] = {"n_files": len(rel), "sha256": _sha(json.dumps(rel))[:16]}
-    elif dataset == "cifar100":
-        root = config.data_root(data_root)
-        data.check_data(dataset, root)
-        files = sorted({f for s in splits for f in _cifar_files(s)})
-        out["files"] = {f: {"size": (root / f).stat().st_size, "sha256": file_digest(root / f)[:16]} for f in files}
-    else:
-        from . import breeds
-
-        root = config.data_root(data_root)
-        h = breeds.load_breeds(dataset)
-        out["hierarchy"] = _sha(json.dumps(h.to_dict(), sort_keys=True, default=str))[:16]
-        for s in splits:
-            split_dir = breeds.find_imagenet_split(root, s)
-            dirs = [split_dir / w for g in breeds.breeds_wnids(h) for w in g]
-            sig = tuple(
-                (str(d), d.stat().st_mtime_ns, len(os.listdir(d))) if d.is_dir() else (str(d), None) for d in dirs
-            )
-            key = (dataset, s, str(root), sig)
-            if key not in _DATA_MEMO:
-                paths, subclass = breeds.imagenet_samples(root, s, h)
-                lines = [f"{os.path.relpath(p, root)}\t{os.stat(p).st_size}\t{c}" for p, c in zip(paths, subclass)]
-                _DATA_MEMO[key] = {"n_files": len(paths), "sha256": _sha("\n".join(sorted(lines)))[:16]}
-            out.setdefault("files", {})[s] = _DATA_MEMO[key]
-    out["sha256"] = _sha(json.dumps(out, sort_keys=True))[:16]
-    return out

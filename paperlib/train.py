@@ -215,14 +215,14 @@ def model_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
     dict
         ``config`` (the :class:`TrainConfig`, canonical), ``code``
         (:func:`paperlib.provenance.code_version` ``("models")``) and ``data``
-        (:func:`paperlib.provenance.data_identity` of the training split); and ``pretrained``
+        (:func:`paperlib.data.data_identity` of the training split); and ``pretrained``
         (:func:`pretrained_identity`) for a model read from a checkpoint.
     """
     return with_pretrained(
         {
             "config": cache.canonical(cfg.key_dict()),
             "code": provenance.code_version("models"),
-            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
+            "data": data.data_identity(cfg.dataset, data_root, splits=("train",)),
         },
         cfg,
     )
@@ -359,7 +359,7 @@ def train_step(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    dataset: str,
+    dataset: str | data.Dataset,
     device: torch.device,
     amp: bool,
     grad_clip: float | None = None,
@@ -416,7 +416,7 @@ def byol_step(
     x2: torch.Tensor,
     *,
     momentum: float,
-    dataset: str,
+    dataset: str | data.Dataset,
     device: torch.device,
     amp: bool,
 ) -> torch.Tensor:
@@ -454,11 +454,11 @@ def validate(cfg: TrainConfig, data_root=None) -> None:
     names.check("objective", cfg.loss)
     if cfg.pretrained is not None:
         pretrained_identity(cfg)  # the file exists
-    names.check("dataset", cfg.dataset)
+    ds = data.resolve(cfg.dataset, data_root)
     names.check("training labels", cfg.hierarchy)
     names.check("optimizer", cfg.optimizer)
     names.check("augmentation", cfg.augment)
-    data.check_data(cfg.dataset, data_root)
+    ds.check()
 
 
 def _load_final(cfg: TrainConfig, path: Path, device: torch.device) -> Trained:
@@ -572,7 +572,9 @@ def train_model(
         )
 
 
-def _readout_batches(cfg: TrainConfig, split: data.Split, targets, device: torch.device, num_workers: int):
+def _readout_batches(
+    cfg: TrainConfig, ds: data.Dataset, split: data.Split, targets, device: torch.device, num_workers: int
+):
     """The training split in order, unaugmented (the evaluation crop), normalised, on ``device``."""
     for x, y in data.iterate_batches(
         split,
@@ -583,7 +585,7 @@ def _readout_batches(cfg: TrainConfig, split: data.Split, targets, device: torch
         device=device,
         num_workers=num_workers,
     ):
-        yield data.model_input(x, cfg.dataset, device), y
+        yield data.model_input(x, ds, device), y
 
 
 def _train_locked(
@@ -625,8 +627,9 @@ def _train_locked(
             stacklevel=3,
         )
 
-    h = data.hierarchy_for(cfg.dataset, cfg.hierarchy, cfg.shuffle_seed, data_root)
-    split = data.load_split(cfg.dataset, "train", data_root, per_subclass=cfg.train_per_subclass)
+    ds = data.resolve(cfg.dataset, data_root)
+    h = ds.hierarchy(cfg.hierarchy, cfg.shuffle_seed)
+    split = ds.split("train", per_subclass=cfg.train_per_subclass)
     if cfg.decode_size:  # rank 0 decodes, the others wait and then read its cache entry
         if distributed and rank != 0:
             torch.distributed.barrier()
@@ -644,7 +647,7 @@ def _train_locked(
     if cfg.pretrained is not None:  # a self-supervised backbone read, not trained: fit the readout, save
         byol.load_backbone(model, cfg.pretrained, trust_checkpoint)
         model.eval()
-        byol.fit_readout(model, _readout_batches(cfg, split, targets, device, num_workers), h.n_superclasses)
+        byol.fit_readout(model, _readout_batches(cfg, ds, split, targets, device, num_workers), h.n_superclasses)
         if rank == 0:
             cache.try_save(
                 final,
@@ -753,7 +756,7 @@ def _train_locked(
                     ema,
                     *x,
                     momentum=byol.momentum_at(step, total),
-                    dataset=cfg.dataset,
+                    dataset=ds,
                     device=device,
                     amp=amp,
                 )
@@ -766,7 +769,7 @@ def _train_locked(
                     loss_fn,
                     x,
                     y,
-                    dataset=cfg.dataset,
+                    dataset=ds,
                     device=device,
                     amp=amp,
                     grad_clip=cfg.grad_clip,
@@ -831,7 +834,7 @@ def _train_locked(
     if self_supervised:  # the readout of the EMA backbone is the final layer of the saved model
         model.load_state_dict(ema_state)
         model.eval()
-        byol.fit_readout(model, _readout_batches(cfg, split, targets, device, num_workers), h.n_superclasses)
+        byol.fit_readout(model, _readout_batches(cfg, ds, split, targets, device, num_workers), h.n_superclasses)
         ema_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if rank == 0:
         if cache.try_save(

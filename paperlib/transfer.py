@@ -61,7 +61,7 @@ def transfer_key(
         {
             "train": cache.canonical(cfg.key_dict()),
             "code": provenance.code_version("transfer"),
-            "data": provenance.data_identity(cfg.dataset, data_root, splits=("train",)),
+            "data": data.data_identity(cfg.dataset, data_root, splits=("train",)),
             "ood": {"set": name, "per_class": per_class, **ood_identity(split)},
             "factors": [int(f) for f in factors],
         },

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paperlib import cli, data, provenance
+from paperlib import cli, data
 from paperlib.data import folder, images, loading
 from paperlib.testing import write_folder_fixture
 
@@ -92,10 +92,10 @@ def test_replacing_an_image_with_other_content_of_the_same_size_changes_the_iden
     p = data.load_split(ds, "train").paths[0]
     a = np.asarray(Image.open(p).convert("RGB"))
     Image.fromarray(a).save(p, compress_level=0)  # uncompressed: the size depends on the dimensions only
-    size, before = os.path.getsize(p), provenance.data_identity(ds, splits=("train",))
+    size, before = os.path.getsize(p), data.data_identity(ds, splits=("train",))
     Image.fromarray(255 - a).save(p, compress_level=0)  # other content, same size
     assert os.path.getsize(p) == size
-    assert provenance.data_identity(ds, splits=("train",))["sha256"] != before["sha256"]
+    assert data.data_identity(ds, splits=("train",))["sha256"] != before["sha256"]
 
 
 def test_a_subclass_without_a_validation_image_is_refused(tmp_path, capsys):

@@ -117,7 +117,8 @@ def test_the_graph_sees_every_kind_of_import():
     graph = import_graph()
     assert "paperlib.data.split" in graph["paperlib.data.cifar"]  # from .split import ...
     assert "paperlib.breeds" in graph["paperlib.data.imagenet"]  # from .. import breeds
-    assert "paperlib.config" in graph["paperlib.data"]  # from .. import config (a package's __init__)
+    assert "paperlib.names" in graph["paperlib.data"]  # from ..names import DATASETS (a package's __init__)
+    assert "paperlib.config" in graph["paperlib.data.dataset"]  # from .. import config
     assert "paperlib.report" in graph["paperlib.cli"]  # from . import report, inside a function
     assert "paperlib.scoring" in graph["paperlib.experiment"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]

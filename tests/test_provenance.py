@@ -74,17 +74,17 @@ def test_code_version_is_fast_and_the_same_in_another_process():
 
 def test_synthetic_identity_and_model_key_follow_the_generator(monkeypatch, tmp_path):
     cfg = tiny()
-    ident = provenance.data_identity("synthetic", splits=("train",))
+    ident = data.data_identity("synthetic", splits=("train",))
     key, folder = train.model_key(cfg), train.model_dir(cfg, tmp_path)
-    assert provenance.data_identity("synthetic", splits=("train",)) == ident
+    assert data.data_identity("synthetic", splits=("train",)) == ident
     monkeypatch.setitem(data.SYN_SIZES, "train", 9)
-    assert provenance.data_identity("synthetic", splits=("train",))["sha256"] != ident["sha256"]
+    assert data.data_identity("synthetic", splits=("train",))["sha256"] != ident["sha256"]
     assert train.model_key(cfg)["data"] != key["data"]
     assert train.model_dir(cfg, tmp_path) != folder
     monkeypatch.undo()
     orig = synthetic.synthetic_images
     monkeypatch.setattr(synthetic, "synthetic_images", lambda subclass, seed, size=32: orig(subclass, seed + 1, size))
-    assert provenance.data_identity("synthetic", splits=("train",))["sha256"] != ident["sha256"]
+    assert data.data_identity("synthetic", splits=("train",))["sha256"] != ident["sha256"]
     assert train.model_dir(cfg, tmp_path) != folder
 
 
@@ -103,18 +103,18 @@ def test_model_and_scores_keys_follow_their_code(monkeypatch):
 
 
 def test_cifar_identity_follows_the_files_bytes(cifar_root, tmp_path):
-    ident = provenance.data_identity("cifar100", cifar_root)
+    ident = data.data_identity("cifar100", cifar_root)
     assert set(ident["files"]) == {"cifar-100-python/train", "cifar-100-python/test", "cifar-100-python/meta"}
     copy = tmp_path / "copy"
     shutil.copytree(cifar_root, copy)
-    assert provenance.data_identity("cifar100", copy) == ident  # where the data root is does not matter
+    assert data.data_identity("cifar100", copy) == ident  # where the data root is does not matter
     f = copy / "cifar-100-python/test"
     b = bytearray(f.read_bytes())
     b[len(b) // 2] ^= 0xFF
     f.write_bytes(bytes(b))
-    assert provenance.data_identity("cifar100", copy)["sha256"] != ident["sha256"]
+    assert data.data_identity("cifar100", copy)["sha256"] != ident["sha256"]
     # the models read the train split only: their data identity is unchanged
-    assert provenance.data_identity("cifar100", copy, splits=("train",)) == provenance.data_identity(
+    assert data.data_identity("cifar100", copy, splits=("train",)) == data.data_identity(
         "cifar100", cifar_root, splits=("train",)
     )
     cfg = tiny().replace(dataset="cifar100")
@@ -123,12 +123,12 @@ def test_cifar_identity_follows_the_files_bytes(cifar_root, tmp_path):
 
 def test_breeds_identity_follows_the_file_list(tmp_path):
     root = write_imagenet_fixture(tmp_path / "in", "living17", {"train": 1, "val": 1}, size=8)
-    ident = provenance.data_identity("living17", root, splits=("train",))
+    ident = data.data_identity("living17", root, splits=("train",))
     assert ident["files"]["train"]["n_files"] > 0
     folder = next((root / "train").iterdir())
     shutil.copy(next(folder.iterdir()), folder / "extra.JPEG")  # one more image in a class
-    assert provenance.data_identity("living17", root, splits=("train",))["sha256"] != ident["sha256"]
-    assert provenance.data_identity("living17", root, splits=("val",)) == provenance.data_identity(
+    assert data.data_identity("living17", root, splits=("train",))["sha256"] != ident["sha256"]
+    assert data.data_identity("living17", root, splits=("val",)) == data.data_identity(
         "living17", root, splits=("val",)
     )
 

@@ -11,18 +11,17 @@ This package's public names are all importable from it; each lives in one module
 :mod:`~paperlib.data.synthetic`, :mod:`~paperlib.data.cifar`, :mod:`~paperlib.data.imagenet` and
 :mod:`~paperlib.data.folder` (a researcher's own image folder), :mod:`~paperlib.data.preprocess`
 (:class:`Preprocess`, :func:`normalize`), :mod:`~paperlib.data.augment` and
-:mod:`~paperlib.data.loading` (:func:`iterate_batches`, :func:`decode_once`). This module
-dispatches a dataset name to its reader.
+:mod:`~paperlib.data.loading` (:func:`iterate_batches`, :func:`decode_once`). A dataset name is resolved once into a
+:class:`Dataset` (:mod:`~paperlib.data.dataset`, :func:`resolve`), the one object that knows the
+dataset's kind and dispatches to its reader; the functions of this module take a name or that object.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .. import config, names
 from ..hierarchy import Hierarchy
 from ..names import DATASETS, IMAGENET_DATASETS
-from . import cifar, imagenet, synthetic
 from .augment import (
     BYOL_VIEWS,
     COLOUR_DISTORTION,
@@ -33,6 +32,7 @@ from .augment import (
     model_input,
     to_device,
 )
+from .dataset import KINDS, Dataset, data_identity, resolve, statistics_known, statistics_of
 from .folder import (
     FOLDER_DATASET,
     IMAGE_EXTENSIONS,
@@ -69,6 +69,12 @@ __all__ = [
     "IMAGENET_DATASETS",
     "DataNotFound",
     "Split",
+    "Dataset",
+    "KINDS",
+    "resolve",
+    "data_identity",
+    "statistics_known",
+    "statistics_of",
     "load_split",
     "base_hierarchy",
     "hierarchy_for",
@@ -118,45 +124,38 @@ __all__ = [
 ]
 
 
-def base_hierarchy(dataset: str, data_root: str | Path | None = None) -> Hierarchy:
-    """The dataset's own superclass -> subclass hierarchy.
+def base_hierarchy(dataset: str | Dataset, data_root: str | Path | None = None) -> Hierarchy:
+    """The dataset's own superclass -> subclass hierarchy (:meth:`Dataset.base_hierarchy`).
 
     Parameters
     ----------
-    dataset : str
-        One of :data:`DATASETS`, or ``"folder:ROOT"`` (:func:`folder_dataset_hierarchy`).
+    dataset : str or Dataset
+        One of :data:`DATASETS`, ``"folder:ROOT"`` (:func:`folder_dataset_hierarchy`), or a resolved
+        :class:`Dataset` (:func:`resolve`).
     data_root : path-like, optional
         Needed for CIFAR-100 (its hierarchy is read from the files).
     """
-    names.check("dataset", dataset)
-    if names.is_folder(dataset):
-        return folder_dataset_hierarchy(dataset)
-    if dataset == "synthetic":
-        return synthetic.synthetic_hierarchy()
-    if dataset == "cifar100":
-        return cifar.cifar_hierarchy(config.data_root(data_root))
-    return imagenet.breeds_hierarchy(dataset)
+    return resolve(dataset, data_root).base_hierarchy()
 
 
-def hierarchy_for(dataset: str, variant: str = "standard", shuffle_seed: int = 0, data_root=None) -> Hierarchy:
+def hierarchy_for(
+    dataset: str | Dataset, variant: str = "standard", shuffle_seed: int = 0, data_root=None
+) -> Hierarchy:
     """The hierarchy a model trains on: the dataset's own, its seeded shuffle (Sec. 5.1), or the subclasses
-    themselves (``"subclass"``, Sec. 5.2)."""
-    names.check("training labels", variant)
-    h = base_hierarchy(dataset, data_root)
-    if variant == "subclass":  # every subclass its own class (Sec. 5.2)
-        return h.fine()
-    return h if variant == "standard" else h.shuffled(shuffle_seed)
+    themselves (``"subclass"``, Sec. 5.2); :meth:`Dataset.hierarchy`."""
+    return resolve(dataset, data_root).hierarchy(variant, shuffle_seed)
 
 
 def load_split(
-    dataset: str, split: str, data_root: str | Path | None = None, *, per_subclass: int | None = None
+    dataset: str | Dataset, split: str, data_root: str | Path | None = None, *, per_subclass: int | None = None
 ) -> Split:
-    """Load one split; never downloads.
+    """Load one split; never downloads (:meth:`Dataset.split`).
 
     Parameters
     ----------
-    dataset : str
-        One of :data:`DATASETS`, or ``"folder:ROOT"`` (:func:`folder_dataset_split` says how it is split).
+    dataset : str or Dataset
+        One of :data:`DATASETS`, ``"folder:ROOT"`` (:func:`folder_dataset_split` says how it is split),
+        or a resolved :class:`Dataset` (:func:`resolve`).
     split : {"train", "val"}
         ``"val"`` is CIFAR-100's test set and ImageNet's validation set.
     data_root : path-like, optional
@@ -169,53 +168,20 @@ def load_split(
     DataNotFound
         If the dataset's files are not under the data root.
     """
-    names.check("dataset", dataset)
-    names.check("split", split)
-    if names.is_folder(dataset):
-        s = folder_dataset_split(dataset, split)
-    elif dataset == "synthetic":
-        s = synthetic.synthetic_split(split)
-    elif dataset == "cifar100":
-        s = cifar.cifar_split(config.data_root(data_root), split)
-    else:
-        s = imagenet.breeds_split(dataset, config.data_root(data_root), split)
-    return s.per_subclass(per_subclass)
+    return resolve(dataset, data_root).split(split, per_subclass=per_subclass)
 
 
-def check_data(dataset: str, data_root: str | Path | None = None) -> None:
-    """Raise :class:`DataNotFound` now (before any compute) if the dataset is not available."""
-    names.check("dataset", dataset)
-    if names.is_folder(dataset):  # reads the layout (no decoding): a wrong folder stops here
-        folder_dataset_split(dataset, "train"), folder_dataset_split(dataset, "val")
-        return
-    root = config.data_root(data_root)
-    if dataset == "cifar100":
-        missing = cifar.missing_files(root)
-        if missing:
-            raise cifar.not_found(root, missing)
-    elif dataset in IMAGENET_DATASETS:
-        imagenet.check_imagenet(dataset, root)
+def check_data(dataset: str | Dataset, data_root: str | Path | None = None) -> None:
+    """Raise :class:`DataNotFound` now (before any compute) if the dataset is not available
+    (:meth:`Dataset.check`)."""
+    resolve(dataset, data_root).check()
 
 
-def ensure_data(dataset: str, data_root: str | Path | None = None, download: bool = False) -> Path:
-    """Make sure a dataset is under the data root, downloading CIFAR-100 only if ``download``.
+def ensure_data(dataset: str | Dataset, data_root: str | Path | None = None, download: bool = False) -> Path:
+    """Make sure a dataset is under the data root, downloading CIFAR-100 only if ``download``
+    (:meth:`Dataset.ensure`).
 
-    ImageNet cannot be downloaded; synthetic data needs nothing. Returns the data root.
+    ImageNet cannot be downloaded; synthetic data needs nothing. Returns the data root (a folder
+    dataset's own folder).
     """
-    root = config.data_root(data_root)
-    names.check("dataset", dataset)
-    if names.is_folder(dataset):  # the user's own folder: nothing to fetch
-        check_data(dataset)
-        return folder_root(dataset)
-    if dataset == "cifar100" and cifar.missing_files(root) and download:
-        import torchvision
-
-        root.mkdir(parents=True, exist_ok=True)
-        try:
-            torchvision.datasets.CIFAR100(str(root), train=True, download=True)
-        except Exception as exc:  # noqa: BLE001 - any network failure ends in the same advice
-            raise DataNotFound(
-                f"downloading CIFAR-100 failed ({exc}).\n" + str(cifar.not_found(root, cifar.missing_files(root)))
-            ) from exc
-    check_data(dataset, root)
-    return root
+    return resolve(dataset, data_root).ensure(download)

@@ -17,6 +17,11 @@ __all__ = ["CIFAR_FILES", "missing_files", "not_found", "cifar_hierarchy", "cifa
 CIFAR_FILES = ("cifar-100-python/train", "cifar-100-python/test", "cifar-100-python/meta")
 
 
+def split_files(split: str) -> tuple[str, ...]:
+    """The files of :data:`CIFAR_FILES` that one split (``"train"`` or ``"val"``, CIFAR's test set) reads."""
+    return ("cifar-100-python/" + {"train": "train", "val": "test"}[split], "cifar-100-python/meta")
+
+
 def missing_files(root: Path) -> list[str]:
     """The files of :data:`CIFAR_FILES` that are not under ``root``."""
     return [f for f in CIFAR_FILES if not (root / f).is_file()]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import names
-from ..names import IMAGENET_DATASETS, is_folder
+from .kinds import STATISTICS, parse
 
 __all__ = ["NORMALIZE", "INTERPOLATIONS", "Preprocess", "normalize"]
 
@@ -77,9 +77,10 @@ class Preprocess:
         return round(self.size / self.crop_pct)
 
     @classmethod
-    def for_dataset(cls, dataset: str, size: int, **kwargs) -> Preprocess:
-        """The statistics of a dataset of :data:`NORMALIZE` (ImageNet for the BREEDS datasets)."""
-        mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS or is_folder(dataset) else dataset]
+    def for_dataset(cls, dataset, size: int, **kwargs) -> Preprocess:
+        """The statistics of a dataset (a name or :class:`paperlib.data.Dataset`, ImageNet's for BREEDS and
+        folders) or of a key of :data:`NORMALIZE`."""
+        mean, std = _statistics(dataset)
         kwargs.setdefault("source", f"dataset {dataset}")
         return cls(mean, std, size, **kwargs)
 
@@ -105,16 +106,24 @@ class Preprocess:
         )
 
 
-def normalize(x: torch.Tensor, dataset: str | Preprocess) -> torch.Tensor:
+def _statistics(stats) -> tuple[tuple, tuple]:
+    """``(mean, std)`` of a :class:`Preprocess` or :class:`paperlib.data.Dataset` (anything with ``mean``
+    and ``std``), a key of :data:`NORMALIZE`, or a dataset name (resolved by :func:`paperlib.data.resolve`)."""
+    if hasattr(stats, "mean") and hasattr(stats, "std"):
+        return tuple(stats.mean), tuple(stats.std)
+    if isinstance(stats, str) and stats in NORMALIZE:
+        return NORMALIZE[stats]
+    return NORMALIZE[STATISTICS[parse(stats)[1]]]
+
+
+def normalize(x: torch.Tensor, dataset) -> torch.Tensor:
     """uint8 images ``(batch, 3, H, W)`` -> float32, scaled to 0-1 and standardised per channel.
 
-    ``dataset``: a dataset name of :data:`NORMALIZE` (ImageNet statistics for the BREEDS
-    datasets) or a :class:`Preprocess`, whose ``mean`` and ``std`` are used.
+    ``dataset``: a :class:`paperlib.data.Dataset` or a :class:`Preprocess`, whose ``mean`` and ``std``
+    are used, or a dataset name or key of :data:`NORMALIZE` (ImageNet statistics for the BREEDS
+    datasets and folders).
     """
-    if isinstance(dataset, Preprocess):
-        mean, std = dataset.mean, dataset.std
-    else:
-        mean, std = NORMALIZE["imagenet" if dataset in IMAGENET_DATASETS or is_folder(dataset) else dataset]
+    mean, std = _statistics(dataset)
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
     s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
     return (x.float() / 255.0 - m) / s
