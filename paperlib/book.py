@@ -35,6 +35,8 @@ __all__ = [
     "collect_claims",
     "glue_all",
     "glue_claim",
+    "replace_generated",
+    "regenerate",
 ]
 
 #: The columns of a ``*_claims.csv`` file and of ``claims.csv``.
@@ -330,6 +332,41 @@ def glue_claim(check, glue=None) -> None:
     )
     if check.rows:
         glue_all({f"claim{n}_table": check.table(), f"claim{n}_note": check.note}, glue)
+
+
+def replace_generated(text: str, begin: str, end: str, content: str, where: str = "the page") -> str:
+    r"""``text`` with what lies between the marker lines ``begin`` and ``end`` replaced by ``content``.
+
+    The generated parts of the README and of the book's pages (tables that code renders) sit between
+    such markers; ``scripts/*_table*.py`` rewrite them with :func:`regenerate`.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` lacks either marker (``where`` names the file in the message).
+
+    Examples
+    --------
+    >>> replace_generated("a\n<!-- t -->\nold\n<!-- /t -->\nb\n", "<!-- t -->\n", "<!-- /t -->\n", "new\n")
+    'a\n<!-- t -->\nnew\n<!-- /t -->\nb\n'
+    """
+    head, b, rest = text.partition(begin)
+    _, e, tail = rest.partition(end)
+    if not (b and e):
+        raise ValueError(f"{where} has no markers {begin.strip()} ... {end.strip()}")
+    return head + begin + content + end + tail
+
+
+def regenerate(path: str | Path, render, argv: Sequence[str]) -> int:
+    """Rewrite ``path`` with ``render(its text)``; with ``--check`` in ``argv`` only compare, and return 1
+    if the file differs from what ``render`` makes (a stale generated table), else 0."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    new = render(text)
+    if "--check" in argv:
+        return 0 if new == text else 1
+    path.write_text(new, encoding="utf-8")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from paperlib.book import regenerate, replace_generated
+
 INTRO = Path(__file__).resolve().parents[1] / "book" / "intro.md"
 
 
@@ -42,23 +44,9 @@ def with_tables(text: str) -> str:
     from paperlib.config import profile_table
 
     for name, make in (("profile-table", profile_table), ("data-checks", data_check_table)):
-        begin, end = _markers(name)
-        head, b, rest = text.partition(begin)
-        _, e, tail = rest.partition(end)
-        if not (b and e):
-            raise ValueError(f"{INTRO} has no {name} markers ({begin.strip()} ... {end.strip()})")
-        text = head + begin + make() + end + tail
+        text = replace_generated(text, *_markers(name), make(), str(INTRO))
     return text
 
 
-def main(argv: list[str]) -> int:
-    text = INTRO.read_text()
-    new = with_tables(text)
-    if "--check" in argv:
-        return 0 if new == text else 1
-    INTRO.write_text(new)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(regenerate(INTRO, with_tables, sys.argv[1:]))

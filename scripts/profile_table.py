@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from paperlib.book import regenerate, replace_generated
 from paperlib.config import profile_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -18,21 +19,8 @@ END = "<!-- /profile-table -->\n"
 
 def with_table(text: str) -> str:
     """``text`` with the part between the markers replaced by :func:`paperlib.config.profile_table`."""
-    head, begin, rest = text.partition(BEGIN)
-    _, end, tail = rest.partition(END)
-    if not (begin and end):
-        raise ValueError(f"README.md has no profile-table markers ({BEGIN.strip()} ... {END.strip()})")
-    return head + BEGIN + profile_table() + END + tail
-
-
-def main(argv: list[str]) -> int:
-    text = README.read_text()
-    new = with_table(text)
-    if "--check" in argv:
-        return 0 if new == text else 1
-    README.write_text(new)
-    return 0
+    return replace_generated(text, BEGIN, END, profile_table(), "README.md")
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(regenerate(README, with_table, sys.argv[1:]))

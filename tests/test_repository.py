@@ -177,3 +177,23 @@ def test_the_books_inventories_load_in_sphinx():
         inv = InventoryFile.load(io.BytesIO(inventory_bytes(project, entries)), root, lambda base, uri: base + uri)
         for name, role, uri in entries:
             assert inv[role][name][2] == root + uri and uri.split("#")[0].endswith(".html")
+
+
+def test_regenerate_reports_a_stale_generated_part_and_rewrites_it(tmp_path):
+    """The scripts' shared step (paperlib.book.regenerate): --check exits 1 on a stale part and leaves the
+    file alone; without it the part is rewritten; a file without the markers is named in the error."""
+    from paperlib.book import regenerate, replace_generated
+
+    begin, end = "<!-- t: generated -->\n", "<!-- /t -->\n"
+    page = tmp_path / "page.md"
+    page.write_text(f"intro\n{begin}old\n{end}outro\n")
+
+    def render(text):
+        return replace_generated(text, begin, end, "new\n", str(page))
+
+    assert regenerate(page, render, ["--check"]) == 1 and "old" in page.read_text()
+    assert regenerate(page, render, []) == 0 and page.read_text() == f"intro\n{begin}new\n{end}outro\n"
+    assert regenerate(page, render, ["--check"]) == 0
+    page.write_text("no markers\n")
+    with pytest.raises(ValueError, match="page.md has no markers"):
+        regenerate(page, render, [])
