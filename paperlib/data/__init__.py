@@ -32,7 +32,7 @@ from .augment import (
     model_input,
     to_device,
 )
-from .dataset import KINDS, Dataset, data_identity, resolve, statistics_known, statistics_of
+from .dataset import Dataset, data_identity, resolve, statistics_known
 from .folder import (
     FOLDER_DATASET,
     IMAGE_EXTENSIONS,
@@ -47,9 +47,10 @@ from .folder import (
     folder_root,
     folder_split,
 )
+from .kinds import KINDS
 from .loading import WHOLE_MAX_ASPECT, ImageFiles, decode_once, iterate_batches
 from .ood import check_ood, ensure_ood, ood_split
-from .preprocess import INTERPOLATIONS, NORMALIZE, Preprocess, normalize
+from .preprocess import INTERPOLATIONS, NORMALIZE, Preprocess, normalize, statistics_of
 from .split import DataNotFound, Split
 from .synthetic import (
     SYN_FAMILIES,

@@ -36,13 +36,15 @@ import numpy as np
 
 from .. import config, names
 from ..hierarchy import Hierarchy
-from . import cifar, imagenet, synthetic
-from .folder import folder_dataset_hierarchy, folder_dataset_split, folder_root
-from .kinds import KINDS, STATISTICS, parse
-from .preprocess import NORMALIZE, Preprocess
+from .cifar import cifar_hierarchy, cifar_split, missing_files, not_found, split_files
+from .folder import content_digests, folder_dataset_hierarchy, folder_dataset_split, folder_root
+from .imagenet import breeds_hierarchy, breeds_split, check_imagenet
+from .kinds import STATISTICS, parse
+from .preprocess import NORMALIZE, statistics_of
 from .split import DataNotFound, Split
+from .synthetic import synthetic_hierarchy, synthetic_split
 
-__all__ = ["KINDS", "Dataset", "data_identity", "resolve", "statistics_known", "statistics_of"]
+__all__ = ["Dataset", "data_identity", "resolve", "statistics_known"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Dataset:
     name : str
         The canonical name (a folder's ``ROOT`` absolute and resolved): what cache keys and tables hold.
     kind : {"synthetic", "cifar100", "breeds", "folder"}
-        :data:`KINDS`.
+        :data:`paperlib.data.KINDS`.
     root : pathlib.Path or None
         The data root (``cifar100``, ``breeds``: :func:`paperlib.config.data_root`), the folder itself
         (``folder``); a synthetic dataset, made in code, reads nothing there.
@@ -97,20 +99,15 @@ class Dataset:
         """Whether :meth:`identity` costs little (no walk over image files): synthetic, CIFAR-100."""
         return self.kind in ("synthetic", "cifar100")
 
-    def preprocess(self, size: int, **kwargs) -> Preprocess:
-        """Its evaluation transform at ``size`` (:class:`paperlib.data.Preprocess` with its statistics)."""
-        kwargs.setdefault("source", f"dataset {self.name}")
-        return Preprocess(self.mean, self.std, size, **kwargs)
-
     def base_hierarchy(self) -> Hierarchy:
         """Its own superclass -> subclass hierarchy."""
         if self.kind == "folder":
             return folder_dataset_hierarchy(self.name)
         if self.kind == "synthetic":
-            return synthetic.synthetic_hierarchy()
+            return synthetic_hierarchy()
         if self.kind == "cifar100":
-            return cifar.cifar_hierarchy(self.root)
-        return imagenet.breeds_hierarchy(self.name)
+            return cifar_hierarchy(self.root)
+        return breeds_hierarchy(self.name)
 
     def hierarchy(self, variant: str = "standard", shuffle_seed: int = 0) -> Hierarchy:
         """The hierarchy a model trains on: its own, its seeded shuffle (Sec. 5.1), or the subclasses
@@ -128,11 +125,11 @@ class Dataset:
         if self.kind == "folder":
             s = folder_dataset_split(self.name, split)
         elif self.kind == "synthetic":
-            s = synthetic.synthetic_split(split)
+            s = synthetic_split(split)
         elif self.kind == "cifar100":
-            s = cifar.cifar_split(self.root, split)
+            s = cifar_split(self.root, split)
         else:
-            s = imagenet.breeds_split(self.name, self.root, split)
+            s = breeds_split(self.name, self.root, split)
         return s.per_subclass(per_subclass)
 
     def check(self) -> None:
@@ -141,20 +138,20 @@ class Dataset:
         if self.kind == "folder":  # reads the layout and checks every image: a wrong folder stops here
             folder_dataset_split(self.name, "train"), folder_dataset_split(self.name, "val")
         elif self.kind == "cifar100":
-            missing = cifar.missing_files(self.root)
+            missing = missing_files(self.root)
             if missing:
-                raise cifar.not_found(self.root, missing)
+                raise not_found(self.root, missing)
         elif self.kind == "breeds":
-            imagenet.check_imagenet(self.name, self.root)
+            check_imagenet(self.name, self.root)
 
     def ensure(self, download: bool = False) -> Path:
         """Make sure it is there, downloading CIFAR-100 only if ``download`` (ImageNet cannot be
         downloaded; synthetic data needs nothing). Returns its root (the folder, or the data root)."""
         if self.kind == "folder":  # the user's own folder: nothing to fetch
             self.check()
-            return folder_root(self.name)
+            return self.root
         root = self.root
-        if self.kind == "cifar100" and cifar.missing_files(root) and download:
+        if self.kind == "cifar100" and missing_files(root) and download:
             import torchvision
 
             root.mkdir(parents=True, exist_ok=True)
@@ -162,7 +159,7 @@ class Dataset:
                 torchvision.datasets.CIFAR100(str(root), train=True, download=True)
             except Exception as exc:  # noqa: BLE001 - any network failure ends in the same advice
                 raise DataNotFound(
-                    f"downloading CIFAR-100 failed ({exc}).\n" + str(cifar.not_found(root, cifar.missing_files(root)))
+                    f"downloading CIFAR-100 failed ({exc}).\n" + str(not_found(root, missing_files(root)))
                 ) from exc
         self.check()
         return root
@@ -171,7 +168,6 @@ class Dataset:
         """What its splits read, as JSON-ready data for a cache key (:func:`data_identity` documents the
         fields of each kind)."""
         from .. import breeds, provenance
-        from . import folder
 
         splits = tuple(sorted(set(splits)))
         for s in splits:
@@ -182,12 +178,12 @@ class Dataset:
             for s in splits:
                 out.setdefault("images", {})[s] = dict(_synthetic_identity(s, fp))
         elif self.kind == "folder":
-            root = folder_root(self.name).resolve()
+            root = self.root  # canonical: resolved when the name was parsed
             h = self.base_hierarchy()
             out["hierarchy"] = provenance.text_digest(json.dumps(h.to_dict(), sort_keys=True, default=str))
             for s in splits:
                 sp = self.split(s)
-                digests = folder.content_digests(sp.paths, root)
+                digests = content_digests(sp.paths, root)
                 rel = sorted((os.path.relpath(p, root), d, int(c)) for p, d, c in zip(sp.paths, digests, sp.subclass))
                 out.setdefault("images", {})[s] = {
                     "n_files": len(rel),
@@ -195,7 +191,7 @@ class Dataset:
                 }
         elif self.kind == "cifar100":
             self.check()
-            files = sorted({f for s in splits for f in cifar.split_files(s)})
+            files = sorted({f for s in splits for f in split_files(s)})
             out["files"] = {
                 f: {"size": (self.root / f).stat().st_size, "sha256": provenance.file_digest(self.root / f)[:16]}
                 for f in files
@@ -263,7 +259,7 @@ def data_identity(dataset, data_root: str | os.PathLike | None = None, *, splits
 def _synthetic_identity(split: str, fingerprint: tuple) -> dict[str, Any]:
     """``n_images`` and a digest of the generated images and subclass labels of a synthetic split; cached
     on the fingerprints of the generator's modules, so a change of ``SYN_SIZES`` or of the generator is seen."""
-    sp = synthetic.synthetic_split(split)
+    sp = synthetic_split(split)
     h = hashlib.sha256(np.ascontiguousarray(sp.subclass, dtype=np.int64).tobytes())
     h.update(sp.images.contiguous().numpy().tobytes())
     return {"n_images": len(sp), "sha256": h.hexdigest()[:16]}
@@ -309,17 +305,6 @@ def resolve(dataset: str | Dataset, data_root: str | os.PathLike | None = None) 
     return Dataset(name, kind, root)
 
 
-def statistics_of(dataset: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """``(mean, std)`` its images are normalised with, from the name alone (nothing read; cached).
-
-    Examples
-    --------
-    >>> statistics_of("living17") == statistics_of("folder:/data/birds") == NORMALIZE["imagenet"]
-    True
-    """
-    return NORMALIZE[STATISTICS[parse(dataset)[1]]]
-
-
 def statistics_known(dataset) -> bool:
     """Whether ``dataset`` (a dataset name, ``"folder:ROOT"``, a :class:`Dataset`, or a key of
     :data:`paperlib.data.NORMALIZE`) has known normalisation statistics.
@@ -329,8 +314,6 @@ def statistics_known(dataset) -> bool:
     >>> statistics_known("living17"), statistics_known("imagenet"), statistics_known("my-birds")
     (True, True, False)
     """
-    if isinstance(dataset, Dataset) or (isinstance(dataset, str) and dataset in NORMALIZE):
-        return True
     try:
         statistics_of(dataset)
     except (ValueError, TypeError):

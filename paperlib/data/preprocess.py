@@ -9,7 +9,7 @@ import torch
 from .. import names
 from .kinds import STATISTICS, parse
 
-__all__ = ["NORMALIZE", "INTERPOLATIONS", "Preprocess", "normalize"]
+__all__ = ["NORMALIZE", "INTERPOLATIONS", "Preprocess", "normalize", "statistics_of"]
 
 # Per-channel mean and std (on the 0-1 scale) used to normalise each dataset's images.
 NORMALIZE = {
@@ -80,7 +80,7 @@ class Preprocess:
     def for_dataset(cls, dataset, size: int, **kwargs) -> Preprocess:
         """The statistics of a dataset (a name or :class:`paperlib.data.Dataset`, ImageNet's for BREEDS and
         folders) or of a key of :data:`NORMALIZE`."""
-        mean, std = _statistics(dataset)
+        mean, std = statistics_of(dataset)
         kwargs.setdefault("source", f"dataset {dataset}")
         return cls(mean, std, size, **kwargs)
 
@@ -106,9 +106,20 @@ class Preprocess:
         )
 
 
-def _statistics(stats) -> tuple[tuple, tuple]:
+def statistics_of(stats) -> tuple[tuple, tuple]:
     """``(mean, std)`` of a :class:`Preprocess` or :class:`paperlib.data.Dataset` (anything with ``mean``
-    and ``std``), a key of :data:`NORMALIZE`, or a dataset name (resolved by :func:`paperlib.data.resolve`)."""
+    and ``std``), a key of :data:`NORMALIZE`, or a dataset name (its kind's statistics; nothing is read).
+
+    Raises
+    ------
+    ValueError
+        If ``stats`` is a string that names no dataset (the message lists the valid names).
+
+    Examples
+    --------
+    >>> statistics_of("living17") == statistics_of("folder:/data/birds") == NORMALIZE["imagenet"]
+    True
+    """
     if hasattr(stats, "mean") and hasattr(stats, "std"):
         return tuple(stats.mean), tuple(stats.std)
     if isinstance(stats, str) and stats in NORMALIZE:
@@ -123,7 +134,7 @@ def normalize(x: torch.Tensor, dataset) -> torch.Tensor:
     are used, or a dataset name or key of :data:`NORMALIZE` (ImageNet statistics for the BREEDS
     datasets and folders).
     """
-    mean, std = _statistics(dataset)
+    mean, std = statistics_of(dataset)
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
     s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
     return (x.float() / 255.0 - m) / s
